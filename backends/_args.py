@@ -1,0 +1,144 @@
+"""Check and bind the arguments of a kernel call against its annotations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from hls import ir
+from hls.errors import ArgumentError
+from hls.frontend import MAX_DIM
+from hls.lang import Kernel
+from hls.types import ArrayType, BoolType, FloatType, IntType, numpy_dtype
+
+
+@dataclass(frozen=True)
+class Bound:
+    """Arguments in parameter order, checked; `dims` binds every dim symbol."""
+
+    kernel: Kernel
+    values: tuple[Any, ...]
+    dims: dict[str, int]
+
+
+def bind(kernel: Kernel, args: tuple[Any, ...], params: dict[str, Any]) -> Bound:
+    """Match `args` and `params` to the kernel's parameters; raise ArgumentError on any mismatch."""
+    func = kernel.ir
+    name = kernel.__name__
+    names = [p.name for p in func.params]
+    if len(args) > len(names):
+        raise ArgumentError(f"{name}() takes {len(names)} argument(s) ({', '.join(names)}), {len(args)} given")
+    given = dict(zip(names, args))
+    dims: dict[str, int] = {}
+    symbols = {d for p in func.params if isinstance(p.type, ArrayType) for d in p.type.dims if isinstance(d, str)}
+    for key, value in params.items():
+        if key in given:
+            raise ArgumentError(f"{name}(): argument `{key}` given twice")
+        if key in names:
+            given[key] = value
+        elif key in symbols:
+            if not _is_int(value) or not 0 <= value <= MAX_DIM:
+                raise ArgumentError(f"{name}(): dim {key}={value!r} must be an int in 0..{MAX_DIM}")
+            dims[key] = int(value)
+        else:
+            raise ArgumentError(f"{name}(): unknown parameter `{key}`; parameters are {', '.join(names)}"
+                                f"{'; dims are ' + ', '.join(sorted(symbols)) if symbols else ''}")
+    missing = [n for n in names if n not in given]
+    if missing:
+        raise ArgumentError(f"{name}(): missing argument(s) {', '.join(missing)}")
+    values = tuple(_check(name, p, given[p.name], dims) for p in func.params)
+    return Bound(kernel, values, dims)
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+
+
+def _check(kname: str, p: ir.Param, value: Any, dims: dict[str, int]) -> Any:
+    where = f"{kname}(): argument `{p.name}`"
+    t = p.type
+    if isinstance(t, ArrayType):
+        if not isinstance(value, np.ndarray):
+            raise ArgumentError(f"{where} must be a numpy array of {t.name}, got {type(value).__name__}")
+        want = numpy_dtype(t.elem)
+        if value.dtype != want:
+            raise ArgumentError(f"{where} must have dtype {want} ({t.elem.name}), got {value.dtype}")
+        if value.ndim != t.rank:
+            raise ArgumentError(f"{where} must have {t.rank} dimension(s) {t.dims}, got shape {value.shape}")
+        for axis, (d, n) in enumerate(zip(t.dims, value.shape)):
+            if isinstance(d, int):
+                if n != d:
+                    raise ArgumentError(f"{where}: axis {axis} must have length {d}, got shape {value.shape}")
+            elif dims.setdefault(d, n) != n:
+                raise ArgumentError(f"{where}: axis {axis} is dim {d} = {dims[d]} elsewhere, "
+                                    f"but has length {n} (shape {value.shape})")
+            if n > MAX_DIM:
+                raise ArgumentError(f"{where}: axis {axis} is longer than {MAX_DIM}")
+        if isinstance(t.elem, IntType) and t.elem.width not in (8, 16, 32, 64) and value.size:
+            lo, hi = int(value.min()), int(value.max())
+            if lo < t.elem.lo or hi > t.elem.hi:
+                raise ArgumentError(f"{where} holds values {lo}..{hi} outside {t.elem.name} "
+                                    f"({t.elem.lo}..{t.elem.hi})")
+        if isinstance(t.elem, FloatType) and value.size and not np.isfinite(value).all():
+            raise ArgumentError(f"{where} contains NaN or infinity")
+        return value
+    if isinstance(t, FloatType):
+        if not isinstance(value, (int, float, np.integer, np.floating)) or isinstance(value, bool):
+            raise ArgumentError(f"{where} must be a number ({t.name}), got {type(value).__name__}")
+        if not np.isfinite(value):
+            raise ArgumentError(f"{where} is NaN or infinite")
+        return t(value)
+    if isinstance(t, BoolType):
+        if not isinstance(value, (bool, np.bool_)):
+            raise ArgumentError(f"{where} must be a bool, got {type(value).__name__}")
+        return bool(value)
+    if not _is_int(value):
+        raise ArgumentError(f"{where} must be an int ({t.name}), got {type(value).__name__}")
+    if not t.lo <= int(value) <= t.hi:
+        raise ArgumentError(f"{where} = {int(value)} is outside {t.name} ({t.lo}..{t.hi})")
+    return int(value)
+
+
+def written_arrays(kernel: Kernel) -> set[str]:
+    """Names of the kernel's array parameters that it (or a kernel it calls) may write."""
+    out: set[str] = set()
+
+    def walk(stmts: tuple[ir.Stmt, ...]) -> None:
+        for s in stmts:
+            if isinstance(s, ir.Store):
+                out.add(s.array)
+            elif isinstance(s, ir.For | ir.While):
+                walk(s.body)
+            elif isinstance(s, ir.If):
+                walk(s.then)
+                walk(s.orelse)
+            for call in _calls(s):
+                callee = kernel.callees[call.callee]
+                inner = written_arrays(callee)
+                for param, arg in zip(callee.ir.params, call.args):
+                    if isinstance(arg, ir.ArrayArg) and param.name in inner:
+                        out.add(arg.array)
+
+    walk(kernel.ir.body)
+    return out
+
+
+def _calls(s: ir.Stmt) -> list[ir.Call]:
+    """Kernel calls in the expressions of statement `s` (not in nested blocks)."""
+    found: list[ir.Call] = []
+
+    def visit(e: Any) -> None:
+        if isinstance(e, ir.Call):
+            found.append(e)
+        if isinstance(e, (tuple, list)):
+            for x in e:
+                visit(x)
+        elif hasattr(e, "__dataclass_fields__") and not isinstance(e, (ir.Loc, ir.ArrayArg)):
+            for f in e.__dataclass_fields__:
+                if f not in ("body", "then", "orelse", "type", "loc"):
+                    visit(getattr(e, f))
+
+    visit(s)
+    return found

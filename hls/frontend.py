@@ -1,0 +1,791 @@
+"""Python AST -> typed IR, through an explicit allowlist.
+
+Anything outside the allowlist raises `KernelError` at the user's line with
+what to write instead. Types follow the exact-value rule: each integer
+expression gets the narrowest type that holds every value it can take, and
+operations that need the exact value (comparisons, `>>`, `//`, `%`, `min`,
+`max`, `abs`, truth tests, indices, shift amounts) refuse operands that may not
+fit 64 bits, so every backend computes the same result.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import inspect
+import textwrap
+from dataclasses import dataclass, field
+from typing import Any, NoReturn
+
+import numpy as np
+
+from hls import lang
+from hls.errors import KernelError
+from hls.ir import nodes as ir
+from hls.types import ArrayType, BoolType, FloatType, IntType, ScalarType, as_type, bool_, i64
+
+MAX_DIM = (1 << 31) - 1  # arrays are at most 2**31 - 1 long in each dim
+_DIM_TYPE = IntType(31, False)
+_ARITH = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.FloorDiv: "//", ast.Mod: "%",
+          ast.LShift: "<<", ast.RShift: ">>", ast.BitAnd: "&", ast.BitOr: "|", ast.BitXor: "^",
+          ast.Div: "/"}
+_CMP = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!="}
+_MARKERS = {lang.prange: "prange", lang.unroll: "unroll", lang.pipeline: "pipeline", builtins.range: "range"}
+_FLOAT_FNS = {lang.exp: "exp", lang.log: "log", lang.sqrt: "sqrt"}
+_REJECTED_STMTS = {
+    ast.Try: ("try/except is not supported in kernels", "remove it; kernels cannot catch errors"),
+    ast.With: ("`with` is not supported in kernels", "remove the with block"),
+    ast.Raise: ("raise is not supported in kernels", "check inputs before calling the kernel"),
+    ast.Import: ("import is not supported in kernels", "import at module level"),
+    ast.ImportFrom: ("import is not supported in kernels", "import at module level"),
+    ast.Global: ("global is not supported in kernels", "pass the value as an argument"),
+    ast.Nonlocal: ("nonlocal is not supported in kernels", "pass the value as an argument"),
+    ast.Delete: ("del is not supported in kernels", "remove it"),
+    ast.Assert: ("assert is not supported in kernels", "check inputs before calling the kernel"),
+    ast.FunctionDef: ("nested functions are not supported in kernels", "define another @kernel at module level and call it"),
+    ast.ClassDef: ("classes are not supported in kernels", "use arrays and scalars"),
+    ast.Break: ("break is not supported in kernels", "use a while loop whose condition ends the loop"),
+    ast.Continue: ("continue is not supported in kernels", "put the rest of the body under an if"),
+}
+_REJECTED_EXPRS = {
+    ast.List: ("lists are not supported in kernels", "pass an Array argument, or use hls.table(...) for constants"),
+    ast.Tuple: ("tuples are not supported in kernels", "use separate scalars or an Array"),
+    ast.Dict: ("dicts are not supported in kernels", "use an Array indexed by an integer key"),
+    ast.Set: ("sets are not supported in kernels", "use a boolean Array as a membership mask"),
+    ast.ListComp: ("comprehensions are not supported in kernels", "write a for loop that stores into an Array"),
+    ast.SetComp: ("comprehensions are not supported in kernels", "write a for loop that stores into an Array"),
+    ast.DictComp: ("comprehensions are not supported in kernels", "write a for loop that stores into an Array"),
+    ast.GeneratorExp: ("generator expressions are not supported in kernels", "write a for loop"),
+    ast.Lambda: ("lambda is not supported in kernels", "define another @kernel and call it"),
+    ast.JoinedStr: ("strings are not supported in kernels", "use integer codes"),
+    ast.Await: ("await is not supported in kernels", "remove it"),
+    ast.Yield: ("yield is not supported in kernels", "store results into an Array argument"),
+    ast.YieldFrom: ("yield is not supported in kernels", "store results into an Array argument"),
+    ast.NamedExpr: ("the walrus operator is not supported in kernels", "assign on its own line"),
+    ast.Starred: ("star-unpacking is not supported in kernels", "pass arguments one by one"),
+    ast.Slice: ("slices are not supported in kernels", "index one element at a time in a loop"),
+}
+
+
+def parse_kernel(kernel: lang.Kernel) -> ir.Function:
+    """Parse and type-check `kernel`; fills `kernel.callees`. Raises KernelError."""
+    try:
+        func = _Frontend(kernel).parse()
+        _check_no_recursion(kernel)
+        return func
+    except KernelError as err:
+        raise err.with_traceback(None) from None
+
+
+def _check_no_recursion(root: lang.Kernel) -> None:
+    stack = [(root, callee, loc) for callee, loc in root.__dict__["_call_sites"]]
+    seen: set[int] = set()
+    while stack:
+        origin, k, loc = stack.pop()
+        if k is root:
+            raise KernelError(f"recursion is not supported in kernels: {root.__name__} calls itself "
+                              f"through {origin.__name__}", loc, "write the recursion as a loop")
+        if id(k) in seen:
+            continue
+        seen.add(id(k))
+        stack += [(origin, c, loc) for c in _direct_callees(k)]
+
+
+def _direct_callees(k: lang.Kernel) -> list[lang.Kernel]:
+    """Kernels named in calls of `k`'s body, found without type-checking it."""
+    names = _Frontend(k).resolver
+    tree = _Frontend(k).tree
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            obj = names(node.func.id)
+            if isinstance(obj, lang.Kernel):
+                out.append(obj)
+    return out
+
+
+@dataclass
+class _LocalInfo:
+    type: ScalarType
+    scope: str
+    loc: ir.Loc
+
+
+@dataclass
+class _Scope:
+    """What names mean while the body is parsed."""
+
+    params: dict[str, ir.Param] = field(default_factory=dict)
+    locals: dict[str, _LocalInfo] = field(default_factory=dict)
+    loop_vars: dict[str, ScalarType] = field(default_factory=dict)  # live loop variables
+    tables: dict[str, ir.Table] = field(default_factory=dict)
+    prange: list[str] = field(default_factory=list)  # enclosing prange scopes, innermost last
+
+
+class _Frontend:
+    def __init__(self, kernel: lang.Kernel) -> None:
+        self.kernel = kernel
+        fn = kernel.fn
+        self.file = inspect.getsourcefile(fn) or "<unknown>"
+        lines, first = inspect.getsourcelines(fn)
+        source = "".join(lines)
+        dedented = textwrap.dedent(source)
+        self.col_offset = len(lines[0]) - len(lines[0].lstrip()) if dedented != source else 0
+        self.line_offset = first - 1
+        module = ast.parse(dedented)
+        self.tree = module.body[0]
+        self.globals = dict(fn.__globals__)
+        if fn.__closure__:
+            self.globals.update(zip(fn.__code__.co_freevars, (c.cell_contents for c in fn.__closure__)))
+        self.scope = _Scope()
+        self.callees: dict[str, lang.Kernel] = {}
+        self.call_sites: list[tuple[lang.Kernel, ir.Loc]] = []
+        self.is_float = False
+
+    # ---- helpers -------------------------------------------------------------
+
+    def loc(self, node: ast.AST) -> ir.Loc:
+        return ir.Loc(self.file, node.lineno + self.line_offset, node.col_offset + self.col_offset)
+
+    def fail(self, node: ast.AST, message: str, fix: str = "") -> NoReturn:
+        raise KernelError(message, self.loc(node), fix)
+
+    def resolver(self, name: str) -> Any:
+        if name in self.globals:
+            return self.globals[name]
+        return getattr(builtins, name, _MISSING)
+
+    def static_value(self, node: ast.expr) -> Any:
+        """The Python object a global name, attribute chain or Int(w) call denotes."""
+        if isinstance(node, ast.Name):
+            return self.resolver(node.id)
+        if isinstance(node, ast.Attribute):
+            base = self.static_value(node.value)
+            return getattr(base, node.attr, _MISSING) if base is not _MISSING else _MISSING
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                and self.resolver(node.func.id) in (lang_types.Int, lang_types.UInt)
+                and len(node.args) == 1 and isinstance(node.args[0], ast.Constant) and not node.keywords):
+            try:
+                return self.resolver(node.func.id)(node.args[0].value)
+            except ValueError as err:
+                self.fail(node, str(err), "use a width from 1 to 64")
+        return _MISSING
+
+    # ---- the function --------------------------------------------------------
+
+    def parse(self) -> ir.Function:
+        fdef = self.tree
+        if not isinstance(fdef, ast.FunctionDef):
+            raise KernelError("@kernel must decorate a plain `def` function", None)
+        a = fdef.args
+        if a.vararg or a.kwarg or a.kwonlyargs or a.posonlyargs or a.defaults:
+            self.fail(fdef, "kernel parameters must be plain positional parameters without defaults",
+                      "list each argument with a type annotation")
+        hints = inspect.get_annotations(self.kernel.fn, eval_str=True)
+        params = []
+        for arg in a.args:
+            if arg.arg not in hints:
+                self.fail(arg, f"parameter `{arg.arg}` needs a type annotation",
+                          f'annotate it, e.g. `{arg.arg}: i32` or `{arg.arg}: Array[i8, "N"]`')
+            ptype = self.param_type(arg, hints[arg.arg])
+            params.append(ir.Param(arg.arg, ptype, self.loc(arg)))
+            self.scope.params[arg.arg] = params[-1]
+        ret = None
+        if hints.get("return") is not None:
+            ret = self.scalar_type(fdef.returns, hints["return"], "return type")
+        self.is_float = any(isinstance(t, FloatType) for t in _scalar_types(params, ret))
+        body = self.block(self.strip_docstring(fdef.body))
+        if ret is not None:
+            if not body or not isinstance(body[-1], ir.Return):
+                self.fail(fdef, f"kernel `{fdef.name}` declares a return type but does not end with `return`",
+                          "end the body with `return <value>`")
+            body = body[:-1] + (ir.Return(self.convert(body[-1].value, ret, fdef), body[-1].loc),)
+        self.kernel.__dict__["callees"] = dict(self.callees)
+        self.kernel.__dict__["_call_sites"] = list(self.call_sites)
+        locals_ = tuple(ir.Local(n, info.type, info.scope, info.loc) for n, info in self.scope.locals.items())
+        return ir.Function(self.kernel.ir_name, tuple(params), locals_, body, ret,
+                           tuple(self.scope.tables.values()), tuple(self.callees), self.loc(fdef))
+
+    def param_type(self, arg: ast.arg, hint: Any) -> ScalarType | ArrayType:
+        if isinstance(hint, ArrayType):
+            return hint
+        return self.scalar_type(arg, hint, f"parameter `{arg.arg}`")
+
+    def scalar_type(self, node: ast.AST | None, hint: Any, what: str) -> ScalarType:
+        try:
+            return as_type(hint)
+        except TypeError:
+            self.fail(node or self.tree, f"{what} has unsupported type {hint!r}",
+                      "use i8..i64, u8..u64, Int(w), UInt(w), bool, f32, f64 or Array[...]")
+
+    @staticmethod
+    def strip_docstring(body: list[ast.stmt]) -> list[ast.stmt]:
+        if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+                and isinstance(body[0].value.value, str):
+            return body[1:]
+        return body
+
+    # ---- statements ----------------------------------------------------------
+
+    def block(self, stmts: list[ast.stmt]) -> tuple[ir.Stmt, ...]:
+        out = []
+        for s in stmts:
+            if isinstance(s, ast.Pass):
+                continue
+            out.append(self.stmt(s))
+            if isinstance(out[-1], ir.Return) and s is not self.tree.body[-1]:
+                self.fail(s, "`return` is only supported as the last statement of a kernel",
+                          "store the value in a local and return it at the end")
+        return tuple(out)
+
+    def stmt(self, s: ast.stmt) -> ir.Stmt:
+        if type(s) in _REJECTED_STMTS:
+            self.fail(s, *_REJECTED_STMTS[type(s)])
+        if isinstance(s, ast.Assign):
+            if len(s.targets) != 1 or isinstance(s.targets[0], (ast.Tuple, ast.List)):
+                self.fail(s, "only one target per assignment is supported in kernels",
+                          "assign each variable on its own line")
+            return self.assign(s.targets[0], self.expr(s.value), s, declared=None)
+        if isinstance(s, ast.AnnAssign):
+            if s.value is None:
+                self.fail(s, "a declaration needs a value", f"write `{ast.unparse(s.target)}: type = 0`")
+            hint = self.static_value(s.annotation)
+            t = self.scalar_type(s.annotation, hint, "the annotation")
+            return self.assign(s.target, self.expr(s.value), s, declared=t)
+        if isinstance(s, ast.AugAssign):
+            op = _ARITH.get(type(s.op))
+            if op is None:
+                self.fail(s, f"operator `{ast.unparse(s)}` is not supported in kernels", _OP_FIX)
+            current = self.expr(s.target)
+            value = self.binop(op, current, self.expr(s.value), s)
+            return self.assign(s.target, value, s, declared=None)
+        if isinstance(s, ast.For):
+            return self.for_loop(s)
+        if isinstance(s, ast.While):
+            if s.orelse:
+                self.fail(s, "while/else is not supported in kernels", "put the else code after the loop")
+            return ir.While(self.truth(self.expr(s.test), s.test, "a while condition"), self.block(s.body), self.loc(s))
+        if isinstance(s, ast.If):
+            cond = self.truth(self.expr(s.test), s.test, "an if condition")
+            return ir.If(cond, self.block(s.body), self.block(s.orelse), self.loc(s))
+        if isinstance(s, ast.Return):
+            if s.value is None or self.tree.returns is None:
+                self.fail(s, "`return` needs a value and a declared return type",
+                          "annotate the kernel, e.g. `def f(...) -> i32:`, and return a value")
+            return ir.Return(self.expr(s.value), self.loc(s))
+        if isinstance(s, ast.Expr):
+            if isinstance(s.value, ast.Call):
+                e = self.expr(s.value)
+                if isinstance(e, ir.Call):
+                    return ir.CallStmt(e, self.loc(s))
+            self.fail(s, "this expression statement has no effect", "assign its value or remove it")
+        self.fail(s, f"`{type(s).__name__}` statements are not supported in kernels",
+                  "use for/while loops, if/else and assignments")
+
+    def assign(self, target: ast.expr, value: ir.Expr, s: ast.stmt, declared: ScalarType | None) -> ir.Stmt:
+        if isinstance(target, ast.Subscript):
+            name, arr = self.array_base(target)
+            if name in self.scope.tables:
+                self.fail(target, f"table `{name}` is read-only", "copy it into an Array argument to modify it")
+            indices = self.indices(target, arr)
+            return ir.Store(name, indices, self.convert(value, arr.elem, s), self.loc(s))
+        if not isinstance(target, ast.Name):
+            self.fail(target, "only names and array elements can be assigned in kernels",
+                      "assign to a local name or to `array[i, j]`")
+        name = target.id
+        if name in self.scope.params:
+            self.fail(target, f"parameter `{name}` cannot be assigned", "copy it to a local first")
+        if name in self.scope.loop_vars:
+            self.fail(target, f"loop variable `{name}` cannot be assigned inside its loop", "use another local")
+        scope = self.scope.prange[-1] if self.scope.prange else ""
+        info = self.scope.locals.get(name)
+        if info is None:
+            if isinstance(value, ir.Cast) and declared is None:
+                declared = value.type
+            if declared is None:
+                declared = value.type if isinstance(value.type, FloatType) else i64
+            if isinstance(declared, FloatType) and not self.is_float:
+                self._float_error(s)
+            info = self.scope.locals[name] = _LocalInfo(declared, scope, self.loc(target))
+        else:
+            if declared is not None and declared != info.type:
+                self.fail(s, f"`{name}` was declared as {info.type.name} at line {info.loc.line}",
+                          "use another name for a value of another type")
+            if info.scope != scope:
+                self.prange_error(target, name, info)
+        return ir.Assign(name, self.convert(value, info.type, s), self.loc(s))
+
+    def prange_error(self, node: ast.AST, name: str, info: _LocalInfo) -> NoReturn:
+        self.fail(node, f"local `{name}` is shared between prange iterations (declared at line {info.loc.line})",
+                  "prange iterations run in parallel: declare the local inside the prange body "
+                  "and write per-iteration results to an Array")
+
+    def for_loop(self, s: ast.For) -> ir.For:
+        if s.orelse:
+            self.fail(s, "for/else is not supported in kernels", "put the else code after the loop")
+        if not isinstance(s.target, ast.Name):
+            self.fail(s.target, "the loop variable must be a single name", "write `for i in range(n):`")
+        var = s.target.id
+        if var in self.scope.params or var in self.scope.locals or var in self.scope.loop_vars:
+            self.fail(s.target, f"loop variable `{var}` reuses the name of another variable",
+                      "use a fresh name for each loop variable")
+        kind, rng_call, ii, factor = self.loop_header(s.iter)
+        start, stop, step = self.range_args(rng_call)
+        lo = min(_lo(start), _lo(stop))
+        hi = max(_hi(start), _hi(stop))
+        vtype = _int_type(lo, hi)
+        self.scope.loop_vars[var] = vtype
+        if kind == "prange":
+            self.scope.prange.append(f"{var}@{s.lineno + self.line_offset}")
+        try:
+            body = self.block(s.body)
+        finally:
+            del self.scope.loop_vars[var]
+            if kind == "prange":
+                self.scope.prange.pop()
+        return ir.For(var, start, stop, step, kind, body, self.loc(s), ii, factor)
+
+    def loop_header(self, it: ast.expr) -> tuple[str, ast.Call, int | None, int | None]:
+        if not isinstance(it, ast.Call):
+            self.fail(it, "kernels loop over range(...) only",
+                      "write `for i in range(n)`, or prange/unroll/pipeline of a range")
+        marker = _MARKERS.get(self.static_value(it.func))
+        if marker in ("range", "prange"):
+            if it.keywords:
+                self.fail(it, f"{marker}() takes no keyword arguments", f"write {marker}(start, stop, step)")
+            return marker, it, None, None
+        if marker in ("unroll", "pipeline"):
+            if len(it.args) != 1 or not isinstance(it.args[0], ast.Call) \
+                    or _MARKERS.get(self.static_value(it.args[0].func)) != "range":
+                self.fail(it, f"{marker}() wraps a range", f"write `{marker}(range(n){', ii=1' if marker == 'pipeline' else ''})`")
+            opt = {"unroll": "factor", "pipeline": "ii"}[marker]
+            value = None
+            for kw in it.keywords:
+                if kw.arg != opt or not isinstance(kw.value, ast.Constant) or not _is_int(kw.value.value) \
+                        or kw.value.value < 1:
+                    self.fail(kw, f"{marker}() takes `{opt}=` a positive integer constant", f"write `{opt}=1`")
+                value = kw.value.value
+            if marker == "pipeline":
+                return marker, it.args[0], value or 1, None
+            return marker, it.args[0], None, value
+        self.fail(it, f"`{ast.unparse(it.func)}` cannot be looped over in kernels",
+                  "loop over range(...), prange(...), unroll(range(...)) or pipeline(range(...), ii=1)")
+
+    def range_args(self, call: ast.Call) -> tuple[ir.Expr, ir.Expr, ir.Expr]:
+        args = [self.expr(a) for a in call.args]
+        if not 1 <= len(args) <= 3:
+            self.fail(call, "range() takes 1 to 3 arguments", "write range(stop), range(start, stop) or range(start, stop, step)")
+        for a, node in zip(args, call.args):
+            if not isinstance(a.type, (IntType, BoolType)):
+                self.fail(node, "range() bounds must be integers", "convert the bound to an integer type")
+            self.need_exact(a, node, "a range bound")
+        if len(args) == 1:
+            args.insert(0, _const(0, self.loc(call)))
+        if len(args) == 2:
+            args.append(_const(1, self.loc(call)))
+        if not isinstance(args[2], ir.Const) or args[2].value == 0:
+            self.fail(call.args[2], "the range step must be a non-zero integer constant", "write e.g. range(a, b, 2)")
+        return args[0], args[1], args[2]
+
+    # ---- expressions ---------------------------------------------------------
+
+    def expr(self, e: ast.expr) -> ir.Expr:
+        if type(e) in _REJECTED_EXPRS:
+            self.fail(e, *_REJECTED_EXPRS[type(e)])
+        loc = self.loc(e)
+        if isinstance(e, ast.Constant):
+            return self.constant(e.value, e)
+        if isinstance(e, ast.Name):
+            return self.name(e)
+        if isinstance(e, ast.BinOp):
+            op = _ARITH.get(type(e.op))
+            if op is None:
+                self.fail(e, f"operator `{_op_text(e)}` is not supported in kernels", _OP_FIX)
+            return self.binop(op, self.expr(e.left), self.expr(e.right), e)
+        if isinstance(e, ast.UnaryOp):
+            operand = self.expr(e.operand)
+            if isinstance(e.op, ast.UAdd):
+                return operand
+            if isinstance(e.op, ast.Not):
+                return ir.UnaryOp("not", self.truth(operand, e.operand, "`not`"), bool_, loc)
+            if isinstance(operand.type, FloatType):
+                if isinstance(e.op, ast.Invert):
+                    self.fail(e, "`~` is not defined on floats", "use integers for bit operations")
+                return ir.UnaryOp("-", operand, operand.type, loc)
+            if isinstance(e.op, ast.USub):
+                return ir.UnaryOp("-", operand, _int_type(-_hi(operand), -_lo(operand)), loc)
+            return ir.UnaryOp("~", operand, _int_type(-_hi(operand) - 1, -_lo(operand) - 1), loc)
+        if isinstance(e, ast.Compare):
+            return self.compare(e)
+        if isinstance(e, ast.BoolOp):
+            op = "and" if isinstance(e.op, ast.And) else "or"
+            terms = [self.truth(self.expr(v), v, f"`{op}`") for v in e.values]
+            out = terms[0]
+            for t in terms[1:]:
+                out = ir.Logical(op, out, t, bool_, loc)
+            return out
+        if isinstance(e, ast.IfExp):
+            cond = self.truth(self.expr(e.test), e.test, "a conditional expression")
+            a, b = self.expr(e.body), self.expr(e.orelse)
+            t = self.join_types(a, b, e)
+            return ir.Select(cond, self.convert(a, t, e) if isinstance(t, FloatType) else a,
+                             self.convert(b, t, e) if isinstance(t, FloatType) else b, t, loc)
+        if isinstance(e, ast.Subscript):
+            return self.subscript(e)
+        if isinstance(e, ast.Call):
+            return self.call(e)
+        if isinstance(e, ast.Attribute):
+            obj = self.static_value(e)
+            if obj is not _MISSING:
+                return self.global_value(obj, e, ast.unparse(e))
+            if isinstance(e.value, ast.Name) and e.value.id in self.scope.params and e.attr == "shape":
+                self.fail(e, "`.shape` must be indexed", f"write `{e.value.id}.shape[0]`")
+            self.fail(e, f"attribute `{ast.unparse(e)}` is not supported in kernels",
+                      "kernels may read `array.shape[k]` and module-level constants")
+        self.fail(e, f"`{ast.unparse(e)}` is not supported in kernels",
+                  "use arithmetic, comparisons, array elements and calls to kernels, min, max, abs or type casts")
+
+    def constant(self, value: Any, node: ast.expr) -> ir.Expr:
+        loc = self.loc(node)
+        if isinstance(value, bool):
+            return ir.Const(int(value), bool_, loc)
+        if _is_int(value):
+            return _const(int(value), loc)
+        if isinstance(value, float):
+            if not self.is_float:
+                self._float_error(node, f"float literal {value!r} in an integer kernel")
+            return ir.Const(value, FloatType(64), loc)
+        if isinstance(value, str):
+            self.fail(node, "strings are not supported in kernels", "use integer codes")
+        if value is None:
+            self.fail(node, "None is not supported in kernels", "use an integer sentinel such as -1")
+        self.fail(node, f"constant {value!r} is not supported in kernels", "use an integer")
+
+    def _float_error(self, node: ast.AST, what: str = "floats in an integer kernel") -> NoReturn:
+        self.fail(node, f"{what}: kernels whose signature has no float type are exact integer kernels",
+                  "use a fixed-point integer type (scale by 2**k and shift), or declare f32/f64 "
+                  "arguments for a float kernel (which the hardware backends do not run)")
+
+    def name(self, e: ast.Name) -> ir.Expr:
+        n, loc = e.id, self.loc(e)
+        if n in self.scope.loop_vars:
+            return ir.Var(n, self.scope.loop_vars[n], loc)
+        if n in self.scope.locals:
+            info = self.scope.locals[n]
+            if info.scope and info.scope not in self.scope.prange:
+                self.fail(e, f"local `{n}` belongs to the prange loop at {info.scope.split('@')[0]!r} "
+                             f"and cannot be read outside it", "store per-iteration results in an Array")
+            return ir.Var(n, info.type, loc)
+        if n in self.scope.params:
+            p = self.scope.params[n]
+            if isinstance(p.type, ArrayType):
+                self.fail(e, f"array `{n}` is used as a value", f"index it, e.g. `{n}[i]`")
+            return ir.Var(n, p.type, loc)
+        obj = self.resolver(n)
+        if obj is _MISSING:
+            assigned = any(isinstance(x, ast.Name) and x.id == n and isinstance(x.ctx, ast.Store)
+                           for x in ast.walk(self.tree))
+            if assigned:
+                self.fail(e, f"`{n}` is used before it is assigned", f"assign `{n}` before this line")
+            self.fail(e, f"name `{n}` is not defined", "define it at module level or pass it as an argument")
+        return self.global_value(obj, e, n)
+
+    def global_value(self, obj: Any, node: ast.expr, text: str) -> ir.Expr:
+        if isinstance(obj, (bool, np.bool_)):
+            return ir.Const(int(obj), bool_, self.loc(node))
+        if _is_int(obj):
+            return _const(int(obj), self.loc(node))
+        if isinstance(obj, (float, np.floating)):
+            return self.constant(float(obj), node)
+        if isinstance(obj, lang.Table):
+            self.fail(node, f"table `{text}` is used as a value", f"index it, e.g. `{text}[i]`")
+        if isinstance(obj, lang.Kernel):
+            self.fail(node, f"kernel `{text}` is used as a value", f"call it: `{text}(...)`")
+        if isinstance(obj, (list, dict, set, bytearray, np.ndarray)):
+            self.fail(node, f"global `{text}` is a mutable {type(obj).__name__}; kernels cannot read mutable globals",
+                      f"pass it as an Array argument, or make it a constant with `{text} = hls.table(i32, ...)`")
+        self.fail(node, f"global `{text}` ({type(obj).__name__}) cannot be used in kernels",
+                  "kernels may use int constants, hls.table tables and other kernels")
+
+    def binop(self, op: str, a: ir.Expr, b: ir.Expr, node: ast.AST) -> ir.Expr:
+        loc = self.loc(node)
+        if isinstance(a.type, FloatType) or isinstance(b.type, FloatType):
+            if op not in "+-*/":
+                self.fail(node, f"`{op}` is not supported on floats", "use + - * / on floats")
+            t = self.join_types(a, b, node)
+            return ir.BinOp(op, self.convert(a, t, node), self.convert(b, t, node), t, loc)
+        if op == "/":
+            self.fail(node, "`/` is true division, which integer kernels do not have",
+                      "use `//` for floor division (or >> for powers of two)")
+        alo, ahi, blo, bhi = _lo(a), _hi(a), _lo(b), _hi(b)
+        if op == "+":
+            lo, hi = alo + blo, ahi + bhi
+        elif op == "-":
+            lo, hi = alo - bhi, ahi - blo
+        elif op == "*":
+            corners = (alo * blo, alo * bhi, ahi * blo, ahi * bhi)
+            lo, hi = min(corners), max(corners)
+        elif op in ("//", "%"):
+            self.need_exact(a, node, f"`{op}`")
+            self.need_exact(b, node, f"`{op}`")
+            if isinstance(b, ir.Const) and b.value == 0:
+                self.fail(node, "division by zero", "divide by a non-zero value")
+            m = max(abs(blo), abs(bhi))
+            if op == "%":
+                lo, hi = (0 if blo >= 0 else -(m - 1)), (0 if bhi <= 0 else m - 1)
+            else:
+                lo, hi = -max(abs(alo), abs(ahi)), max(abs(alo), abs(ahi))
+        elif op in ("<<", ">>"):
+            self.need_exact(b, node, "a shift amount")
+            slo, shi = max(blo, 0), min(bhi, 63)
+            if slo > shi:
+                self.fail(node, f"shift amount is always outside 0..63 (range {blo}..{bhi})", "shift by 0..63")
+            if op == "<<":
+                lo, hi = min(alo << slo, alo << shi), max(ahi << slo, ahi << shi)
+            else:
+                self.need_exact(a, node, "`>>`")
+                lo, hi = min(alo >> slo, alo >> shi), max(ahi >> slo, ahi >> shi)
+        else:  # & | ^ on two's complement values
+            lo, hi = _bitwise_range(op, alo, ahi, blo, bhi)
+        return ir.BinOp(op, a, b, _int_type(lo, hi), loc)
+
+    def compare(self, e: ast.Compare) -> ir.Expr:
+        operands = [self.expr(e.left)] + [self.expr(c) for c in e.comparators]
+        nodes = [e.left, *e.comparators]
+        out = None
+        for op, (a, na), (b, nb) in zip(e.ops, zip(operands, nodes), zip(operands[1:], nodes[1:])):
+            if type(op) not in _CMP:
+                self.fail(e, f"`{type(op).__name__}` comparisons are not supported in kernels",
+                          "compare numbers with < <= > >= == !=")
+            if not (isinstance(a.type, FloatType) or isinstance(b.type, FloatType)):
+                self.need_exact(a, na, "a comparison")
+                self.need_exact(b, nb, "a comparison")
+            else:
+                t = self.join_types(a, b, e)
+                a, b = self.convert(a, t, e), self.convert(b, t, e)
+            c = ir.Compare(_CMP[type(op)], a, b, bool_, self.loc(e))
+            out = c if out is None else ir.Logical("and", out, c, bool_, self.loc(e))
+        return out
+
+    def subscript(self, e: ast.Subscript) -> ir.Expr:
+        if isinstance(e.value, ast.Attribute) and e.value.attr == "shape":
+            base = e.value.value
+            arr = self.array_type_of(base)
+            if not isinstance(e.slice, ast.Constant) or not _is_int(e.slice.value) \
+                    or not 0 <= e.slice.value < len(arr.dims):
+                self.fail(e.slice, f"shape index must be a constant in 0..{len(arr.dims) - 1}", "write e.g. `.shape[0]`")
+            dim = arr.dims[e.slice.value]
+            if isinstance(dim, int):
+                return _const(dim, self.loc(e))
+            return ir.Dim(base.id, e.slice.value, _DIM_TYPE, self.loc(e))
+        name, arr = self.array_base(e)
+        return ir.Load(name, self.indices(e, arr), arr.elem, self.loc(e))
+
+    def array_type_of(self, base: ast.expr) -> ArrayType:
+        if isinstance(base, ast.Name):
+            p = self.scope.params.get(base.id)
+            if p is not None and isinstance(p.type, ArrayType):
+                return p.type
+            if p is None and base.id not in self.scope.locals and base.id not in self.scope.loop_vars:
+                obj = self.resolver(base.id)
+                if isinstance(obj, lang.Table):
+                    return self.add_table(base.id, obj)
+        self.fail(base, f"`{ast.unparse(base)}` is not an array", "index Array parameters or hls.table constants")
+
+    def add_table(self, name: str, t: lang.Table) -> ArrayType:
+        if isinstance(t.elem, FloatType) and not self.is_float:
+            self.fail(self.tree, f"table `{name}` holds floats but this is an integer kernel", "use an integer table")
+        self.scope.tables[name] = ir.Table(name, t.elem, tuple(t.array.ravel().tolist()), t.shape)
+        return ArrayType(t.elem, t.shape)
+
+    def array_base(self, e: ast.Subscript) -> tuple[str, ArrayType]:
+        arr = self.array_type_of(e.value)
+        return e.value.id, arr
+
+    def indices(self, e: ast.Subscript, arr: ArrayType) -> tuple[ir.Expr, ...]:
+        idx_nodes = e.slice.elts if isinstance(e.slice, ast.Tuple) else [e.slice]
+        if len(idx_nodes) != arr.rank:
+            self.fail(e, f"`{ast.unparse(e.value)}` has {arr.rank} dimension(s) but {len(idx_nodes)} "
+                         f"index(es) were given", "give one index per dimension")
+        out = []
+        for n in idx_nodes:
+            ix = self.expr(n)
+            if not isinstance(ix.type, (IntType, BoolType)):
+                self.fail(n, "array indices must be integers", "convert the index to an integer type")
+            self.need_exact(ix, n, "an array index")
+            out.append(ix)
+        return tuple(out)
+
+    def call(self, e: ast.Call) -> ir.Expr:
+        loc = self.loc(e)
+        fn = self.static_value(e.func)
+        if e.keywords:
+            self.fail(e, "keyword arguments are not supported in kernel calls", "pass arguments by position")
+        if fn is bool or isinstance(fn, (IntType, BoolType, FloatType)):
+            t = as_type(fn)
+            if len(e.args) != 1:
+                self.fail(e, f"{t.name}() takes one argument", f"write {t.name}(x)")
+            if isinstance(t, FloatType) and not self.is_float:
+                self._float_error(e)
+            value = self.expr(e.args[0])
+            if isinstance(t, BoolType):
+                self.need_exact(value, e.args[0], "bool()")
+            if isinstance(value.type, FloatType) and not isinstance(t, FloatType):
+                self.fail(e, f"converting a float to {t.name} is not supported", "keep float values in float types")
+            return ir.Cast(value, t, loc)
+        if fn in (min, max, abs):
+            name = fn.__name__
+            args = [self.expr(a) for a in e.args]
+            if (name == "abs") != (len(args) == 1) or not args:
+                self.fail(e, f"{name}() takes {'one argument' if name == 'abs' else 'two or more arguments'}",
+                          f"write {name}(a{', b' if name != 'abs' else ''})")
+            if any(isinstance(a.type, FloatType) for a in args):
+                t = args[0].type
+                for a in args[1:]:
+                    t = self.join_types(ir.Const(0, t, loc), a, e)
+                return ir.Intrinsic(name, tuple(self.convert(a, t, e) for a in args), t, loc)
+            for a, n in zip(args, e.args):
+                self.need_exact(a, n, f"{name}()")
+            if name == "abs":
+                lo, hi = _lo(args[0]), _hi(args[0])
+                rng = (0 if lo <= 0 <= hi else min(abs(lo), abs(hi)), max(abs(lo), abs(hi)))
+            else:
+                pick = min if name == "min" else max
+                rng = (pick(_lo(a) for a in args), pick(_hi(a) for a in args))
+            return ir.Intrinsic(name, tuple(args), _int_type(*rng), loc)
+        if fn in _FLOAT_FNS:
+            if not self.is_float:
+                self._float_error(e, f"{_FLOAT_FNS[fn]}() in an integer kernel")
+            if len(e.args) != 1:
+                self.fail(e, f"{_FLOAT_FNS[fn]}() takes one argument", f"write {_FLOAT_FNS[fn]}(x)")
+            a = self.expr(e.args[0])
+            t = a.type if isinstance(a.type, FloatType) else FloatType(64)
+            return ir.Intrinsic(_FLOAT_FNS[fn], (self.convert(a, t, e),), t, loc)
+        if isinstance(fn, lang.Kernel):
+            return self.kernel_call(fn, e)
+        if fn in _MARKERS:
+            self.fail(e, f"{_MARKERS[fn]}() can only be the iterable of a for loop", f"write `for i in {_MARKERS[fn]}(...)`")
+        text = ast.unparse(e.func)
+        fix = "kernels can call other @kernel functions, min, max, abs and the type casts (i32(x), ...)"
+        if fn is int:
+            fix = "use a sized integer type, e.g. i64(x)"
+        elif fn is len:
+            fix = "use `a.shape[0]`"
+        self.fail(e, f"call to `{text}` is not supported in kernels", fix)
+
+    def kernel_call(self, callee: lang.Kernel, e: ast.Call) -> ir.Call:
+        sig = inspect.signature(callee.fn, eval_str=True)
+        params = list(sig.parameters.values())
+        if len(params) != len(e.args):
+            self.fail(e, f"kernel `{callee.__name__}` takes {len(params)} argument(s), {len(e.args)} given",
+                      f"call it as {callee.__name__}({', '.join(p.name for p in params)})")
+        args: list[ir.Expr | ir.ArrayArg] = []
+        for p, node in zip(params, e.args):
+            want = p.annotation
+            if isinstance(want, ArrayType):
+                arr = self.array_type_of(node)
+                if arr.elem != want.elem or arr.rank != want.rank:
+                    self.fail(node, f"argument `{p.name}` of `{callee.__name__}` must be {want.name}, got {arr.name}",
+                              "pass an array of the same element type and rank")
+                args.append(ir.ArrayArg(node.id, arr, self.loc(node)))
+            else:
+                args.append(self.convert(self.expr(node), as_type(want), node))
+        ret = sig.return_annotation
+        ret_t = None if ret in (inspect.Signature.empty, None) else as_type(ret)
+        self.callees[callee.ir_name] = callee
+        self.call_sites.append((callee, self.loc(e)))
+        return ir.Call(callee.ir_name, tuple(args), ret_t, self.loc(e))
+
+    # ---- typing rules --------------------------------------------------------
+
+    def need_exact(self, e: ir.Expr, node: ast.AST, what: str) -> None:
+        """Refuse an operand of an exact-value operation that may not fit 64 bits."""
+        t = e.type
+        if isinstance(t, IntType) and not t.fits_i64():
+            self.fail(node, f"{what} needs the exact value of `{ast.unparse(node)}`, which may need "
+                            f"{t.width} bits (range {t.lo}..{t.hi})",
+                      "wrap it to 64 bits or fewer first, e.g. `i64(...)`, or use narrower operand types")
+
+    def truth(self, e: ir.Expr, node: ast.AST, what: str) -> ir.Expr:
+        if isinstance(e.type, FloatType):
+            self.fail(node, f"{what} needs a truth value, not a float", "compare the float, e.g. `x > 0.0`")
+        self.need_exact(e, node, what)
+        return e
+
+    def join_types(self, a: ir.Expr, b: ir.Expr, node: ast.AST) -> ScalarType:
+        ta, tb = a.type, b.type
+        if isinstance(ta, FloatType) or isinstance(tb, FloatType):
+            widths = [t.width for t in (ta, tb) if isinstance(t, FloatType)]
+            if isinstance(a, ir.Const) and isinstance(ta, FloatType) and isinstance(tb, FloatType):
+                return tb  # a float literal takes the other side's precision
+            if isinstance(b, ir.Const) and isinstance(tb, FloatType) and isinstance(ta, FloatType):
+                return ta
+            return FloatType(max(widths))
+        return _int_type(min(_lo(a), _lo(b)), max(_hi(a), _hi(b)))
+
+    def convert(self, e: ir.Expr, t: ScalarType, node: ast.AST) -> ir.Expr:
+        """`e` as a value of `t` (a Cast where the value may change)."""
+        if e.type == t:
+            return e
+        if isinstance(t, FloatType):
+            if isinstance(e, ir.Const) and isinstance(e.type, FloatType):
+                return ir.Const(e.value, t, e.loc)
+            return ir.Cast(e, t, e.loc)
+        if isinstance(e.type, FloatType):
+            self.fail(node, f"a float value cannot be stored as {t.name}",
+                      "keep float values in float locals and arrays")
+        if isinstance(t, BoolType):
+            self.need_exact(e, node, "a bool store")
+        elif isinstance(e.type, (IntType, BoolType)) and t.lo <= e.type.lo and e.type.hi <= t.hi:
+            return e
+        return ir.Cast(e, t, e.loc)
+
+
+import hls.types as lang_types  # noqa: E402 - for Int/UInt lookups in static_value
+
+_MISSING = object()
+_OP_FIX = "kernels support + - * // % << >> & | ^ (and / on floats); for powers use << or multiply"
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+
+
+def _lo(e: ir.Expr) -> int:
+    return e.type.lo
+
+
+def _hi(e: ir.Expr) -> int:
+    return e.type.hi
+
+
+def _int_type(lo: int, hi: int) -> IntType:
+    """The narrowest integer type that holds every value in lo..hi."""
+    if lo >= 0:
+        return IntType(max(1, hi.bit_length()), False)
+    need = max((-lo - 1).bit_length(), hi.bit_length() if hi > 0 else 0) + 1
+    return IntType(need, True)
+
+
+def _const(value: int, loc: ir.Loc) -> ir.Const:
+    return ir.Const(value, _int_type(value, value), loc)
+
+
+def _bitwise_range(op: str, alo: int, ahi: int, blo: int, bhi: int) -> tuple[int, int]:
+    if op == "&" and alo >= 0 and blo >= 0:
+        return 0, min(ahi, bhi)
+    if op == "&" and (alo >= 0 or blo >= 0):
+        return 0, ahi if alo >= 0 else bhi
+    t = _int_type(min(alo, blo), max(ahi, bhi))
+    if t.signed:
+        return t.lo, t.hi
+    return 0, (1 << t.width) - 1
+
+
+def _scalar_types(params: list[ir.Param], ret: ScalarType | None) -> list[ScalarType]:
+    out = [p.type.elem if isinstance(p.type, ArrayType) else p.type for p in params]
+    return out + ([ret] if ret is not None else [])
+
+
+def _op_text(e: ast.BinOp) -> str:
+    return {ast.Pow: "**", ast.MatMult: "@"}.get(type(e.op), type(e.op).__name__)

@@ -1,0 +1,1 @@
+from hls.ir.nodes import *  # noqa: F401,F403

@@ -1,0 +1,126 @@
+"""The `@kernel` decorator, loop markers and constant tables.
+
+Outside a compiled backend the markers behave like `range`, so a kernel's
+source stays ordinary Python.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import re
+from collections.abc import Callable
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+
+from hls.types import ScalarType, as_type, numpy_dtype
+
+__all__ = ["Kernel", "Table", "kernel", "pipeline", "prange", "table", "unroll", "exp", "log", "sqrt"]
+
+
+def prange(*args: int) -> range:
+    """A loop whose iterations are independent: threads on CPU/GPU, replicated in hardware."""
+    return range(*args)
+
+
+def unroll(loop: range, factor: int | None = None) -> range:
+    """Unroll `loop` fully (or by `factor`) in hardware; a plain loop elsewhere."""
+    return loop
+
+
+def pipeline(loop: range, ii: int = 1) -> range:
+    """Pipeline `loop` with initiation interval `ii` in hardware; a plain loop elsewhere."""
+    return loop
+
+
+def exp(x: float) -> float:
+    """e**x (float kernels only)."""
+    return float(np.exp(x))
+
+
+def log(x: float) -> float:
+    """Natural logarithm (float kernels only)."""
+    return float(np.log(x))
+
+
+def sqrt(x: float) -> float:
+    """Square root (float kernels only)."""
+    return float(np.sqrt(x))
+
+
+class Table:
+    """A read-only constant table a kernel may index (a ROM in hardware)."""
+
+    def __init__(self, dtype: Any, values: Any) -> None:
+        self.elem: ScalarType = as_type(dtype)
+        data = np.asarray(values)
+        lo_hi = getattr(self.elem, "lo", None)
+        if lo_hi is not None and data.size and (data.min() < self.elem.lo or data.max() > self.elem.hi):
+            raise ValueError(f"table values do not fit {self.elem.name}")
+        self.array = data.astype(numpy_dtype(self.elem))
+        self.array.setflags(write=False)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.array.shape
+
+    def __getitem__(self, index: Any) -> Any:
+        return self.array[index]
+
+    def __repr__(self) -> str:
+        return f"table({self.elem.name}, shape={self.shape})"
+
+
+def table(dtype: Any, values: Any) -> Table:
+    """Make a constant table of `dtype` from `values` (any array-like)."""
+    return Table(dtype, values)
+
+
+class Kernel:
+    """A function written in the kernel language.
+
+    Calling it runs the Python reference backend and returns the kernel's
+    return value (arrays are updated in place). `backends.run` runs it
+    elsewhere; `hls.check` compares backends.
+    """
+
+    def __init__(self, fn: Callable[..., Any], *, strategy: Any = None,
+                 dims: dict[str, Any] | None = None, values: dict[str, Any] | None = None) -> None:
+        if not inspect.isfunction(fn):
+            raise TypeError(f"@kernel decorates a function, got {fn!r}")
+        functools.update_wrapper(self, fn)
+        self.fn = fn
+        self.strategy = strategy  # a Hypothesis strategy of argument tuples
+        self.dims = dict(dims or {})  # symbol -> int or strategy, for hls.check
+        self.values = dict(values or {})  # parameter -> element/value strategy
+        self.ir_name = re.sub(r"\W", "_", f"{fn.__module__}.{fn.__qualname__}").strip("_")
+
+    @cached_property
+    def ir(self):  # -> hls.ir.Function
+        """The kernel's typed IR (parsed on first use; raises KernelError)."""
+        from hls.frontend import parse_kernel
+
+        return parse_kernel(self)
+
+    @cached_property
+    def callees(self) -> dict[str, Kernel]:
+        """Kernels called directly, by IR name (filled in by the frontend)."""
+        self.ir  # noqa: B018 - parsing fills the dict
+        return self.__dict__["callees"]
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        from backends import run
+
+        return run(self, *args, backend="python", **kwargs).value
+
+    def __repr__(self) -> str:
+        return f"<kernel {self.fn.__module__}.{self.fn.__qualname__}>"
+
+
+def kernel(fn: Callable[..., Any] | None = None, **options: Any) -> Any:
+    """Mark a function as a kernel: `@kernel` or `@kernel(strategy=..., dims=..., values=...)`."""
+    if fn is None:
+        return lambda f: Kernel(f, **options)
+    return Kernel(fn, **options)
