@@ -413,6 +413,8 @@ class _Frontend:
                     self.fail(e, "`~` is not defined on floats", "use integers for bit operations")
                 return ir.UnaryOp("-", operand, operand.type, loc)
             if isinstance(e.op, ast.USub):
+                if isinstance(operand, ir.Const) and isinstance(operand.type, IntType):
+                    return _const(-operand.value, loc)
                 return ir.UnaryOp("-", operand, _int_type(-_hi(operand), -_lo(operand)), loc)
             return ir.UnaryOp("~", operand, _int_type(-_hi(operand) - 1, -_lo(operand) - 1), loc)
         if isinstance(e, ast.Compare):

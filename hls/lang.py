@@ -100,9 +100,13 @@ class Kernel:
     @cached_property
     def ir(self):  # -> hls.ir.Function
         """The kernel's typed IR (parsed on first use; raises KernelError)."""
+        from hls.errors import KernelError
         from hls.frontend import parse_kernel
 
-        return parse_kernel(self)
+        try:
+            return parse_kernel(self)
+        except KernelError as err:
+            raise err.with_traceback(None) from None
 
     @cached_property
     def callees(self) -> dict[str, Kernel]:
