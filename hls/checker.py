@@ -123,8 +123,8 @@ def _compare(kernel: Kernel, args: tuple[Any, ...], others: list[str]) -> None:
         for p, want, got in zip(params, ref_arrays, arrays):
             if isinstance(p.type, ArrayType) and not _same(want, got, p.type.elem):
                 bad = np.argwhere(~_close(want, got, p.type.elem))[:5]
-                where = "; ".join(f"[{', '.join(map(str, ix))}] {REFERENCE}={want[tuple(ix)]!r} "
-                                  f"{name}={got[tuple(ix)]!r}" for ix in bad)
+                where = "; ".join(f"[{', '.join(map(str, ix))}] {REFERENCE}={want[tuple(ix)].item()!r} "
+                                  f"{name}={got[tuple(ix)].item()!r}" for ix in bad)
                 problems.append(f"array `{p.name}` differs at {where}")
         if not _same_value(ref_value, value):
             problems.append(f"return value: {REFERENCE}={ref_value!r} {name}={value!r}")

@@ -77,6 +77,18 @@ def parse_kernel(kernel: lang.Kernel) -> ir.Function:
         raise err.with_traceback(None) from None
 
 
+def kernel_annotations(kernel: lang.Kernel, names: dict[str, Any] | None = None,
+                       node: ast.AST | None = None) -> dict[str, Any]:
+    """The kernel's annotations, evaluated (string annotations too)."""
+    try:
+        return inspect.get_annotations(kernel.fn, eval_str=True, locals=names)
+    except Exception as err:  # noqa: BLE001 - any failure to evaluate an annotation
+        fn = kernel.fn
+        loc = ir.Loc(inspect.getsourcefile(fn) or "<unknown>", fn.__code__.co_firstlineno, 0)
+        raise KernelError(f"the annotations of kernel `{fn.__name__}` cannot be evaluated: {err}", loc,
+                          "import the types (Array, i8, ...) at module level") from None
+
+
 def _check_no_recursion(root: lang.Kernel) -> None:
     stack = [(root, callee, loc) for callee, loc in root.__dict__["_call_sites"]]
     seen: set[int] = set()
@@ -181,7 +193,7 @@ class _Frontend:
         if a.vararg or a.kwarg or a.kwonlyargs or a.posonlyargs or a.defaults:
             self.fail(fdef, "kernel parameters must be plain positional parameters without defaults",
                       "list each argument with a type annotation")
-        hints = inspect.get_annotations(self.kernel.fn, eval_str=True)
+        hints = kernel_annotations(self.kernel, self.globals, fdef)
         params = []
         for arg in a.args:
             if arg.arg not in hints:
@@ -676,24 +688,24 @@ class _Frontend:
         self.fail(e, f"call to `{text}` is not supported in kernels", fix)
 
     def kernel_call(self, callee: lang.Kernel, e: ast.Call) -> ir.Call:
-        sig = inspect.signature(callee.fn, eval_str=True)
-        params = list(sig.parameters.values())
+        hints = kernel_annotations(callee)
+        params = [ast_arg.arg for ast_arg in _Frontend(callee).tree.args.args]
         if len(params) != len(e.args):
             self.fail(e, f"kernel `{callee.__name__}` takes {len(params)} argument(s), {len(e.args)} given",
-                      f"call it as {callee.__name__}({', '.join(p.name for p in params)})")
+                      f"call it as {callee.__name__}({', '.join(params)})")
         args: list[ir.Expr | ir.ArrayArg] = []
         for p, node in zip(params, e.args):
-            want = p.annotation
+            want = hints.get(p)
             if isinstance(want, ArrayType):
                 arr = self.array_type_of(node)
                 if arr.elem != want.elem or arr.rank != want.rank:
-                    self.fail(node, f"argument `{p.name}` of `{callee.__name__}` must be {want.name}, got {arr.name}",
+                    self.fail(node, f"argument `{p}` of `{callee.__name__}` must be {want.name}, got {arr.name}",
                               "pass an array of the same element type and rank")
                 args.append(ir.ArrayArg(node.id, arr, self.loc(node)))
             else:
-                args.append(self.convert(self.expr(node), as_type(want), node))
-        ret = sig.return_annotation
-        ret_t = None if ret in (inspect.Signature.empty, None) else as_type(ret)
+                args.append(self.convert(self.expr(node), self.scalar_type(node, want, f"parameter `{p}`"), node))
+        ret = hints.get("return")
+        ret_t = None if ret is None else as_type(ret)
         self.callees[callee.ir_name] = callee
         self.call_sites.append((callee, self.loc(e)))
         return ir.Call(callee.ir_name, tuple(args), ret_t, self.loc(e))

@@ -19,7 +19,8 @@ def scalar_values(t: ScalarType) -> st.SearchStrategy[Any]:
     if isinstance(t, FloatType):
         return st.floats(-8.0, 8.0, width=t.width, allow_nan=False, allow_infinity=False)
     edges = sorted({v for v in (t.lo, t.lo + 1, -1, 0, 1, t.hi - 1, t.hi) if t.lo <= v <= t.hi})
-    return st.one_of(st.sampled_from(edges), st.integers(t.lo, t.hi))
+    # NOTE: integers first, so that counterexamples shrink towards 0 rather than towards an edge.
+    return st.one_of(st.integers(t.lo, t.hi), st.sampled_from(edges))
 
 
 def arguments(kernel: Kernel, max_dim: int = 6, dims: dict[str, Any] | None = None,

@@ -1,0 +1,77 @@
+"""The shared case catalog: every kernel once, with what its tests need.
+
+Backend test modules parametrize over `CASES`; a new backend plugs in by
+being registered in `backends` (it then appears in `backend_names()`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import backends
+from algorithms import examples, qk
+from hls.lang import Kernel
+
+
+@dataclass(frozen=True)
+class Case:
+    """One catalog entry: a kernel, how many examples to draw, an optional numpy reference.
+
+    `reference(*args)` returns {array parameter name: expected array} for
+    the arrays it predicts; the tests compare the Python backend with it.
+    """
+
+    kernel: Kernel
+    examples: int = 100
+    reference: Callable[..., dict[str, Any]] | None = None
+    tags: tuple[str, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return self.kernel.__name__
+
+
+def _qk_dense_ref(q: Any, k: Any, s: Any) -> dict[str, Any]:
+    return {"s": qk.qk_reference(q, k)}
+
+
+def _qk_masked_ref(q: Any, k: Any, mask: Any, s: Any) -> dict[str, Any]:
+    return {"s": qk.qk_reference(q, k, mask)}
+
+
+def _floor_ops_ref(a: Any, b: Any, quo: Any, rem: Any, sar: Any) -> dict[str, Any]:
+    want = examples.floor_ops_reference(a, b)
+    return dict(zip(("quo", "rem", "sar"), want))
+
+
+CASES: list[Case] = [
+    Case(qk.qk_dense, reference=_qk_dense_ref, tags=("qk",)),
+    Case(qk.qk_masked, reference=_qk_masked_ref, tags=("qk",)),
+    Case(examples.wrap_add, tags=("overflow",)),
+    Case(examples.dot_wrap, tags=("overflow",)),
+    Case(examples.floor_ops, reference=_floor_ops_ref, tags=("negative",)),
+    Case(examples.popcount),
+    Case(examples.classify),
+    Case(examples.clamp_odd_width, tags=("overflow", "odd-width")),
+    Case(examples.exp2_q8, tags=("table", "call")),
+    Case(examples.exp2_rows, tags=("table", "call")),
+    Case(examples.bit_mix, tags=("overflow", "u64")),
+    Case(examples.row_max_index),
+    Case(examples.shift_by, tags=("overflow",)),
+    Case(examples.triangle_count),
+]
+
+
+def examples_scale() -> float:
+    """`ATTNHLS_EXAMPLES_SCALE` multiplies every case's example count (more on demand)."""
+    return float(os.environ.get("ATTNHLS_EXAMPLES_SCALE", "1"))
+
+
+def backend_names() -> list[str]:
+    """Backends under test: every registered one, or `ATTNHLS_BACKENDS` (comma-separated)."""
+    chosen = os.environ.get("ATTNHLS_BACKENDS")
+    names = chosen.split(",") if chosen else backends.names()
+    return [n for n in names if n != "python"]
