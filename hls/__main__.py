@@ -1,0 +1,5 @@
+import sys
+
+from hls.cli import main
+
+sys.exit(main())
