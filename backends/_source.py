@@ -110,6 +110,7 @@ class _FunctionGen:
     lines: list[str] = field(default_factory=list)
     table_lines: list[str] = field(default_factory=list)
     tables: dict[str, str] = field(default_factory=dict)
+    arrays: dict[str, ScalarType] = field(default_factory=dict)  # local arrays seen so far
     tmp: int = 0
 
     def emit(self) -> str:
@@ -174,6 +175,10 @@ class _FunctionGen:
                 self.block(s.orelse, d + 1)
         elif isinstance(s, ir.CallStmt):
             self.line(d, self.expr(s.call))
+        elif isinstance(s, ir.Alloc):
+            dims = ", ".join(self.int_expr(d) for d in s.dims)
+            self.arrays[s.name] = s.type.elem
+            self.line(d, f"v_{s.name} = _np.zeros(({dims},), dtype=_np.{numpy_dtype(s.type.elem).name})")
         elif isinstance(s, ir.Return):
             self.line(d, f"return {self.value(s.value, self.func.ret)}")
         else:  # pragma: no cover - the frontend produces no other statements
@@ -206,6 +211,8 @@ class _FunctionGen:
     # ---- expressions ---------------------------------------------------------
 
     def elem_type(self, array: str) -> ScalarType:
+        if array in self.arrays:
+            return self.arrays[array]
         for p in self.func.params:
             if p.name == array:
                 return p.type.elem
@@ -279,7 +286,10 @@ class _FunctionGen:
 
     def const(self, e: ir.Const) -> str:
         if isinstance(e.type, FloatType):
-            return f"_np.float{e.type.width}({float(e.value)!r})"
+            v = float(e.value)
+            text = repr(v) if v == v and abs(v) != float("inf") else \
+                "_np.nan" if v != v else "_np.inf" if v > 0 else "(-_np.inf)"
+            return f"_np.float{e.type.width}({text})"
         if isinstance(e.type, BoolType):
             return "True" if e.value else "False"
         v = int(e.value)

@@ -17,7 +17,7 @@ import numpy as np
 
 from hls.types import ScalarType, as_type, numpy_dtype
 
-__all__ = ["Kernel", "Table", "kernel", "pipeline", "prange", "table", "unroll", "exp", "log", "sqrt"]
+__all__ = ["Kernel", "Table", "exp", "kernel", "log", "pipeline", "prange", "sqrt", "table", "unroll", "zeros"]
 
 
 def prange(*args: int) -> range:
@@ -33,6 +33,11 @@ def unroll(loop: range, factor: int | None = None) -> range:
 def pipeline(loop: range, ii: int = 1) -> range:
     """Pipeline `loop` with initiation interval `ii` in hardware; a plain loop elsewhere."""
     return loop
+
+
+def zeros(dtype: Any, *dims: int) -> np.ndarray:
+    """A local array of `dtype` filled with zeros: `buf = zeros(f32, 64)` inside a kernel."""
+    return np.zeros(dims, dtype=numpy_dtype(as_type(dtype)))
 
 
 def exp(x: float) -> float:

@@ -222,7 +222,17 @@ class Return:
     loc: Loc
 
 
-Stmt = Assign | Store | For | While | If | CallStmt | Return
+@dataclass(frozen=True, slots=True)
+class Alloc:
+    """Declare a local array of `type`, zero-filled, with the given dim sizes."""
+
+    name: str
+    type: ArrayType
+    dims: tuple[Expr, ...]
+    loc: Loc
+
+
+Stmt = Assign | Store | For | While | If | CallStmt | Return | Alloc
 
 
 # ---- functions ---------------------------------------------------------------
