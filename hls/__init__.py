@@ -2,8 +2,26 @@
 
 from hls.errors import ArgumentError, KernelError
 from hls.lang import Kernel, Table, exp, kernel, log, pipeline, prange, sqrt, table, unroll, zeros
-from hls.types import (Array, ArrayType, BoolType, FloatType, Int, IntType, UInt, bool_, f32, f64, i8, i16, i32,
-                       i64, u8, u16, u32, u64)
+from hls.types import (
+    Array,
+    ArrayType,
+    BoolType,
+    FloatType,
+    Int,
+    IntType,
+    UInt,
+    bool_,
+    f32,
+    f64,
+    i8,
+    i16,
+    i32,
+    i64,
+    u8,
+    u16,
+    u32,
+    u64,
+)
 
 __all__ = [
     "Array", "ArrayType", "ArgumentError", "BoolType", "FloatType", "Int", "IntType", "Kernel", "KernelError",

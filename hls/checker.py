@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from hypothesis import HealthCheck, given, seed as hseed, settings
+from hypothesis import HealthCheck, given, settings
+from hypothesis import seed as hseed
 
 import backends as registry
 from hls.errors import KernelError

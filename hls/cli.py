@@ -6,7 +6,6 @@ import argparse
 import importlib
 import sys
 import time
-from typing import Any
 
 import numpy as np
 

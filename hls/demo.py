@@ -65,8 +65,8 @@ def main(examples: int = 100) -> int:
         t_np = time.perf_counter() - t0
         same = "equal" if np.array_equal(s, ref) else "DIFFERENT"
         gops = 2 * q.shape[0] * k.shape[0] * q.shape[1] / 1e9
-        print(f"   M=N={dims['M']:<4d} D={dims['D']:<3d} {backend:10s} {took * 1e3:9.2f} ms ({gops / took:8.3g} GOP/s); "
-              f"numpy {t_np * 1e3:8.2f} ms; results {same}")
+        print(f"   M=N={dims['M']:<4d} D={dims['D']:<3d} {backend:10s} {took * 1e3:9.2f} ms "
+              f"({gops / took:8.3g} GOP/s); numpy {t_np * 1e3:8.2f} ms; results {same}")
         failures += same != "equal"
 
     print("\n3. Unsupported Python is refused at the user's line, with the fix:")
