@@ -74,6 +74,9 @@ def parse_kernel(kernel: lang.Kernel) -> ir.Function:
         _check_no_recursion(kernel)
         return func
     except KernelError as err:
+        # parse() fills these before the recursion check; a kernel that fails has no callees.
+        kernel.__dict__.pop("callees", None)
+        kernel.__dict__.pop("_call_sites", None)
         raise err.with_traceback(None) from None
 
 
@@ -90,17 +93,21 @@ def kernel_annotations(kernel: lang.Kernel, names: dict[str, Any] | None = None,
 
 
 def _check_no_recursion(root: lang.Kernel) -> None:
-    stack = [(root, callee, loc) for callee, loc in root.__dict__["_call_sites"]]
+    # Each entry is a call path root -> ... -> k and the location of root's first call on it.
+    stack = [([root, callee], loc) for callee, loc in root.__dict__["_call_sites"]]
     seen: set[int] = set()
     while stack:
-        origin, k, loc = stack.pop()
+        path, loc = stack.pop()
+        k = path[-1]
         if k is root:
-            raise KernelError(f"recursion is not supported in kernels: {root.__name__} calls itself "
-                              f"through {origin.__name__}", loc, "write the recursion as a loop")
+            via = " through " + ", ".join(f"`{p.__name__}`" for p in path[1:-1]) if len(path) > 2 else ""
+            chain = " -> ".join(p.__name__ for p in path)
+            raise KernelError(f"recursion is not supported in kernels: `{root.__name__}` calls itself{via} "
+                              f"({chain})", loc, "write the recursion as a loop")
         if id(k) in seen:
             continue
         seen.add(id(k))
-        stack += [(origin, c, loc) for c in _direct_callees(k)]
+        stack += [(path + [c], loc) for c in _direct_callees(k)]
 
 
 def _direct_callees(k: lang.Kernel) -> list[lang.Kernel]:
@@ -131,6 +138,21 @@ class _Scope:
     locals: dict[str, _LocalInfo] = field(default_factory=dict)
     loop_vars: dict[str, ScalarType] = field(default_factory=dict)  # live loop variables
     tables: dict[str, ir.Table] = field(default_factory=dict)
+    arrays: dict[str, tuple[ArrayType, str, ir.Loc]] = field(default_factory=dict)  # local arrays
+    alias: dict[str, str] = field(default_factory=dict)  # user name -> IR name of locals re-declared per prange
+
+    def fresh(self, name: str, owner_scope: str) -> str:
+        """The IR name for `name` declared anew, when its earlier declaration's prange loop has ended."""
+        internal = self.alias.get(name, name)
+        owner = self.locals[internal].scope if internal in self.locals else \
+            self.arrays[internal][1] if internal in self.arrays else None
+        if owner is None or owner == owner_scope or not owner or owner in self.prange:
+            return internal
+        k = 2
+        while f"{name}__{k}" in self.locals or f"{name}__{k}" in self.arrays:
+            k += 1
+        self.alias[name] = f"{name}__{k}"
+        return self.alias[name]
     prange: list[str] = field(default_factory=list)  # enclosing prange scopes, innermost last
 
 
@@ -253,8 +275,13 @@ class _Frontend:
     def stmt(self, s: ast.stmt) -> ir.Stmt:
         if type(s) in _REJECTED_STMTS:
             self.fail(s, *_REJECTED_STMTS[type(s)])
+        if isinstance(s, ast.Assign) and isinstance(s.value, ast.Call) \
+                and self.static_value(s.value.func) is lang.zeros:
+            return self.alloc(s)
         if isinstance(s, ast.Assign):
-            if len(s.targets) != 1 or isinstance(s.targets[0], (ast.Tuple, ast.List)):
+            if isinstance(s.targets[0], (ast.Tuple, ast.List)):
+                self.fail(s, "tuple unpacking is not supported in kernels", "assign each variable on its own line")
+            if len(s.targets) != 1:
                 self.fail(s, "only one target per assignment is supported in kernels",
                           "assign each variable on its own line")
             return self.assign(s.targets[0], self.expr(s.value), s, declared=None)
@@ -262,6 +289,9 @@ class _Frontend:
             if s.value is None:
                 self.fail(s, "a declaration needs a value", f"write `{ast.unparse(s.target)}: type = 0`")
             hint = self.static_value(s.annotation)
+            if hint is _MISSING:
+                self.fail(s.annotation, f"annotation `{ast.unparse(s.annotation)}` is not a kernel type",
+                          "use i8..i64, u8..u64, Int(w) or UInt(w) with a constant w, bool, f32 or f64")
             t = self.scalar_type(s.annotation, hint, "the annotation")
             return self.assign(s.target, self.expr(s.value), s, declared=t)
         if isinstance(s, ast.AugAssign):
@@ -310,7 +340,10 @@ class _Frontend:
         if name in self.scope.loop_vars:
             self.fail(target, f"loop variable `{name}` cannot be assigned inside its loop", "use another local")
         scope = self.scope.prange[-1] if self.scope.prange else ""
+        name = self.scope.fresh(name, scope)
         info = self.scope.locals.get(name)
+        if name in self.scope.arrays:
+            self.fail(target, f"`{target.id}` is a local array", f"assign its elements, e.g. `{target.id}[i] = ...`")
         if info is None:
             if isinstance(value, ir.Cast) and declared is None:
                 declared = value.type
@@ -326,6 +359,33 @@ class _Frontend:
             if info.scope != scope:
                 self.prange_error(target, name, info)
         return ir.Assign(name, self.convert(value, info.type, s), self.loc(s))
+
+    def alloc(self, s: ast.Assign) -> ir.Alloc:
+        target, call = s.targets[0], s.value
+        if len(s.targets) != 1 or not isinstance(target, ast.Name):
+            self.fail(s, "a local array is assigned to one name", "write `buf = zeros(f32, n)`")
+        scope = self.scope.prange[-1] if self.scope.prange else ""
+        name = self.scope.fresh(target.id, "\0")  # a new array whenever the old one's prange has ended
+        if name in self.scope.params or name in self.scope.locals or name in self.scope.loop_vars \
+                or name in self.scope.arrays:
+            self.fail(target, f"`{name}` is already declared; a local array is declared once",
+                      "use a new name, or reset its elements in a loop")
+        if len(call.args) < 2 or call.keywords:
+            self.fail(call, "zeros() takes a dtype and one size per dimension", "write e.g. `zeros(f32, 64, 64)`")
+        elem = self.scalar_type(call.args[0], self.static_value(call.args[0]), "the zeros() dtype")
+        if isinstance(elem, FloatType) and not self.is_float:
+            self._float_error(call.args[0])
+        dims = []
+        for node in call.args[1:]:
+            d = self.expr(node)
+            if not isinstance(d.type, (IntType, BoolType)):
+                self.fail(node, "array sizes must be integers", "use an integer size")
+            self.need_exact(d, node, "an array size")
+            dims.append(d)
+        shape = tuple(d.value if isinstance(d, ir.Const) else f"{name}#{k}" for k, d in enumerate(dims))
+        atype = ArrayType(elem, shape)
+        self.scope.arrays[name] = (atype, scope, self.loc(target))
+        return ir.Alloc(name, atype, tuple(dims), self.loc(s))
 
     def prange_error(self, node: ast.AST, name: str, info: _LocalInfo) -> NoReturn:
         self.fail(node, f"local `{name}` is shared between prange iterations (declared at line {info.loc.line})",
@@ -484,6 +544,7 @@ class _Frontend:
         n, loc = e.id, self.loc(e)
         if n in self.scope.loop_vars:
             return ir.Var(n, self.scope.loop_vars[n], loc)
+        n = self.scope.alias.get(n, n)
         if n in self.scope.locals:
             info = self.scope.locals[n]
             if info.scope and info.scope not in self.scope.prange:
@@ -499,6 +560,11 @@ class _Frontend:
         if obj is _MISSING:
             assigned = any(isinstance(x, ast.Name) and x.id == n and isinstance(x.ctx, ast.Store)
                            for x in ast.walk(self.tree))
+            loop_var = any(isinstance(x, ast.For) and isinstance(x.target, ast.Name) and x.target.id == n
+                           for x in ast.walk(self.tree))
+            if loop_var:
+                self.fail(e, f"loop variable `{n}` is only defined inside its loop",
+                          f"copy it to a local inside the loop, e.g. `last = {n}`")
             if assigned:
                 self.fail(e, f"`{n}` is used before it is assigned", f"assign `{n}` before this line")
             self.fail(e, f"name `{n}` is not defined", "define it at module level or pass it as an argument")
@@ -532,6 +598,7 @@ class _Frontend:
             self.fail(node, "`/` is true division, which integer kernels do not have",
                       "use `//` for floor division (or >> for powers of two)")
         alo, ahi, blo, bhi = _lo(a), _hi(a), _lo(b), _hi(b)
+        na, nb = _operand_nodes(node)
         if op == "+":
             lo, hi = alo + blo, ahi + bhi
         elif op == "-":
@@ -540,8 +607,8 @@ class _Frontend:
             corners = (alo * blo, alo * bhi, ahi * blo, ahi * bhi)
             lo, hi = min(corners), max(corners)
         elif op in ("//", "%"):
-            self.need_exact(a, node, f"`{op}`")
-            self.need_exact(b, node, f"`{op}`")
+            self.need_exact(a, na, f"`{op}`")
+            self.need_exact(b, nb, f"`{op}`")
             if isinstance(b, ir.Const) and b.value == 0:
                 self.fail(node, "division by zero", "divide by a non-zero value")
             m = max(abs(blo), abs(bhi))
@@ -550,14 +617,14 @@ class _Frontend:
             else:
                 lo, hi = -max(abs(alo), abs(ahi)), max(abs(alo), abs(ahi))
         elif op in ("<<", ">>"):
-            self.need_exact(b, node, "a shift amount")
+            self.need_exact(b, nb, "a shift amount")
             slo, shi = max(blo, 0), min(bhi, 63)
             if slo > shi:
                 self.fail(node, f"shift amount is always outside 0..63 (range {blo}..{bhi})", "shift by 0..63")
             if op == "<<":
                 lo, hi = min(alo << slo, alo << shi), max(ahi << slo, ahi << shi)
             else:
-                self.need_exact(a, node, "`>>`")
+                self.need_exact(a, na, "`>>`")
                 lo, hi = min(alo >> slo, alo >> shi), max(ahi >> slo, ahi >> shi)
         else:  # & | ^ on two's complement values
             lo, hi = _bitwise_range(op, alo, ahi, blo, bhi)
@@ -591,7 +658,7 @@ class _Frontend:
             dim = arr.dims[e.slice.value]
             if isinstance(dim, int):
                 return _const(dim, self.loc(e))
-            return ir.Dim(base.id, e.slice.value, _DIM_TYPE, self.loc(e))
+            return ir.Dim(self.scope.alias.get(base.id, base.id), e.slice.value, _DIM_TYPE, self.loc(e))
         name, arr = self.array_base(e)
         return ir.Load(name, self.indices(e, arr), arr.elem, self.loc(e))
 
@@ -600,10 +667,20 @@ class _Frontend:
             p = self.scope.params.get(base.id)
             if p is not None and isinstance(p.type, ArrayType):
                 return p.type
+            internal = self.scope.alias.get(base.id, base.id)
+            if internal in self.scope.arrays:
+                atype, scope, loc = self.scope.arrays[internal]
+                if scope and scope not in self.scope.prange:
+                    self.fail(base, f"local array `{base.id}` belongs to the prange loop at "
+                                    f"{scope.split('@')[0]!r} and cannot be used outside it",
+                              "store per-iteration results in an Array argument")
+                return atype
             if p is None and base.id not in self.scope.locals and base.id not in self.scope.loop_vars:
                 obj = self.resolver(base.id)
                 if isinstance(obj, lang.Table):
                     return self.add_table(base.id, obj)
+                if isinstance(obj, (list, dict, set, bytearray, np.ndarray)):
+                    self.global_value(obj, base, base.id)  # raises: mutable globals are refused
         self.fail(base, f"`{ast.unparse(base)}` is not an array", "index Array parameters or hls.table constants")
 
     def add_table(self, name: str, t: lang.Table) -> ArrayType:
@@ -614,7 +691,7 @@ class _Frontend:
 
     def array_base(self, e: ast.Subscript) -> tuple[str, ArrayType]:
         arr = self.array_type_of(e.value)
-        return e.value.id, arr
+        return self.scope.alias.get(e.value.id, e.value.id), arr
 
     def indices(self, e: ast.Subscript, arr: ArrayType) -> tuple[ir.Expr, ...]:
         idx_nodes = e.slice.elts if isinstance(e.slice, ast.Tuple) else [e.slice]
@@ -695,17 +772,20 @@ class _Frontend:
                       f"call it as {callee.__name__}({', '.join(params)})")
         args: list[ir.Expr | ir.ArrayArg] = []
         for p, node in zip(params, e.args):
-            want = hints.get(p)
+            if p not in hints:
+                self.fail(node, f"parameter `{p}` of kernel `{callee.__name__}` needs a type annotation",
+                          f"annotate `{p}` in the definition of `{callee.__name__}`")
+            want = hints[p]
             if isinstance(want, ArrayType):
                 arr = self.array_type_of(node)
                 if arr.elem != want.elem or arr.rank != want.rank:
                     self.fail(node, f"argument `{p}` of `{callee.__name__}` must be {want.name}, got {arr.name}",
                               "pass an array of the same element type and rank")
-                args.append(ir.ArrayArg(node.id, arr, self.loc(node)))
+                args.append(ir.ArrayArg(self.scope.alias.get(node.id, node.id), arr, self.loc(node)))
             else:
                 args.append(self.convert(self.expr(node), self.scalar_type(node, want, f"parameter `{p}`"), node))
         ret = hints.get("return")
-        ret_t = None if ret is None else as_type(ret)
+        ret_t = None if ret is None else self.scalar_type(e, ret, f"the return type of kernel `{callee.__name__}`")
         self.callees[callee.ir_name] = callee
         self.call_sites.append((callee, self.loc(e)))
         return ir.Call(callee.ir_name, tuple(args), ret_t, self.loc(e))
@@ -799,6 +879,15 @@ def _bitwise_range(op: str, alo: int, ahi: int, blo: int, bhi: int) -> tuple[int
 def _scalar_types(params: list[ir.Param], ret: ScalarType | None) -> list[ScalarType]:
     out = [p.type.elem if isinstance(p.type, ArrayType) else p.type for p in params]
     return out + ([ret] if ret is not None else [])
+
+
+def _operand_nodes(node: ast.AST) -> tuple[ast.AST, ast.AST]:
+    """The source nodes of a binary operation's two operands (for error locations)."""
+    if isinstance(node, ast.BinOp):
+        return node.left, node.right
+    if isinstance(node, ast.AugAssign):
+        return node.target, node.value
+    return node, node
 
 
 def _op_text(e: ast.BinOp) -> str:
