@@ -8,7 +8,7 @@ from backends._args import Bound, bind, written_arrays
 from backends._result import RunResult
 from backends.numba_cpu import NumbaCpuBackend
 from backends.python import PythonBackend
-from hls.errors import KernelError
+from hls.errors import ArgumentError, KernelError
 from hls.lang import Kernel
 
 __all__ = ["Backend", "BackendUnavailable", "RunResult", "available", "get", "names", "run"]
@@ -69,6 +69,9 @@ def run(kernel: Kernel, *args: Any, backend: str = "python", **params: Any) -> R
         raise err.with_traceback(None) from None
     names_ = [p.name for p in kernel.ir.params]
     originals = {n: v for n, v in zip(names_, bound.values) if n in written}
+    for n, v in originals.items():
+        if not v.flags.writeable:
+            raise ArgumentError(f"{kernel.__name__}(): argument `{n}` is read-only, but the kernel writes it")
     work = Bound(kernel, tuple(v.copy() if n in originals else v for n, v in zip(names_, bound.values)), bound.dims)
     result = impl.run(work)
     for n, v in zip(names_, work.values):

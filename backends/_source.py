@@ -314,6 +314,10 @@ class _FunctionGen:
         if e.op in ("//", "%") and self.numba and e.lhs.type.lo == _I64_MIN and e.rhs.type.lo <= -1 <= e.rhs.type.hi:
             # NOTE: INT64_MIN // -1 traps on x86; the result wraps instead, as everywhere else.
             return f"{'_fdiv' if e.op == '//' else '_fmod'}({a}, {b})"
+        if self.numba and e.op in ("+", "-", "*") and not e.type.fits_i64():
+            # NOTE: Numba emits signed int64 + - * with LLVM's `nsw` flag, so an overflow is poison and LLVM
+            # may compare the exact sum (`i64(x + y) > 0`); unsigned arithmetic wraps as defined.
+            return f"_np.int64(_np.uint64({a}) {e.op} _np.uint64({b}))"
         return f"({a} {e.op} {b})"
 
     def cast(self, e: ir.Cast) -> str:

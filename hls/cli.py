@@ -102,6 +102,13 @@ def cmd_source(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ir(args: argparse.Namespace) -> int:
+    from hls.ir import format_function
+
+    print(format_function(load_kernel(args.target).ir), end="")
+    return 0
+
+
 def cmd_backends(args: argparse.Namespace) -> int:
     import backends
 
@@ -139,6 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("target")
     p.add_argument("--backend", default="numba-cpu")
     p.set_defaults(func=cmd_source)
+    p = sub.add_parser("ir", help="print a kernel's typed IR")
+    p.add_argument("target")
+    p.set_defaults(func=cmd_ir)
     p = sub.add_parser("backends", help="list the backends and whether they can run here")
     p.set_defaults(func=cmd_backends)
     p = sub.add_parser("demo", help="check every library kernel on every backend and show the results")

@@ -42,7 +42,8 @@ _REJECTED_STMTS = {
     ast.Nonlocal: ("nonlocal is not supported in kernels", "pass the value as an argument"),
     ast.Delete: ("del is not supported in kernels", "remove it"),
     ast.Assert: ("assert is not supported in kernels", "check inputs before calling the kernel"),
-    ast.FunctionDef: ("nested functions are not supported in kernels", "define another @kernel at module level and call it"),
+    ast.FunctionDef: ("nested functions are not supported in kernels",
+                      "define another @kernel at module level and call it"),
     ast.ClassDef: ("classes are not supported in kernels", "use arrays and scalars"),
     ast.Break: ("break is not supported in kernels", "use a while loop whose condition ends the loop"),
     ast.Continue: ("continue is not supported in kernels", "put the rest of the body under an if"),
@@ -429,7 +430,9 @@ class _Frontend:
         if marker in ("unroll", "pipeline"):
             if len(it.args) != 1 or not isinstance(it.args[0], ast.Call) \
                     or _MARKERS.get(self.static_value(it.args[0].func)) != "range":
-                self.fail(it, f"{marker}() wraps a range", f"write `{marker}(range(n){', ii=1' if marker == 'pipeline' else ''})`")
+                fix = "write `pipeline(range(n), ii=1)`" if marker == "pipeline" else \
+                    "write `unroll(range(n))`, or `unroll(range(n), factor=2)` to unroll by a factor"
+                self.fail(it, f"{marker}() wraps a range", fix)
             opt = {"unroll": "factor", "pipeline": "ii"}[marker]
             value = None
             for kw in it.keywords:
@@ -446,7 +449,8 @@ class _Frontend:
     def range_args(self, call: ast.Call) -> tuple[ir.Expr, ir.Expr, ir.Expr]:
         args = [self.expr(a) for a in call.args]
         if not 1 <= len(args) <= 3:
-            self.fail(call, "range() takes 1 to 3 arguments", "write range(stop), range(start, stop) or range(start, stop, step)")
+            self.fail(call, "range() takes 1 to 3 arguments",
+                      "write range(stop), range(start, stop) or range(start, stop, step)")
         for a, node in zip(args, call.args):
             if not isinstance(a.type, (IntType, BoolType)):
                 self.fail(node, "range() bounds must be integers", "convert the bound to an integer type")
@@ -654,7 +658,8 @@ class _Frontend:
             arr = self.array_type_of(base)
             if not isinstance(e.slice, ast.Constant) or not _is_int(e.slice.value) \
                     or not 0 <= e.slice.value < len(arr.dims):
-                self.fail(e.slice, f"shape index must be a constant in 0..{len(arr.dims) - 1}", "write e.g. `.shape[0]`")
+                self.fail(e.slice, f"shape index must be a constant in 0..{len(arr.dims) - 1}",
+                          "write e.g. `.shape[0]`")
             dim = arr.dims[e.slice.value]
             if isinstance(dim, int):
                 return _const(dim, self.loc(e))
@@ -755,7 +760,8 @@ class _Frontend:
         if isinstance(fn, lang.Kernel):
             return self.kernel_call(fn, e)
         if fn in _MARKERS:
-            self.fail(e, f"{_MARKERS[fn]}() can only be the iterable of a for loop", f"write `for i in {_MARKERS[fn]}(...)`")
+            self.fail(e, f"{_MARKERS[fn]}() can only be the iterable of a for loop",
+                      f"write `for i in {_MARKERS[fn]}(...)`")
         text = ast.unparse(e.func)
         fix = "kernels can call other @kernel functions, min, max, abs and the type casts (i32(x), ...)"
         if fn is int:

@@ -4,7 +4,7 @@ Every kernel here is rejected by the frontend. The tests pin the exact line and
 column of each error, so ADD NEW KERNELS AT THE END ONLY and never insert,
 delete or reformat lines above them.
 """
-# ruff: noqa: F841, E731, B018
+# ruff: noqa: F821, F841, E731, B018, UP037
 
 from __future__ import annotations
 
@@ -162,3 +162,89 @@ def too_few_indices(m: Array[i32, "M", "N"]):
 def too_many_indices(a: Array[i32, "N"], out: Array[i32, "N"]):
     for i in range(a.shape[0]):
         out[i] = a[i, 0]
+
+
+@kernel
+def continue_in_loop(a: Array[i32, "N"]):
+    for i in range(a.shape[0]):
+        if a[i] < 0:
+            continue
+        a[i] = 0
+
+
+@kernel
+def list_comprehension(a: Array[i32, "N"]):
+    xs = [x for x in range(3)]
+
+
+@kernel
+def chained_assign(a: Array[i32, "N"]):
+    x = y = 0
+    a[0] = x
+
+
+@kernel
+def global_list_value(a: Array[i32, "N"]):
+    xs = GLOBAL_LIST
+    a[0] = 0
+
+
+@kernel
+def len_call(a: Array[i32, "N"]):
+    for i in range(len(a)):
+        a[i] = 0
+
+
+@kernel
+def wide_floordiv_aug(a: Array[i64, "N"], b: Array[i64, "N"]):
+    for i in range(a.shape[0]):
+        x = a[i]
+        x //= a[i] * b[i]
+        a[i] = x
+
+
+@kernel
+def wide_compare(a: Array[i64, "N"], b: Array[i64, "N"], out: Array[i8, "N"]):
+    for i in range(a.shape[0]):
+        if a[i] * b[i] > 0:
+            out[i] = 1
+
+
+@kernel
+def loop_var_after_loop(a: Array[i32, "N"], out: Array[i32, 1]):
+    for i in range(a.shape[0]):
+        a[i] = 0
+    out[0] = i
+
+
+@kernel
+def unknown_local_annotation(a: Array[i32, "N"]):
+    x: int32 = 0
+    a[0] = x
+
+
+@kernel
+def undefined_param_annotation(a: Array[i33, "N"]):
+    a[0] = 0
+
+
+@kernel
+def calls_unannotated(a: Array[i32, "N"]):
+    missing_annotation(a, 1)
+
+
+@kernel
+def int_return(n: i32) -> int:
+    return n
+
+
+@kernel
+def calls_int_return(a: Array[i32, "N"]):
+    a[0] = int_return(1)
+
+
+@kernel
+def prange_local_read_outside(a: Array[i32, "N"], out: Array[i32, 1]):
+    for i in prange(a.shape[0]):
+        t = a[i]
+    out[0] = t
