@@ -618,6 +618,9 @@ class _Frontend:
             m = max(abs(blo), abs(bhi))
             if op == "%":
                 lo, hi = (0 if blo >= 0 else -(m - 1)), (0 if bhi <= 0 else m - 1)
+            elif blo > 0 or bhi < 0:  # the divisor has one sign: the extremes are at the corners
+                corners = [x // y for x in (alo, ahi) for y in (blo, bhi)]
+                lo, hi = min(corners), max(corners)
             else:
                 lo, hi = -max(abs(alo), abs(ahi)), max(abs(alo), abs(ahi))
         elif op in ("<<", ">>"):
@@ -852,11 +855,12 @@ def _is_int(v: Any) -> bool:
 
 
 def _lo(e: ir.Expr) -> int:
-    return e.type.lo
+    """The least value `e` can take: its own value for an integer constant, else its type's minimum."""
+    return int(e.value) if isinstance(e, ir.Const) and not isinstance(e.type, FloatType) else e.type.lo
 
 
 def _hi(e: ir.Expr) -> int:
-    return e.type.hi
+    return int(e.value) if isinstance(e, ir.Const) and not isinstance(e.type, FloatType) else e.type.hi
 
 
 def _int_type(lo: int, hi: int) -> IntType:
