@@ -7,6 +7,7 @@ from typing import Any, Protocol
 from backends._args import Bound, bind, written_arrays
 from backends._result import RunResult
 from backends.numba_cpu import NumbaCpuBackend
+from backends.numba_cuda import NumbaCudaBackend
 from backends.python import PythonBackend
 from hls.errors import ArgumentError, KernelError
 from hls.lang import Kernel
@@ -28,7 +29,7 @@ class BackendUnavailable(RuntimeError):
     """The backend cannot run on this machine; the message says what to install."""
 
 
-_REGISTRY: dict[str, Backend] = {b.name: b for b in (PythonBackend(), NumbaCpuBackend())}
+_REGISTRY: dict[str, Backend] = {b.name: b for b in (PythonBackend(), NumbaCpuBackend(), NumbaCudaBackend())}
 
 
 def names() -> list[str]:

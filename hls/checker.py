@@ -71,7 +71,8 @@ def check(kernel: Kernel, backends: Any = ("python", "numba-cpu"), examples: int
         else:
             runnable.append(name)
     others = [n for n in runnable if n != REFERENCE]
-    strat = strategy or kernel.strategy or arguments(kernel, max_dim=max_dim, dims=dims, values=values)
+    strat = strategy if strategy is not None else kernel.strategy if kernel.strategy is not None else \
+        arguments(kernel, max_dim=max_dim, dims=dims, values=values)
     calls = [0]
 
     def trial(args: tuple[Any, ...]) -> None:

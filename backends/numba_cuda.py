@@ -1,0 +1,99 @@
+"""`numba-cuda`: kernels on an NVIDIA GPU, or on Numba's CUDA simulator.
+
+Top-level `prange` loops become grid launches (one iteration per thread);
+see `backends._cuda_source`. Where there is no GPU, set
+`NUMBA_ENABLE_CUDASIM=1` before the first import of `numba.cuda` to run on
+the simulator (the test suite does this by itself when `nvidia-smi` is absent).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import time
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from backends._args import Bound, written_arrays
+from backends._cuda_source import CudaUnsupported, cuda_module_source
+from backends._loader import load_source
+from backends._result import RunResult
+from backends._software import _decode
+from backends._source import function_name
+from hls.lang import Kernel
+from hls.types import ArrayType, FloatType
+
+
+class NumbaCudaBackend:
+    """Run kernels through `numba.cuda.jit`; arrays are copied to the device and written ones back."""
+
+    name = "numba-cuda"
+
+    def __init__(self) -> None:
+        self._compiled: dict[Kernel, Callable[..., Any]] = {}
+
+    @staticmethod
+    def simulated() -> bool:
+        """True when Numba's CUDA simulator stands in for a GPU."""
+        return os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
+
+    def unavailable(self) -> str | None:
+        if importlib.util.find_spec("numba") is None or importlib.util.find_spec("numba.cuda") is None:
+            return "numba-cuda is not installed (pip install numba-cuda)"
+        from numba import cuda
+
+        if not cuda.is_available():
+            return ("no CUDA GPU is usable here; set NUMBA_ENABLE_CUDASIM=1 before starting Python "
+                    "to run on Numba's CUDA simulator")
+        return None
+
+    def source(self, kernel: Kernel) -> str:
+        """The generated module source for `kernel`."""
+        return cuda_module_source(kernel)
+
+    def compile(self, kernel: Kernel) -> Callable[..., Any]:
+        """The host driver for `kernel` (generated once per kernel; Numba compiles per signature)."""
+        fn = self._compiled.get(kernel)
+        if fn is None:
+            try:
+                text = self.source(kernel)
+            except CudaUnsupported as err:
+                raise CudaUnsupported(f"{kernel.__name__}: {err}") from None
+            if self.simulated():
+                # NOTE: the simulator runs each CUDA thread as a Python thread on numpy scalars, which warn
+                # when int64 arithmetic wraps (defined behaviour here); np.errstate does not reach those threads.
+                warnings.filterwarnings("ignore", "overflow encountered", RuntimeWarning)
+            module = load_source(text, "numba_cuda_sim" if self.simulated() else "numba_cuda")
+            fn = self._compiled[kernel] = getattr(module, function_name(kernel))
+        return fn
+
+    def run(self, bound: Bound) -> RunResult:
+        from numba import cuda
+
+        kernel = bound.kernel
+        fn = self.compile(kernel)
+        written = written_arrays(kernel)
+        params = kernel.ir.params
+        args, device = [], {}
+        for p, v in zip(params, bound.values):
+            if isinstance(p.type, ArrayType):
+                device[p.name] = cuda.to_device(np.ascontiguousarray(v))
+                args.append(device[p.name])
+            elif isinstance(p.type, FloatType):
+                args.append(np.float32(v) if p.type.width == 32 else np.float64(v))
+            elif isinstance(v, bool):
+                args.append(v)
+            else:
+                args.append(np.int64(v - (1 << 64) if v >= 1 << 63 else v))
+        with np.errstate(over="ignore"):  # NOTE: the simulator runs numpy scalars, which warn as they wrap
+            t0 = time.perf_counter()
+            raw = fn(*args)
+            cuda.synchronize()
+            seconds = time.perf_counter() - t0
+        for p, v in zip(params, bound.values):
+            if p.name in written:
+                v[...] = device[p.name].copy_to_host()
+        return RunResult(self.name, _decode(raw, kernel.ir.ret), seconds=seconds)
