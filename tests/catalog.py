@@ -42,6 +42,14 @@ def _qk_masked_ref(q: Any, k: Any, mask: Any, s: Any) -> dict[str, Any]:
     return {"s": qk.qk_reference(q, k, mask)}
 
 
+def _qk_csr_ref(q: Any, k: Any, indptr: Any, indices: Any, s: Any) -> dict[str, Any]:
+    return {"s": qk.qk_csr_reference(q, k, indptr, indices)}
+
+
+def _qk_csr_values_ref(q: Any, k: Any, indptr: Any, indices: Any, values: Any) -> dict[str, Any]:
+    return {"values": qk.qk_csr_values_reference(q, k, indptr, indices)}
+
+
 def _floor_ops_ref(a: Any, b: Any, quo: Any, rem: Any, sar: Any) -> dict[str, Any]:
     want = examples.floor_ops_reference(a, b)
     return dict(zip(("quo", "rem", "sar"), want))
@@ -50,6 +58,9 @@ def _floor_ops_ref(a: Any, b: Any, quo: Any, rem: Any, sar: Any) -> dict[str, An
 CASES: list[Case] = [
     Case(qk.qk_dense, reference=_qk_dense_ref, tags=("qk",)),
     Case(qk.qk_masked, reference=_qk_masked_ref, tags=("qk",)),
+    Case(qk.qk_csr_dense_out, examples=50, reference=_qk_csr_ref, tags=("qk", "sparse")),
+    Case(qk.qk_csr_values, examples=50, reference=_qk_csr_values_ref, tags=("qk", "sparse")),
+    Case(qk.qk_block_csr_dense_out, examples=50, tags=("qk", "sparse")),
     Case(examples.wrap_add, tags=("overflow",)),
     Case(examples.dot_wrap, tags=("overflow",)),
     Case(examples.floor_ops, reference=_floor_ops_ref, tags=("negative",)),

@@ -26,7 +26,7 @@ def test_backend_agrees_with_reference(case: Case, backend: str) -> None:
 @pytest.mark.parametrize("case", [c for c in CASES if c.reference], ids=lambda c: c.name)
 def test_reference_matches_numpy(case: Case) -> None:
     @settings(max_examples=50, deadline=None, database=None)
-    @given(arguments(case.kernel))
+    @given(case.kernel.strategy if case.kernel.strategy is not None else arguments(case.kernel))
     def trial(args: tuple) -> None:
         work = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
         backends.run(case.kernel, *work, backend="python")
