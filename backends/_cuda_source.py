@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from backends._source import _FunctionGen, reachable
+from backends._source import _all_stmts, _FunctionGen, reachable
 from hls import ir
 from hls.lang import Kernel
-from hls.types import BoolType, FloatType, IntType, numpy_dtype
+from hls.types import BoolType, FloatType, numpy_dtype
 
 THREADS = 128
 
@@ -65,6 +65,7 @@ def cuda_module_source(root: Kernel) -> str:
 
 @dataclass
 class _CudaGen(_FunctionGen):
+    truncating_stores = False  # NOTE: the CUDA simulator stores through numpy, which refuses out-of-range ints
     state: dict[str, tuple[str, int]] = field(default_factory=dict)  # top-level local -> (array, slot)
     host_arrays: list[ir.Alloc] = field(default_factory=list)  # top-level local arrays, allocated by the host
 
@@ -97,7 +98,7 @@ class _CudaGen(_FunctionGen):
         ret_slot = None
         if f.ret is not None:
             ret_slot = ("_sf", len(floats)) if isinstance(f.ret, FloatType) else ("_si", len(ints))
-        self.host_arrays = [s for s in _walk(f.body) if isinstance(s, ir.Alloc) and not _in_prange(f.body, s)]
+        self.host_arrays = [s for s in _all_stmts(f.body) if isinstance(s, ir.Alloc) and not _in_prange(f.body, s)]
         for a in self.host_arrays:
             self.arrays[a.name] = a.type.elem
             if not all(_host_evaluable(d, f) for d in a.dims):
@@ -223,19 +224,9 @@ class _CudaGen(_FunctionGen):
             return f"_np.float{e.type.width}(_math.{e.name}({self.expr(e.args[0])}))"
         return super().expr(e)
 
-    def binop(self, e: ir.BinOp) -> str:
-        if isinstance(e.type, IntType) and e.op in ("+", "-", "*") and not e.type.fits_i64():
-            a, b = self.int_expr(e.lhs), self.int_expr(e.rhs)
-            # NOTE: via int64 first, so the CUDA simulator's Python ints convert as the compiled code does.
-            return f"_np.int64(_np.uint64(_np.int64({a})) {e.op} _np.uint64(_np.int64({b})))"
-        return super().binop(e)
-
-
-def _walk(stmts: tuple[ir.Stmt, ...]):
-    for s in stmts:
-        yield s
-        for attr in ("body", "then", "orelse"):
-            yield from _walk(getattr(s, attr, ()))
+    def wrapping_arith(self, a: str, op: str, b: str) -> str:
+        # NOTE: via int64 first, so the CUDA simulator's Python ints convert as the compiled code does.
+        return f"_np.int64(_np.uint64(_np.int64({a})) {op} _np.uint64(_np.int64({b})))"
 
 
 def _in_prange(stmts: tuple[ir.Stmt, ...], target: ir.Stmt, inside: bool = False) -> bool:

@@ -112,6 +112,12 @@ class _FunctionGen:
     tables: dict[str, str] = field(default_factory=dict)
     arrays: dict[str, ScalarType] = field(default_factory=dict)  # local arrays seen so far
     tmp: int = 0
+    deferred: frozenset[str] = frozenset()  # locals kept unwrapped (modulo 2**64); numba flavor only
+    truncating_stores = True  # compiled array stores truncate int64 to the element's width
+
+    def __post_init__(self) -> None:
+        if self.numba:
+            self.deferred = deferrable_locals(self.func)
 
     def emit(self) -> str:
         f = self.func
@@ -158,10 +164,19 @@ class _FunctionGen:
     def stmt(self, s: ir.Stmt, d: int) -> None:
         if isinstance(s, ir.Assign):
             local_t = next(x.type for x in self.func.locals if x.name == s.name)
-            self.line(d, f"v_{s.name} = {self.value(s.value, local_t)}")
+            value = s.value
+            if s.name in self.deferred:
+                if isinstance(value, ir.Cast) and value.type == local_t:
+                    value = value.operand  # NOTE: wrapped where it is used, which lets loops vectorize
+                self.line(d, f"v_{s.name} = {self.int_expr(value)}")
+            else:
+                self.line(d, f"v_{s.name} = {self.value(s.value, local_t)}")
         elif isinstance(s, ir.Store):
             elem = self.elem_type(s.array)
-            self.line(d, f"v_{s.array}[{self.index(s.array, s.indices)}] = {self.value(s.value, elem)}")
+            value = self.value(s.value, elem)
+            if self.dirty(s.value) and not (self.truncating_stores and numpy_dtype(elem).itemsize * 8 == elem.width):
+                value = self.wrap_text(value, elem)  # a compiled store truncates, but not to an odd width
+            self.line(d, f"v_{s.array}[{self.index(s.array, s.indices)}] = {value}")
         elif isinstance(s, ir.For):
             self.for_loop(s, d)
         elif isinstance(s, ir.While):
@@ -180,7 +195,8 @@ class _FunctionGen:
             self.arrays[s.name] = s.type.elem
             self.line(d, f"v_{s.name} = _np.zeros(({dims},), dtype=_np.{numpy_dtype(s.type.elem).name})")
         elif isinstance(s, ir.Return):
-            self.line(d, f"return {self.value(s.value, self.func.ret)}")
+            value = self.value(s.value, self.func.ret)
+            self.line(d, f"return {self.wrap_text(value, self.func.ret) if self.dirty(s.value) else value}")
         else:  # pragma: no cover - the frontend produces no other statements
             raise TypeError(f"unknown statement {s!r}")
 
@@ -314,11 +330,25 @@ class _FunctionGen:
         if e.op in ("//", "%") and self.numba and e.lhs.type.lo == _I64_MIN and e.rhs.type.lo <= -1 <= e.rhs.type.hi:
             # NOTE: INT64_MIN // -1 traps on x86; the result wraps instead, as everywhere else.
             return f"{'_fdiv' if e.op == '//' else '_fmod'}({a}, {b})"
-        if self.numba and e.op in ("+", "-", "*") and not e.type.fits_i64():
+        if self.numba and e.op in ("+", "-", "*") and (not e.type.fits_i64() or self.dirty(e)):
             # NOTE: Numba emits signed int64 + - * with LLVM's `nsw` flag, so an overflow is poison and LLVM
             # may compare the exact sum (`i64(x + y) > 0`); unsigned arithmetic wraps as defined.
-            return f"_np.int64(_np.uint64({a}) {e.op} _np.uint64({b}))"
+            return self.wrapping_arith(a, e.op, b)
         return f"({a} {e.op} {b})"
+
+    def wrapping_arith(self, a: str, op: str, b: str) -> str:
+        """`a op b` modulo 2**64 on int64 operands."""
+        return f"_np.int64(_np.uint64({a}) {op} _np.uint64({b}))"
+
+    def dirty(self, e: ir.Expr) -> bool:
+        """True when `e`'s int64 value may be outside its type's range: it reads a deferred local through ring ops."""
+        if isinstance(e, ir.Var):
+            return e.name in self.deferred
+        if isinstance(e, ir.BinOp) and e.op in _RING_OPS:
+            return self.dirty(e.lhs) or (e.op != "<<" and self.dirty(e.rhs))
+        if isinstance(e, ir.UnaryOp) and e.op in ("-", "~"):
+            return self.dirty(e.operand)
+        return False
 
     def cast(self, e: ir.Cast) -> str:
         t, src = e.type, e.operand.type
@@ -327,7 +357,13 @@ class _FunctionGen:
         if isinstance(t, BoolType):
             return self.truth(e.operand) if not isinstance(src, BoolType) else self.expr(e.operand)
         text = self.int_expr(e.operand)
-        if src.lo >= t.lo and src.hi <= t.hi:
+        if src.lo >= t.lo and src.hi <= t.hi and not self.dirty(e.operand):
+            return text
+        return self.wrap_text(text, t)
+
+    def wrap_text(self, text: str, t: ScalarType) -> str:
+        """Code that wraps the integer `text` to `t`."""
+        if not isinstance(t, IntType):
             return text
         if self.numba and t.width == 64:
             return text  # int64 already holds the value modulo 2**64
@@ -338,6 +374,84 @@ class _FunctionGen:
         if self.numba:
             mask = IntType(64, True).wrap(mask)
         return f"((({text} & {mask}) ^ {sign}) - {sign})"
+
+
+_RING_OPS = ("+", "-", "*", "&", "|", "^", "<<")
+
+
+def deferrable_locals(func: ir.Function) -> frozenset[str]:
+    """Integer locals whose every use needs only their low bits, so their wrap can wait until a use.
+
+    A use through + - * & | ^ ~ and the left side of << keeps only low bits;
+    so does a store, assignment, cast or return to a type no wider than the
+    local. Any other use (a comparison, >>, an index, a call argument, ...)
+    needs the exact value, and the local is wrapped at every assignment.
+    """
+    widths = {x.name: x.type.width for x in func.locals if isinstance(x.type, IntType)}
+    bad: set[str] = set()
+
+    def use(e: ir.Expr | ir.ArrayArg, keep: int | None) -> None:
+        if isinstance(e, ir.Var):
+            if e.name in widths and (keep is None or keep > widths[e.name]):
+                bad.add(e.name)
+        elif isinstance(e, ir.BinOp) and e.op in _RING_OPS:
+            use(e.lhs, keep)
+            use(e.rhs, keep if e.op != "<<" else None)
+        elif isinstance(e, ir.UnaryOp) and e.op in ("-", "~"):
+            use(e.operand, keep)
+        elif isinstance(e, ir.Cast) and isinstance(e.type, IntType):
+            use(e.operand, e.type.width if keep is None else min(keep, e.type.width))
+        else:
+            for child in _children(e):
+                use(child, None)
+
+    def target_keep(t: ScalarType | None) -> int | None:
+        return t.width if isinstance(t, IntType) else None
+
+    elems = {p.name: p.type.elem for p in func.params if hasattr(p.type, "elem")}
+    for s in _all_stmts(func.body):
+        if isinstance(s, ir.Alloc):
+            elems[s.name] = s.type.elem
+    for s in _all_stmts(func.body):
+        if isinstance(s, ir.Assign):
+            local_t = next(x.type for x in func.locals if x.name == s.name)
+            use(s.value, target_keep(local_t))
+        elif isinstance(s, ir.Store):
+            use(s.value, target_keep(elems.get(s.array)))
+            for i in s.indices:
+                use(i, None)
+        elif isinstance(s, ir.Return):
+            use(s.value, target_keep(func.ret))
+        else:
+            for attr in ("start", "stop", "step", "cond", "call"):
+                if hasattr(s, attr):
+                    use(getattr(s, attr), None)
+            for d in getattr(s, "dims", ()):
+                use(d, None)
+    return frozenset(widths) - bad
+
+
+def _children(e: ir.Expr | ir.ArrayArg) -> tuple[ir.Expr, ...]:
+    if isinstance(e, ir.Load):
+        return e.indices
+    if isinstance(e, ir.BinOp | ir.Compare | ir.Logical):
+        return (e.lhs, e.rhs)
+    if isinstance(e, ir.UnaryOp | ir.Cast):
+        return (e.operand,)
+    if isinstance(e, ir.Select):
+        return (e.cond, e.then, e.orelse)
+    if isinstance(e, ir.Intrinsic):
+        return e.args
+    if isinstance(e, ir.Call):
+        return tuple(a for a in e.args if not isinstance(a, ir.ArrayArg))
+    return ()
+
+
+def _all_stmts(stmts: tuple[ir.Stmt, ...]):
+    for s in stmts:
+        yield s
+        for attr in ("body", "then", "orelse"):
+            yield from _all_stmts(getattr(s, attr, ()))
 
 
 def _has_prange(stmts: tuple[ir.Stmt, ...]) -> bool:

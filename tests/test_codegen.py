@@ -1,0 +1,60 @@
+"""Numba code generation: wraps deferred to their use keep the defined semantics."""
+
+from __future__ import annotations
+
+from hypothesis import strategies as st
+
+from algorithms.qk import qk_dense
+from backends._source import deferrable_locals
+from hls import Array, Int, UInt, check, i8, i16, i32, kernel, u8
+
+I12 = Int(12)
+
+
+@kernel(values={"n": st.integers(0, 40)})
+def deferred_everywhere(a: Array[i8, "N"], n: i32, odd: Array[I12, "N"], small: Array[u8, "N"],
+                        wide: Array[i32, "N"]) -> Int(5):
+    acc = i16(0)
+    for i in range(a.shape[0]):
+        for r in range(n):
+            acc = acc * 3 + a[i] * a[i] - r
+        odd[i] = acc  # a 12-bit element stored from a 16-bit local
+        small[i] = u8(acc << 3)
+        wide[i] = acc  # a wider element needs the exact 16-bit value: acc cannot be deferred
+    return acc
+
+
+@kernel
+def deferred_narrow(a: Array[i8, "N"], odd: Array[I12, "N"], tiny: Array[UInt(3), "N"]) -> Int(5):
+    acc = i16(0)
+    for i in range(a.shape[0]):
+        acc = acc * 7 + a[i]
+        odd[i] = acc
+        tiny[i] = ~acc ^ (acc << 2)
+    return acc
+
+
+@kernel
+def compared(a: Array[i8, "N"], out: Array[i32, 1]):
+    acc = i16(0)
+    for i in range(a.shape[0]):
+        acc += a[i] * a[i]
+    if acc > 100:
+        out[0] = 1
+
+
+def test_which_locals_are_deferred() -> None:
+    assert deferrable_locals(qk_dense.ir) == {"acc"}
+    assert deferrable_locals(deferred_narrow.ir) == {"acc"}
+    # a use that needs more bits than the local has (a wider store) or the exact value (a comparison)
+    assert deferrable_locals(deferred_everywhere.ir) == set()
+    assert deferrable_locals(compared.ir) == set()
+
+
+def test_deferred_wraps_agree_with_the_reference() -> None:
+    for k in (deferred_everywhere, deferred_narrow, compared):
+        report = check(k, backends=["numba-cpu", "numba-cuda"], examples=150)
+        assert report.agreed + list(report.skipped) == ["numba-cpu", "numba-cuda"]
+        assert "numba-cpu" in report.agreed
+
+
