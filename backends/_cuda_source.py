@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from backends._source import _all_stmts, _FunctionGen, reachable
 from hls import ir
+from hls.errors import UnsupportedKernel
 from hls.lang import Kernel
 from hls.types import BoolType, FloatType, numpy_dtype
 
@@ -47,7 +48,7 @@ def _fmod(a, b):
 '''
 
 
-class CudaUnsupported(ValueError):
+class CudaUnsupported(UnsupportedKernel):
     """The kernel uses something the numba-cuda backend cannot run; the message says what."""
 
 
@@ -67,7 +68,9 @@ def cuda_module_source(root: Kernel) -> str:
 class _CudaGen(_FunctionGen):
     truncating_stores = False  # NOTE: the CUDA simulator stores through numpy, which refuses out-of-range ints
     state: dict[str, tuple[str, int]] = field(default_factory=dict)  # top-level local -> (array, slot)
-    host_arrays: list[ir.Alloc] = field(default_factory=list)  # top-level local arrays, allocated by the host
+    host_known: set[str] = field(default_factory=set)  # scalars the host driver knows at a launch
+    host_allocated: set[str] = field(default_factory=set)  # top-level local arrays allocated by the host
+    scratch: set[str] = field(default_factory=set)  # prange-body local arrays: a host-allocated slice per thread
 
     # ---- device functions (called kernels) -----------------------------------
 
@@ -98,51 +101,98 @@ class _CudaGen(_FunctionGen):
         ret_slot = None
         if f.ret is not None:
             ret_slot = ("_sf", len(floats)) if isinstance(f.ret, FloatType) else ("_si", len(ints))
-        self.host_arrays = [s for s in _all_stmts(f.body) if isinstance(s, ir.Alloc) and not _in_prange(f.body, s)]
-        for a in self.host_arrays:
-            self.arrays[a.name] = a.type.elem
-            if not all(_host_evaluable(d, f) for d in a.dims):
-                raise CudaUnsupported(f"{a.loc}: numba-cuda allocates top-level local arrays on the host, so their "
-                                      f"sizes may only use constants, scalar parameters and array dims")
-        args = [f"v_{p.name}" for p in f.params] + [f"v_{a.name}" for a in self.host_arrays] + ["_si", "_sf"]
+        self.host_known = {p.name for p in f.params} | set(self.state)
+        arrays: list[str] = []  # host-allocated top-level local arrays, in order
         driver = [f"def k_{f.name}({', '.join(f'v_{p.name}' for p in f.params)}):",
                   f"    _si = _cuda.to_device(_np.zeros({len(ints) + 1}, _np.int64))",
                   f"    _sf = _cuda.to_device(_np.zeros({len(floats) + 1}, _np.float64))"]
-        for a in self.host_arrays:
-            dims = ", ".join(self.int_expr(d) for d in a.dims)
-            driver.append(f"    v_{a.name} = _cuda.to_device(_np.zeros(({dims},), "
-                          f"dtype=_np.{numpy_dtype(a.type.elem).name}))")
         kernels: list[str] = []
         serial: list[ir.Stmt] = []
-        for s in f.body + (None,):
-            if s is None or (isinstance(s, ir.For) and s.kind == "prange" and _host_evaluable(s.start, f)
-                             and _host_evaluable(s.stop, f)):
-                if serial:
-                    name = f"s{len(kernels)}_{f.name}"
-                    kernels.append(self.serial_kernel(name, args, serial, ret_slot))
-                    driver.append(f"    {name}[1, 1]({', '.join(args)})")
-                    serial = []
-                if s is not None:
-                    name = f"p{len(kernels)}_{f.name}"
-                    count = self.count(s)
-                    kernels.append(self.grid_kernel(name, args, s))
-                    driver.append(f"    _n = {count}")
-                    driver.append("    if _n > 0:")
-                    driver.append(f"        {name}[(_n + {THREADS - 1}) // {THREADS}, min(_n, {THREADS})]"
-                                  f"({', '.join(args)}, _n)")
+
+        def args() -> list[str]:
+            return [f"v_{p.name}" for p in f.params] + [f"v_{a}" for a in arrays] + ["_si", "_sf"]
+
+        def flush() -> None:
+            if not serial:
+                return
+            name = f"s{len(kernels)}_{f.name}"
+            kernels.append(self.serial_kernel(name, args(), serial, ret_slot))
+            driver.append(f"    {name}[1, 1]({', '.join(args())})")
+            serial.clear()
+            # NOTE: the host reads the top-level locals back, for launch sizes and array sizes that use them.
+            if ints:
+                driver.append("    _hi = _si.copy_to_host()")
+                driver.extend(f"    v_{x.name} = _hi[{k}]" for k, x in enumerate(ints))
+            if floats:
+                driver.append("    _hf = _sf.copy_to_host()")
+                driver.extend(f"    v_{x.name} = _hf[{k}]" for k, x in enumerate(floats))
+
+        for s in f.body:
+            if isinstance(s, ir.For) and s.kind == "prange" and self.host_evaluable(s.start) \
+                    and self.host_evaluable(s.stop):
+                flush()
+                self.grid_launch(s, args(), kernels, driver)
+            elif isinstance(s, ir.Alloc) and all(self.host_evaluable(d) for d in s.dims):
+                flush()
+                self.arrays[s.name] = s.type.elem
+                self.host_allocated.add(s.name)
+                driver.append(f"    v_{s.name} = {self.device_zeros(s, ())}")
+                arrays.append(s.name)
             else:
                 serial.append(s)
+        flush()
         if ret_slot is not None:
             driver.append(f"    return {ret_slot[0]}.copy_to_host()[{ret_slot[1]}]")
         return "\n\n\n".join(kernels + ["\n".join(driver)])
+
+    def device_zeros(self, s: ir.Alloc, lead: tuple[str, ...]) -> str:
+        dims = ", ".join([*lead, *(f"int({self.int_expr(d)})" for d in s.dims)])
+        return f"_cuda.to_device(_np.zeros(({dims},), dtype=_np.{numpy_dtype(s.type.elem).name}))"
+
+    def grid_launch(self, s: ir.For, args: list[str], kernels: list[str], driver: list[str]) -> None:
+        """One thread per iteration; local arrays of non-constant size get a slice of a host-allocated scratch."""
+        name = f"p{len(kernels)}_{self.func.name}"
+        driver.append(f"    _n = {self.count(s)}")
+        driver.append("    if _n > 0:")
+        scratch = []
+        for a in _all_stmts(s.body):
+            if isinstance(a, ir.Alloc) and not all(isinstance(d, ir.Const) for d in a.dims):
+                if not all(self.host_evaluable(d) for d in a.dims):
+                    raise CudaUnsupported(f"{a.loc}: on numba-cuda, a local array in a prange loop needs a size "
+                                          f"that the host knows before the launch (constants, scalar parameters, "
+                                          f"array dims, locals assigned outside the loop)")
+                driver.append(f"        _scr_{a.name} = {self.device_zeros(a, ('_n',))}")
+                scratch.append(a.name)
+                self.scratch.add(a.name)
+        launch_args = args + [f"_scr_{a}" for a in scratch] + ["_n"]
+        kernels.append(self.grid_kernel(name, launch_args, s))
+        driver.append(f"        {name}[(_n + {THREADS - 1}) // {THREADS}, min(_n, {THREADS})]"
+                      f"({', '.join(launch_args)})")
+
+    def host_evaluable(self, e: ir.Expr) -> bool:
+        """True when the host knows `e` at a launch: constants, scalar parameters, top-level locals, array dims."""
+        if isinstance(e, ir.Const):
+            return True
+        if isinstance(e, ir.Dim):
+            return e.array in {p.name for p in self.func.params} or e.array in self.host_allocated
+        if isinstance(e, ir.Var):
+            return e.name in self.host_known
+        if isinstance(e, ir.BinOp):
+            return self.host_evaluable(e.lhs) and self.host_evaluable(e.rhs)
+        if isinstance(e, ir.UnaryOp | ir.Cast):
+            return self.host_evaluable(e.operand)
+        if isinstance(e, ir.Intrinsic | ir.Select):
+            return all(self.host_evaluable(x) for x in (e.args if isinstance(e, ir.Intrinsic)
+                                                         else (e.cond, e.then, e.orelse)))
+        return False
 
     def count(self, s: ir.For) -> str:
         start, stop, step = self.int_expr(s.start), self.int_expr(s.stop), int(s.step.value)
         adj = step - 1 if step > 0 else step + 1
         return f"max(0, (int({stop}) - int({start}) + {adj}) // {step})"
 
-    def kernel_head(self, name: str, args: list[str], extra: str = "") -> None:
-        self.lines = ["@_cuda.jit", f"def {name}({', '.join(args)}{extra}):"]
+    def kernel_head(self, name: str, args: list[str]) -> None:
+        self.lines = ["@_cuda.jit", f"def {name}({', '.join(args)}):"]
 
     def load_state(self, depth: int) -> None:
         for local in self.func.locals:
@@ -167,7 +217,7 @@ class _CudaGen(_FunctionGen):
         return "\n".join(self.lines)
 
     def grid_kernel(self, name: str, args: list[str], s: ir.For) -> str:
-        self.kernel_head(name, args, ", _n")
+        self.kernel_head(name, args)
         self.line(1, "_t = _cuda.grid(1)")
         self.line(1, "if _t < _n:")
         self.load_state(2)
@@ -185,12 +235,15 @@ class _CudaGen(_FunctionGen):
             self.line(d, f"{arr}[{k}] = {self.value(s.value, self.func.ret)}")
         elif isinstance(s, ir.Alloc):
             self.arrays[s.name] = s.type.elem
-            if s not in self.host_arrays:
-                if not all(isinstance(x, ir.Const) for x in s.dims):
-                    raise CudaUnsupported(f"{s.loc}: numba-cuda needs a constant size for a local array inside a "
-                                          f"prange loop or a called kernel, e.g. zeros(f32, 64)")
+            if s.name in self.scratch:
+                self.line(d, f"v_{s.name} = _scr_{s.name}[_t]")
+            elif all(isinstance(x, ir.Const) for x in s.dims):
                 shape = tuple(int(x.value) for x in s.dims)
                 self.line(d, f"v_{s.name} = _cuda.local.array({shape!r}, _np.{numpy_dtype(s.type.elem).name})")
+            else:
+                raise CudaUnsupported(f"{s.loc}: numba-cuda cannot size this local array on the device; give it a "
+                                      f"constant size, or declare it at the top level of the kernel or of a prange "
+                                      f"loop with a size from parameters, dims or top-level locals")
             self.zero_fill(s, d)
         else:
             super().stmt(s, d)
@@ -227,32 +280,3 @@ class _CudaGen(_FunctionGen):
     def wrapping_arith(self, a: str, op: str, b: str) -> str:
         # NOTE: via int64 first, so the CUDA simulator's Python ints convert as the compiled code does.
         return f"_np.int64(_np.uint64(_np.int64({a})) {op} _np.uint64(_np.int64({b})))"
-
-
-def _in_prange(stmts: tuple[ir.Stmt, ...], target: ir.Stmt, inside: bool = False) -> bool:
-    for s in stmts:
-        if s is target:
-            return inside
-        nested = inside or (isinstance(s, ir.For) and s.kind == "prange")
-        for attr in ("body", "then", "orelse"):
-            if _in_prange(getattr(s, attr, ()), target, nested):
-                return True
-    return False
-
-
-def _host_evaluable(e: ir.Expr, f: ir.Function) -> bool:
-    """True when `e` only uses constants, scalar parameters and array dims (the host knows them)."""
-    params = {p.name for p in f.params}
-    if isinstance(e, ir.Const | ir.Dim):
-        return not isinstance(e, ir.Dim) or e.array in params
-    if isinstance(e, ir.Var):
-        return e.name in params
-    if isinstance(e, ir.BinOp):
-        return _host_evaluable(e.lhs, f) and _host_evaluable(e.rhs, f)
-    if isinstance(e, ir.UnaryOp | ir.Cast):
-        return _host_evaluable(e.operand, f)
-    if isinstance(e, ir.Intrinsic):
-        return all(_host_evaluable(a, f) for a in e.args)
-    return False
-
-

@@ -129,7 +129,10 @@ class _FunctionGen:
         params = ", ".join(f"v_{p.name}" for p in f.params)
         if self.numba:
             has_prange = _has_prange(f.body)
-            self.lines.append(f"@_njit(cache=True{', parallel=True' if has_prange else ''})")
+            # NOTE: a kernel that returns a scalar (an intrinsic like exp2 or a table lookup) is inlined into its
+            # callers by Numba, so that loops calling it still vectorize; LLVM's own inliner did not always do it.
+            inline = ", inline='always'" if f.ret is not None and not has_prange else ""
+            self.lines.append(f"@_njit(cache=True{', parallel=True' if has_prange else ''}{inline})")
         self.lines.append(f"def k_{f.name}({params}):")
         self.init_locals("", 1)
         self.block(f.body, 1)

@@ -1,6 +1,6 @@
 """attnhls kernel language: write an algorithm once, run it on every backend."""
 
-from hls.errors import ArgumentError, KernelError
+from hls.errors import ArgumentError, KernelError, UnsupportedKernel
 from hls.lang import Kernel, Table, exp, kernel, log, pipeline, prange, sqrt, table, unroll, zeros
 from hls.types import (
     Array,
@@ -25,8 +25,8 @@ from hls.types import (
 
 __all__ = [
     "Array", "ArrayType", "ArgumentError", "BoolType", "FloatType", "Int", "IntType", "Kernel", "KernelError",
-    "Table", "UInt", "bool_", "check", "exp", "f32", "f64", "i8", "i16", "i32", "i64", "kernel", "log",
-    "pipeline", "prange", "sqrt", "table", "u8", "u16", "u32", "u64", "unroll", "zeros",
+    "Table", "UInt", "UnsupportedKernel", "bool_", "check", "exp", "f32", "f64", "i8", "i16", "i32", "i64",
+    "kernel", "log", "pipeline", "prange", "sqrt", "table", "u8", "u16", "u32", "u64", "unroll", "zeros",
 ]
 
 

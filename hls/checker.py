@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import seed as hseed
 
 import backends as registry
-from hls.errors import KernelError
+from hls.errors import KernelError, UnsupportedKernel
 from hls.lang import Kernel
 from hls.strategies import arguments
 from hls.types import ArrayType, FloatType
@@ -66,6 +66,13 @@ def check(kernel: Kernel, backends: Any = ("python", "numba-cpu"), examples: int
     runnable = []
     for name in names:
         why = registry.available(name)
+        if not why:
+            try:
+                compile_ = getattr(registry.get(name), "compile", None)
+                if compile_ is not None:
+                    compile_(kernel)
+            except UnsupportedKernel as err:
+                why = f"cannot run this kernel: {err}"
         if why:
             report.skipped[name] = why
         else:

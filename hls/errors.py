@@ -6,7 +6,7 @@ import linecache
 
 from hls.ir.nodes import Loc
 
-__all__ = ["KernelError", "ArgumentError"]
+__all__ = ["ArgumentError", "KernelError", "UnsupportedKernel"]
 
 
 class KernelError(Exception):
@@ -37,3 +37,7 @@ class KernelError(Exception):
 
 class ArgumentError(ValueError):
     """An argument passed to a kernel does not match its annotation; nothing was run."""
+
+
+class UnsupportedKernel(ValueError):
+    """A backend cannot run this (valid) kernel; the message says what it lacks and what to write instead."""

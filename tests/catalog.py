@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import backends
-from algorithms import examples, qk
+from algorithms import detect, dma, examples, qk
 from hls.lang import Kernel
 
 
@@ -50,6 +50,14 @@ def _qk_csr_values_ref(q: Any, k: Any, indptr: Any, indices: Any, values: Any) -
     return {"values": qk.qk_csr_values_reference(q, k, indptr, indices)}
 
 
+def _detect_vs_ref(scores: Any, col_acc: Any, diag_acc: Any) -> dict[str, Any]:
+    return dict(zip(("col_acc", "diag_acc"), detect.detect_vs_reference(scores)))
+
+
+def _topk_ref(values: Any, n_forced: int, idx: Any) -> dict[str, Any]:
+    return {"idx": detect.topk_reference(values, n_forced, len(idx))}
+
+
 def _floor_ops_ref(a: Any, b: Any, quo: Any, rem: Any, sar: Any) -> dict[str, Any]:
     want = examples.floor_ops_reference(a, b)
     return dict(zip(("quo", "rem", "sar"), want))
@@ -61,6 +69,21 @@ CASES: list[Case] = [
     Case(qk.qk_csr_dense_out, examples=50, reference=_qk_csr_ref, tags=("qk", "sparse")),
     Case(qk.qk_csr_values, examples=50, reference=_qk_csr_values_ref, tags=("qk", "sparse")),
     Case(qk.qk_block_csr_dense_out, examples=50, tags=("qk", "sparse")),
+    Case(detect.detect_vs_accumulate, reference=_detect_vs_ref, tags=("detector",)),
+    Case(detect.topk_select, reference=_topk_ref, tags=("detector",)),
+    Case(detect.vs_sample_softmax, tags=("detector", "float")),
+    Case(detect.vs_accumulate, tags=("detector", "float")),
+    Case(detect.a_shape_search, tags=("detector", "float")),
+    Case(detect.vs_mass_curve, tags=("detector", "float")),
+    Case(detect.grid_residue_mass, tags=("detector", "float")),
+    Case(dma.dma_topk_threshold, tags=("dma",)),
+    Case(dma.dma_tile_flags, tags=("dma",)),
+    Case(dma.dma_zoh_f32, tags=("dma", "float")),
+    Case(dma.dma_zoh_f64, tags=("dma", "float")),
+    Case(dma.flash_dma_fwd_f32, tags=("dma", "float")),
+    Case(dma.flash_dma_fwd_f64, tags=("dma", "float")),
+    Case(dma.dma_probs_f32, tags=("dma", "float")),
+    Case(dma.dma_probs_f64, tags=("dma", "float")),
     Case(examples.wrap_add, tags=("overflow",)),
     Case(examples.dot_wrap, tags=("overflow",)),
     Case(examples.floor_ops, reference=_floor_ops_ref, tags=("negative",)),

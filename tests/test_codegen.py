@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import numpy as np
+import pytest
 from hypothesis import strategies as st
 
+import backends
 from algorithms.qk import qk_dense
 from backends._source import deferrable_locals
-from hls import Array, Int, UInt, check, i8, i16, i32, kernel, u8
+from hls import Array, Int, UInt, UnsupportedKernel, check, i8, i16, i32, kernel, prange, u8, zeros
 
 I12 = Int(12)
 
@@ -58,3 +61,24 @@ def test_deferred_wraps_agree_with_the_reference() -> None:
         assert "numba-cpu" in report.agreed
 
 
+
+
+@kernel
+def sized_by_data(n: Array[i32, 1], out: Array[i32, "N"]):
+    for i in prange(out.shape[0]):
+        for r in range(2):
+            buf = zeros(i32, n[0] + r)  # a size only the thread knows: numba-cuda cannot allocate it
+            out[i] = buf.shape[0]
+
+
+def test_unsupported_kernel_is_reported_not_counted() -> None:
+    report = check(sized_by_data, backends=["numba-cpu", "numba-cuda"], examples=10,
+                   values={"n": st.integers(0, 5)})
+    assert report.agreed == ["numba-cpu"]
+    assert "numba-cuda" in report.skipped
+    if "no CUDA GPU" not in report.skipped["numba-cuda"]:
+        assert report.skipped["numba-cuda"].startswith("cannot run this kernel: sized_by_data: ")
+        assert "on numba-cuda, a local array in a prange loop needs a size that the host knows" \
+            in report.skipped["numba-cuda"]
+    with pytest.raises(UnsupportedKernel, match="needs a size that the host knows before the launch"):
+        backends.run(sized_by_data, np.array([2], np.int32), np.zeros(3, np.int32), backend="numba-cuda")
