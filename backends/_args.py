@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -101,8 +102,9 @@ def _check(kname: str, p: ir.Param, value: Any, dims: dict[str, int]) -> Any:
     return int(value)
 
 
-def written_arrays(kernel: Kernel) -> set[str]:
-    """Names of the kernel's array parameters that it (or a kernel it calls) may write."""
+@functools.cache
+def written_arrays(kernel: Kernel) -> frozenset[str]:
+    """Names of the kernel's array parameters that it (or a kernel it calls) may write (computed once)."""
     out: set[str] = set()
 
     def walk(stmts: tuple[ir.Stmt, ...]) -> None:
@@ -122,7 +124,7 @@ def written_arrays(kernel: Kernel) -> set[str]:
                         out.add(arg.array)
 
     walk(kernel.ir.body)
-    return out
+    return frozenset(out)
 
 
 def _calls(s: ir.Stmt) -> list[ir.Call]:

@@ -1,0 +1,51 @@
+"""Smoke test: `python -m benchmarks.bench_qk --quick` runs, verifies every result and writes its JSON.
+
+`--quick` is two small sizes with three samples each (about 5-10 s on an idle
+2-core machine, including the cold Numba compile); the elapsed-time assertion
+keeps it from silently growing past the smoke-test budget.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import backends
+from benchmarks import bench_qk
+
+QUICK_BUDGET_S = 30.0  # what --quick is meant to take
+SLACK = 3.0  # room for a loaded machine (e.g. `make test -n 2` running other tests beside it)
+
+
+@pytest.mark.skipif(backends.available("numba-cpu") is not None, reason="numba-cpu backend not available")
+def test_bench_qk_quick(tmp_path, capsys) -> None:
+    report = bench_qk.main(["--quick", "--out", str(tmp_path)])
+
+    path = tmp_path / "bench_qk.json"
+    assert path.exists()
+    data = json.loads(path.read_text())
+    assert data == json.loads(json.dumps(report))
+    for key in ("benchmark", "command", "date_utc", "quick", "machine", "settings", "compile", "results",
+                "verified", "all_verified", "elapsed_s"):
+        assert key in data, key
+    assert data["quick"] is True
+    for key in ("cpu_model", "logical_cpus", "numba_version", "numpy_version", "numba_threads"):
+        assert data["machine"][key], key
+    assert data["compile"]["qk_dense"]["numba-cpu"]["first_call_s"] > 0
+
+    rows = data["results"]
+    numba_rows = [r for r in rows if r["backend"] == "numba-cpu"]
+    assert {(r["kernel"], r["path"]) for r in numba_rows} == {
+        ("qk_dense", "run"), ("qk_dense", "raw"), ("qk_masked", "run"), ("qk_masked", "raw")}
+    assert all(r["verified"] is True and r["seconds"] > 0 and r["gops"] > 0 for r in numba_rows)
+    assert all(r["verified"] is True for r in rows if not r.get("skipped"))
+    assert any(r["backend"] == "python" and not r["skipped"] for r in rows), "python is measured at the small size"
+    assert data["all_verified"] is True
+    for r in rows:
+        for key in ("size", "M", "N", "D", "kernel", "backend", "path", "seconds", "speedup_vs_numpy"):
+            assert key in r, key
+
+    table = capsys.readouterr().out
+    assert "numba-cpu" in table and "GOPS" in table
+    assert data["elapsed_s"] < QUICK_BUDGET_S * SLACK, f"--quick took {data['elapsed_s']:.0f} s"
