@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import backends
-from algorithms import detect, dma, examples, qk
+from algorithms import detect, dma, examples, fixed, qk, sdpa
 from hls.lang import Kernel
 
 
@@ -84,6 +84,17 @@ CASES: list[Case] = [
     Case(dma.flash_dma_fwd_f64, tags=("dma", "float")),
     Case(dma.dma_probs_f32, tags=("dma", "float")),
     Case(dma.dma_probs_f64, tags=("dma", "float")),
+    Case(sdpa.naive_f32, tags=("sdpa", "float")),
+    Case(sdpa.naive_f64, tags=("sdpa", "float")),
+    Case(sdpa.streaming_f32, tags=("sdpa", "float")),
+    Case(sdpa.streaming_f64, tags=("sdpa", "float")),
+    Case(sdpa.flash_f32, tags=("sdpa", "float")),
+    Case(sdpa.flash_f64, tags=("sdpa", "float")),
+    Case(sdpa.flash_sparse_f32, tags=("sdpa", "float", "sparse")),
+    Case(sdpa.flash_sparse_f64, tags=("sdpa", "float", "sparse")),
+    Case(sdpa.exp_neg_f32, tags=("sdpa", "float")),
+    Case(fixed.sdpa_fixed, tags=("sdpa", "fixed-point")),
+    Case(fixed.exp2_neg_q16, tags=("fixed-point", "table")),
     Case(examples.wrap_add, tags=("overflow",)),
     Case(examples.dot_wrap, tags=("overflow",)),
     Case(examples.floor_ops, reference=_floor_ops_ref, tags=("negative",)),
