@@ -739,9 +739,9 @@ class _Frontend:
                 self.fail(e, f"{name}() takes {'one argument' if name == 'abs' else 'two or more arguments'}",
                           f"write {name}(a{', b' if name != 'abs' else ''})")
             if any(isinstance(a.type, FloatType) for a in args):
-                t = args[0].type
-                for a in args[1:]:
-                    t = self.join_types(ir.Const(0, t, loc), a, e)
+                # NOTE: float literals take the precision of the other operands, as in join_types.
+                widths = [a.type.width for a in args if isinstance(a.type, FloatType) and not isinstance(a, ir.Const)]
+                t = FloatType(max(widths) if widths else 64)
                 return ir.Intrinsic(name, tuple(self.convert(a, t, e) for a in args), t, loc)
             for a, n in zip(args, e.args):
                 self.need_exact(a, n, f"{name}()")

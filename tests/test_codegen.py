@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 import backends
 from algorithms.qk import qk_dense
 from backends._source import deferrable_locals
-from hls import Array, Int, UInt, UnsupportedKernel, check, i8, i16, i32, kernel, prange, u8, zeros
+from hls import Array, Int, UInt, UnsupportedKernel, check, f32, i8, i16, i32, kernel, prange, u8, zeros
+from hls.ir import format_function
 
 I12 = Int(12)
 
@@ -82,3 +83,17 @@ def test_unsupported_kernel_is_reported_not_counted() -> None:
             in report.skipped["numba-cuda"]
     with pytest.raises(UnsupportedKernel, match="needs a size that the host knows before the launch"):
         backends.run(sized_by_data, np.array([2], np.int32), np.zeros(3, np.int32), backend="numba-cuda")
+
+
+@kernel
+def relu_f32(x: Array[f32, "N"], out: Array[f32, "N"]):
+    for i in prange(x.shape[0]):
+        out[i] = max(x[i], 0.0) + min(1.0, x[i], 2) + (x[i] if x[i] > 0.5 else 0.25)
+
+
+def test_float_literals_take_the_precision_of_the_other_operands() -> None:
+    printed = format_function(relu_f32.ir)
+    assert "max(x[i], 0.0:f32):f32" in printed
+    assert "min(1.0:f32, x[i], f32(2:UInt(2))):f32" in printed
+    assert "(x[i] if (x[i] > 0.5:f32):bool else 0.25:f32):f32" in printed
+    assert ":f64" not in printed
