@@ -51,6 +51,7 @@ from typing import Any
 import numpy as np
 from hypothesis import strategies as st
 
+from algorithms.masks import causal_mask
 from backends import run
 from hls import Array, Kernel, UInt, exp, f32, f64, i32, kernel, log, prange, zeros
 from hls.types import FloatType
@@ -408,11 +409,6 @@ KERNELS = {np.dtype(np.float32): F32, np.dtype(np.float64): F64}
 
 
 # ---- numpy references ----------------------------------------------------------------------------
-
-
-def causal_mask(nq: int, nk: int) -> np.ndarray:
-    """[nq, nk] bool: key j visible to query i when j <= i + (nk - nq) (bottom-right aligned)."""
-    return np.arange(nk)[None, :] <= np.arange(nq)[:, None] + (nk - nq)
 
 
 def block_mask(kv_num_blocks: np.ndarray, kv_indices: np.ndarray, nq: int, nk: int, block_m: int,
