@@ -22,6 +22,8 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m benchmarks.bench_qk
+	$(PY) -m benchmarks.bench_sdpa
+	$(PY) -m benchmarks.bench_dma
 
 clean:
 	rm -rf $(VENV) .hypothesis .pytest_cache
