@@ -462,7 +462,7 @@ def grid_density(stride: int, phase_q: int, phase_k: int, n_query: int, n_key: i
     """Return the kept fraction of the visible pairs for a grid (i % stride == phase_q or j % stride == phase_k)."""
     v = _visible(n_query, n_key)
     cols = np.maximum(v - phase_k + stride - 1, 0) // stride
-    kept = np.where(np.arange(n_query) % stride == phase_q, v, cols)
+    kept = np.where((np.arange(n_query) + n_key - n_query) % stride == phase_q, v, cols)
     return float(kept.sum() / max(v.sum(), 1))
 
 
@@ -511,7 +511,7 @@ def fit_grid(probs: np.ndarray, n_query: int, mass_target: float = 0.9, max_stri
         goal, best = target * row_mass[h].sum(), None
         for s in range(2, top_stride + 1):
             table = g[h, s, :, :s]  # [L, s]: row mass per column residue
-            phase = (n_query - n_rows + np.arange(n_rows)) % s
+            phase = (n_keys - n_rows + np.arange(n_rows)) % s  # absolute positions p = i + Nk - Nq, as masks use
             onehot = phase[:, None] == np.arange(s)[None, :]
             mass = (onehot.T @ row_mass[h])[:, None] + table.sum(0)[None, :] - onehot.T.astype(float) @ table
             pq, pk = np.unravel_index(int(np.argmax(mass)), mass.shape)

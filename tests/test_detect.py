@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 import backends
 from algorithms import detect
+from algorithms.masks import grid_mask
 from hls import check
 from tests.tolerance import assert_within_naive_error
 
@@ -156,6 +157,24 @@ def test_grid_fit_recovers_planted_stride_and_phases(stride: int, phase_q: int, 
     assert fit is not None
     assert fit.params == {"stride": stride, "phase_q": phase_q, "phase_k": phase_k}
     assert fit.mass >= 0.9
+
+
+def test_grid_fit_uses_absolute_positions_when_nq_differs_from_nk() -> None:
+    """Rows are numbered p = i + Nk - Nq, as in algorithms.masks; a shift that is not a multiple of the stride."""
+    nq, nk, stride, phase_q, phase_k = 256, 515, 8, 5, 3
+    q = np.zeros((1, nq, nk))
+    for i in range(nq - LAST, nq):
+        p = i + nk - nq
+        q[0, i] = 0.0 if p % stride == phase_q else 10.0 * (np.arange(nk) % stride == phase_k)
+    probs = detect.sample_attention(q, np.eye(nk)[None], scale=1.0)
+    (fit,) = detect.fit_grid(probs, nq, mass_target=0.9)
+    assert fit.params == {"stride": stride, "phase_q": phase_q, "phase_k": phase_k}
+    kept = grid_mask(nq, nk, **fit.params)[nq - LAST:]
+    assert (probs[0] * kept).sum() / probs[0].sum() >= 0.9
+    for nq_, nk_ in ((30, 57), (7, 7), (40, 41)):
+        want = grid_mask(nq_, nk_, 6, 2, 5)
+        visible = np.arange(nk_)[None, :] <= np.arange(nq_)[:, None] + nk_ - nq_
+        assert detect.grid_density(6, 2, 5, nq_, nk_) == pytest.approx(want.sum() / visible.sum())
 
 
 def test_grid_residue_mass_matches_numpy() -> None:
