@@ -166,6 +166,12 @@ def sdpa_fixed_int(q: np.ndarray, k: np.ndarray, v: np.ndarray, score_mult: int,
         raise ValueError(f"k: H_kv = {k.shape[1]} must divide the number of query heads H = {q.shape[1]}")
     if k.shape[2] > 1 << 22:
         raise ValueError(f"k: Nk = {k.shape[2]} exceeds 2**22, where the Q.16 accumulators could overflow")
+    if isinstance(score_mult, bool) or not isinstance(score_mult, (int, np.integer)) or not 1 <= score_mult < 1 << 31:
+        raise ValueError(f"score_mult must be an int in 1..2**31-1, got {score_mult!r}")
+    peak = (128 * 128 * q.shape[3] * int(score_mult)) >> MULT_SHIFT  # the largest |z| the inputs' types allow
+    if peak >= 1 << 31:
+        raise ValueError(f"score_mult = {score_mult} with d = {q.shape[3]} can overflow the 32-bit score register "
+                         f"(|z| up to {peak}); use a smaller softmax scale or head dim")
     out = np.zeros((*q.shape[:3], v.shape[3]), dtype=np.int16)
     run(sdpa_fixed, np.ascontiguousarray(q), np.ascontiguousarray(k), np.ascontiguousarray(v), int(score_mult),
         bool(causal), out, backend=backend)
@@ -175,7 +181,14 @@ def sdpa_fixed_int(q: np.ndarray, k: np.ndarray, v: np.ndarray, score_mult: int,
 def sdpa_quantized(q: np.ndarray, k: np.ndarray, v: np.ndarray, causal: bool = False, scale: float | None = None,
                    backend: str = "numba-cpu") -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Quantize float q, k, v to int8, run the fixed-point kernel, dequantize: (o float64, the int8 inputs' values)."""
+    for name, x in (("q", q), ("k", k), ("v", v)):
+        if not isinstance(x, np.ndarray) or x.dtype.kind != "f":
+            raise TypeError(f"{name} must be a float numpy array")
+        if not np.isfinite(x).all():
+            raise ValueError(f"{name} contains NaN or infinity")
     scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
+    if not math.isfinite(scale) or scale <= 0:
+        raise ValueError(f"scale must be a finite positive number, got {scale!r}")
     (q8, sq), (k8, sk), (v8, sv) = quantize(q), quantize(k), quantize(v)
     out = sdpa_fixed_int(q8, k8, v8, score_multiplier(sq, sk, scale), causal, backend)
     dequant = {"q": q8 * sq, "k": k8 * sk, "v": v8 * sv, "v_step": np.float64(sv)}

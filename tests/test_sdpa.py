@@ -346,3 +346,17 @@ def test_fixed_invariants_and_bad_input() -> None:
         fixed.sdpa_fixed_int(q.astype(np.int16), k, v, 1)
     with pytest.raises(ValueError, match="score multiplier"):
         fixed.score_multiplier(1.0, 1.0, 100.0)
+    for bad in (0, -5, 1 << 31, True):
+        with pytest.raises(ValueError, match="score_mult must be an int in 1..2\\*\\*31-1"):
+            fixed.sdpa_fixed_int(q, k, v, bad)
+    big_q = np.full((1, 1, 1, 64), 127, np.int8)
+    big_k, big_v = np.full((1, 1, 2, 64), 127, np.int8), np.ones((1, 1, 2, 2), np.int8)
+    with pytest.raises(ValueError, match="can overflow the 32-bit score register"):
+        fixed.sdpa_fixed_int(big_q, big_k, big_v, (1 << 31) - 1)
+    qf = rng.standard_normal((1, 1, 4, 8))
+    for name, x in (("q", np.where(np.arange(8) == 3, np.nan, qf)), ("k", np.full_like(qf, np.inf))):
+        args = {"q": qf, "k": qf, "v": qf} | {name: x}
+        with pytest.raises(ValueError, match=f"{name} contains NaN or infinity"):
+            fixed.sdpa_quantized(args["q"], args["k"], args["v"])
+    with pytest.raises(ValueError, match="scale must be a finite positive number"):
+        fixed.sdpa_quantized(qf, qf, qf, scale=float("nan"))
