@@ -152,7 +152,7 @@ def _build(ft: FloatType, fexp: Any) -> Kernels:
                     acc += q[b, h, i, d] * k[b, hk, j, d]
                 s[j] = acc * scale
                 m = max(m, s[j])
-            l_sum = ft(0.0)
+            l_sum = f64(0.0)  # NOTE: the softmax denominator sums in float64, for the LSE at long N
             for j in range(count):
                 s[j] = exp(s[j] - m)
                 l_sum += s[j]
@@ -185,7 +185,7 @@ def _build(ft: FloatType, fexp: Any) -> Kernels:
             if causal:
                 count = max(0, min(nk, i + 1 + nk - nq))
             m = ft(NEG_INF)
-            l_sum = ft(0.0)
+            l_sum = f64(0.0)  # NOTE: the softmax denominator sums in float64, for the LSE at long N
             for j in range(count):
                 s = ft(0.0)
                 for d in range(q.shape[3]):
@@ -204,8 +204,9 @@ def _build(ft: FloatType, fexp: Any) -> Kernels:
 
     def flash_tile(q: Array[ft, "B", "H", "NQ", "D"], k: Array[ft, "B", "HKV", "NK", "D"],
                    v: Array[ft, "B", "HKV", "NK", "DV"], qt: Array[ft, "D", "BM"], st: Array[ft, "BN", "BM"],
-                   acc: Array[ft, "DV", "BM"], m: Array[ft, "BM"], l_sum: Array[ft, "BM"],
-                   msafe: Array[ft, "BM"], alpha: Array[ft, "BM"], b: i32, hk: i32, ni: i32, j0: i32, nj: i32,
+                   acc: Array[ft, "DV", "BM"], m: Array[ft, "BM"], l_sum: Array[f64, "BM"],
+                   msafe: Array[ft, "BM"], alpha: Array[ft, "BM"], rsum: Array[ft, "BM"], b: i32, hk: i32, ni: i32,
+                   j0: i32, nj: i32,
                    limit: i32):
         """Fold key tile [j0, j0 + nj) into the online softmax of ni queries (transposed buffers).
 
@@ -251,11 +252,15 @@ def _build(ft: FloatType, fexp: Any) -> Kernels:
             l_sum[i] = l_sum[i] * alpha[i]
             m[i] = mi
             msafe[i] = ms
+        for i in range(ni):
+            rsum[i] = ft(0.0)
         for jj in range(nj):  # probabilities p = e**(s - m_new) and their row sums
             for i in range(ni):
                 p = fexp(st[jj, i] - msafe[i])
                 st[jj, i] = p
-                l_sum[i] = l_sum[i] + p
+                rsum[i] = rsum[i] + p
+        for i in range(ni):  # NOTE: a tile's sum in ft, the running sum in float64 (the LSE at long N)
+            l_sum[i] = l_sum[i] + rsum[i]
         for d in range(dv):
             for i in range(ni):
                 acc[d, i] = acc[d, i] * alpha[i]
@@ -304,9 +309,10 @@ def _build(ft: FloatType, fexp: Any) -> Kernels:
             st = zeros(ft, bn, bm)
             acc = zeros(ft, v.shape[3], bm)
             m = zeros(ft, bm)
-            l_sum = zeros(ft, bm)
+            l_sum = zeros(f64, bm)  # NOTE: float64, for the LSE at long N
             msafe = zeros(ft, bm)
             alpha = zeros(ft, bm)
+            rsum = zeros(ft, bm)
             for i in range(ni):
                 m[i] = ft(NEG_INF)
                 for d in range(q.shape[3]):
@@ -319,7 +325,7 @@ def _build(ft: FloatType, fexp: Any) -> Kernels:
                 limit = i32(NO_MASK)
                 if causal:
                     limit = i32(min(i0 + nk - nq - j0, NO_MASK))
-                flash_tile_k(q, k, v, qt, st, acc, m, l_sum, msafe, alpha, b, hk, ni, j0, i32(min(bn, nk - j0)),
+                flash_tile_k(q, k, v, qt, st, acc, m, l_sum, msafe, alpha, rsum, b, hk, ni, j0, i32(min(bn, nk - j0)),
                              limit)
             for i in range(ni):
                 li = l_sum[i]
@@ -348,9 +354,10 @@ def _build(ft: FloatType, fexp: Any) -> Kernels:
             st = zeros(ft, bn, bm)
             acc = zeros(ft, v.shape[3], bm)
             m = zeros(ft, bm)
-            l_sum = zeros(ft, bm)
+            l_sum = zeros(f64, bm)  # NOTE: float64, for the LSE at long N
             msafe = zeros(ft, bm)
             alpha = zeros(ft, bm)
+            rsum = zeros(ft, bm)
             for i in range(ni):
                 m[i] = ft(NEG_INF)
                 for d in range(q.shape[3]):
@@ -361,7 +368,7 @@ def _build(ft: FloatType, fexp: Any) -> Kernels:
                 if causal:
                     limit = i32(max(min(i0 + nk - nq - j0, NO_MASK), -NO_MASK))
                 if limit > -ni:  # some key of the tile is visible to some query
-                    flash_tile_k(q, k, v, qt, st, acc, m, l_sum, msafe, alpha, b, hk, ni, j0,
+                    flash_tile_k(q, k, v, qt, st, acc, m, l_sum, msafe, alpha, rsum, b, hk, ni, j0,
                                  i32(min(bn, nk - j0)), limit)
             for i in range(ni):
                 li = l_sum[i]

@@ -360,3 +360,17 @@ def test_fixed_invariants_and_bad_input() -> None:
             fixed.sdpa_quantized(args["q"], args["k"], args["v"])
     with pytest.raises(ValueError, match="scale must be a finite positive number"):
         fixed.sdpa_quantized(qf, qf, qf, scale=float("nan"))
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_float32_lse_keeps_the_tolerance_rule_at_long_sequences(method: str) -> None:
+    """The softmax denominator sums in float64: at Nk = 8192 a float32 running sum broke the rule for the LSE."""
+    _numba_or_skip("numba-cpu")
+    rng = np.random.default_rng(5)
+    q = rng.standard_normal((1, 1, 64, 64)).astype(np.float32)
+    k, v = (rng.standard_normal((1, 1, 8192, 64)).astype(np.float32) for _ in range(2))
+    ref_o, ref_lse = sdpa_reference(q, k, v)
+    naive_o, naive_lse = sdpa_reference(q, k, v, dtype=np.float32)
+    o, lse = sdpa.sdpa(q, k, v, method=method, return_lse=True)
+    assert_within_naive_error(lse, ref_lse, naive_lse, f"{method} lse")
+    assert_within_naive_error(o, ref_o, naive_o, f"{method} o")
