@@ -18,7 +18,7 @@ from backends._source import _all_stmts, _FunctionGen, reachable
 from hls import ir
 from hls.errors import UnsupportedKernel
 from hls.lang import Kernel
-from hls.types import BoolType, FloatType, numpy_dtype
+from hls.types import BoolType, FloatType, IntType, numpy_dtype
 
 THREADS = 128
 
@@ -177,8 +177,8 @@ class _CudaGen(_FunctionGen):
             return e.array in {p.name for p in self.func.params} or e.array in self.host_allocated
         if isinstance(e, ir.Var):
             return e.name in self.host_known
-        if isinstance(e, ir.BinOp):
-            return self.host_evaluable(e.lhs) and self.host_evaluable(e.rhs)
+        if isinstance(e, ir.BinOp):  # NOTE: the helpers (_shl, _fdiv, ...) are device functions
+            return self.helper(e) is None and self.host_evaluable(e.lhs) and self.host_evaluable(e.rhs)
         if isinstance(e, ir.UnaryOp | ir.Cast):
             return self.host_evaluable(e.operand)
         if isinstance(e, ir.Intrinsic | ir.Select):
@@ -276,6 +276,12 @@ class _CudaGen(_FunctionGen):
         if isinstance(e, ir.Intrinsic) and e.name in ("exp", "log", "sqrt"):
             return f"_np.float{e.type.width}(_math.{e.name}({self.expr(e.args[0])}))"
         return super().expr(e)
+
+    def const(self, e: ir.Const) -> str:
+        text = super().const(e)
+        if isinstance(e.type, IntType):  # NOTE: so that the simulator wraps at 64 bits as the GPU does
+            return f"_np.int64({text})"
+        return text
 
     def wrapping_arith(self, a: str, op: str, b: str) -> str:
         # NOTE: via int64 first, so the CUDA simulator's Python ints convert as the compiled code does.

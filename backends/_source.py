@@ -173,7 +173,8 @@ class _FunctionGen:
                     value = value.operand  # NOTE: wrapped where it is used, which lets loops vectorize
                 self.line(d, f"v_{s.name} = {self.int_expr(value)}")
             else:
-                self.line(d, f"v_{s.name} = {self.value(s.value, local_t)}")
+                value = self.value(s.value, local_t)
+                self.line(d, f"v_{s.name} = {self.wrap_text(value, local_t) if self.dirty(s.value) else value}")
         elif isinstance(s, ir.Store):
             elem = self.elem_type(s.array)
             value = self.value(s.value, elem)
@@ -210,6 +211,9 @@ class _FunctionGen:
             t = f"_t{self.tmp}"
             self.tmp += 1
             zero_start = isinstance(s.start, ir.Const) and s.start.value == 0
+            if not zero_start:  # NOTE: the start is evaluated once, before the loop, as range() does
+                self.line(d, f"_s{t} = {start}")
+                start = f"_s{t}"
             span = stop if zero_start else f"{stop} - {start}"
             if step == 1:
                 count = span if zero_start else f"max(0, {span})"
@@ -325,19 +329,23 @@ class _FunctionGen:
                 return f"_fdivf({a}, {b})"
             return f"({a} {e.op} {b})"
         a, b = self.int_expr(e.lhs), self.int_expr(e.rhs)
-        if e.op in ("<<", ">>"):
-            amount = e.rhs.type
-            if amount.lo >= 0 and amount.hi <= 63:
-                return f"({a} {e.op} {b})"
-            return f"{'_shl' if e.op == '<<' else '_shr'}({a}, {b})"
-        if e.op in ("//", "%") and self.numba and e.lhs.type.lo == _I64_MIN and e.rhs.type.lo <= -1 <= e.rhs.type.hi:
-            # NOTE: INT64_MIN // -1 traps on x86; the result wraps instead, as everywhere else.
-            return f"{'_fdiv' if e.op == '//' else '_fmod'}({a}, {b})"
+        helper = self.helper(e)
+        if helper:
+            return f"{helper}({a}, {b})"
         if self.numba and e.op in ("+", "-", "*") and (not e.type.fits_i64() or self.dirty(e)):
             # NOTE: Numba emits signed int64 + - * with LLVM's `nsw` flag, so an overflow is poison and LLVM
             # may compare the exact sum (`i64(x + y) > 0`); unsigned arithmetic wraps as defined.
             return self.wrapping_arith(a, e.op, b)
         return f"({a} {e.op} {b})"
+
+    def helper(self, e: ir.BinOp) -> str | None:
+        """The generated helper function an integer op needs (checked shift, guarded division), or None."""
+        if e.op in ("<<", ">>") and not (e.rhs.type.lo >= 0 and e.rhs.type.hi <= 63):
+            return "_shl" if e.op == "<<" else "_shr"
+        if e.op in ("//", "%") and self.numba and e.lhs.type.lo == _I64_MIN and e.rhs.type.lo <= -1 <= e.rhs.type.hi:
+            # NOTE: INT64_MIN // -1 traps on x86; the result wraps instead, as everywhere else.
+            return "_fdiv" if e.op == "//" else "_fmod"
+        return None
 
     def wrapping_arith(self, a: str, op: str, b: str) -> str:
         """`a op b` modulo 2**64 on int64 operands."""

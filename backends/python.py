@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
+
 from backends._software import SourceBackend
+from hls.types import FloatType, ScalarType
 
 
 class PythonBackend(SourceBackend):
@@ -10,3 +15,8 @@ class PythonBackend(SourceBackend):
 
     name = "python"
     flavor = "python"
+
+    def scalar(self, value: Any, t: ScalarType) -> Any:
+        if isinstance(t, FloatType):  # NOTE: float32 arithmetic must round to float32, as compiled code does
+            return np.float32(value) if t.width == 32 else np.float64(value)
+        return value

@@ -140,6 +140,7 @@ class _Scope:
     loop_vars: dict[str, ScalarType] = field(default_factory=dict)  # live loop variables
     tables: dict[str, ir.Table] = field(default_factory=dict)
     arrays: dict[str, tuple[ArrayType, str, ir.Loc]] = field(default_factory=dict)  # local arrays
+    array_dims: dict[str, tuple[ScalarType, ...]] = field(default_factory=dict)  # local array -> size types
     alias: dict[str, str] = field(default_factory=dict)  # user name -> IR name of locals re-declared per prange
 
     def fresh(self, name: str, owner_scope: str) -> str:
@@ -385,6 +386,7 @@ class _Frontend:
             dims.append(d)
         shape = tuple(d.value if isinstance(d, ir.Const) else f"{name}#{k}" for k, d in enumerate(dims))
         atype = ArrayType(elem, shape)
+        self.scope.array_dims[name] = tuple(d.type for d in dims)
         self.scope.arrays[name] = (atype, scope, self.loc(target))
         return ir.Alloc(name, atype, tuple(dims), self.loc(s))
 
@@ -399,7 +401,8 @@ class _Frontend:
         if not isinstance(s.target, ast.Name):
             self.fail(s.target, "the loop variable must be a single name", "write `for i in range(n):`")
         var = s.target.id
-        if var in self.scope.params or var in self.scope.locals or var in self.scope.loop_vars:
+        if var in self.scope.params or self.scope.alias.get(var, var) in self.scope.locals \
+                or var in self.scope.loop_vars or self.scope.alias.get(var, var) in self.scope.arrays:
             self.fail(s.target, f"loop variable `{var}` reuses the name of another variable",
                       "use a fresh name for each loop variable")
         kind, rng_call, ii, factor = self.loop_header(s.iter)
@@ -666,7 +669,12 @@ class _Frontend:
             dim = arr.dims[e.slice.value]
             if isinstance(dim, int):
                 return _const(dim, self.loc(e))
-            return ir.Dim(self.scope.alias.get(base.id, base.id), e.slice.value, _DIM_TYPE, self.loc(e))
+            name = self.scope.alias.get(base.id, base.id)
+            dtype = _DIM_TYPE
+            if name in self.scope.array_dims:  # a local array: its dim has the range of the size it was given
+                size_t = self.scope.array_dims[name][e.slice.value]
+                dtype = _int_type(max(0, size_t.lo), max(0, size_t.hi))
+            return ir.Dim(name, e.slice.value, dtype, self.loc(e))
         name, arr = self.array_base(e)
         return ir.Load(name, self.indices(e, arr), arr.elem, self.loc(e))
 
@@ -731,6 +739,8 @@ class _Frontend:
                 self.need_exact(value, e.args[0], "bool()")
             if isinstance(value.type, FloatType) and not isinstance(t, FloatType):
                 self.fail(e, f"converting a float to {t.name} is not supported", "keep float values in float types")
+            if isinstance(t, FloatType) and not isinstance(value.type, FloatType):
+                self.need_exact(value, e.args[0], "a conversion to float")
             return ir.Cast(value, t, loc)
         if fn in (min, max, abs):
             name = fn.__name__
@@ -790,6 +800,9 @@ class _Frontend:
                 if arr.elem != want.elem or arr.rank != want.rank:
                     self.fail(node, f"argument `{p}` of `{callee.__name__}` must be {want.name}, got {arr.name}",
                               "pass an array of the same element type and rank")
+                if node.id in self.scope.tables and p in _stored_params(callee):
+                    self.fail(node, f"table `{node.id}` is read-only, but `{callee.__name__}` writes its "
+                                    f"parameter `{p}`", "copy the table into an Array argument to modify it")
                 args.append(ir.ArrayArg(self.scope.alias.get(node.id, node.id), arr, self.loc(node)))
             else:
                 args.append(self.convert(self.expr(node), self.scalar_type(node, want, f"parameter `{p}`"), node))
@@ -833,6 +846,8 @@ class _Frontend:
         if isinstance(t, FloatType):
             if isinstance(e, ir.Const) and isinstance(e.type, FloatType):
                 return ir.Const(e.value, t, e.loc)
+            if not isinstance(e.type, FloatType):
+                self.need_exact(e, node, "a conversion to float")
             return ir.Cast(e, t, e.loc)
         if isinstance(e.type, FloatType):
             self.fail(node, f"a float value cannot be stored as {t.name}",
@@ -848,6 +863,13 @@ import hls.types as lang_types  # noqa: E402 - for Int/UInt lookups in static_va
 
 _MISSING = object()
 _OP_FIX = "kernels support + - * // % << >> & | ^ (and / on floats); for powers use << or multiply"
+
+
+def _stored_params(callee: lang.Kernel) -> frozenset[str]:
+    """Array parameters `callee` (or a kernel it calls) stores to."""
+    from backends._args import written_arrays
+
+    return written_arrays(callee)
 
 
 def _is_int(v: Any) -> bool:

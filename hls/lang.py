@@ -7,6 +7,7 @@ source stays ordinary Python.
 from __future__ import annotations
 
 import functools
+import hashlib
 import inspect
 import re
 from collections.abc import Callable
@@ -101,6 +102,9 @@ class Kernel:
         self.dims = dict(dims or {})  # symbol -> int or strategy, for hls.check
         self.values = dict(values or {})  # parameter -> element/value strategy
         self.ir_name = re.sub(r"\W", "_", f"{fn.__module__}.{fn.__qualname__}").strip("_")
+        if fn.__closure__:  # NOTE: kernels from one factory share a qualname; their closed-over values tell them apart
+            cells = repr(tuple(_cell_repr(c) for c in fn.__closure__))
+            self.ir_name += "_" + hashlib.sha256(cells.encode()).hexdigest()[:8]
 
     @cached_property
     def ir(self):  # -> hls.ir.Function
@@ -126,6 +130,16 @@ class Kernel:
 
     def __repr__(self) -> str:
         return f"<kernel {self.fn.__module__}.{self.fn.__qualname__}>"
+
+
+def _cell_repr(cell: Any) -> str:
+    try:
+        value = cell.cell_contents
+    except ValueError:  # an empty cell
+        return "<empty>"
+    if isinstance(value, np.ndarray):
+        return f"ndarray{value.shape}{value.dtype}{hashlib.sha256(value.tobytes()).hexdigest()[:8]}"
+    return repr(value) if not callable(value) or isinstance(value, Kernel) else getattr(value, "__qualname__", "fn")
 
 
 def kernel(fn: Callable[..., Any] | None = None, **options: Any) -> Any:
