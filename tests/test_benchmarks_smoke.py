@@ -1,8 +1,8 @@
 """Smoke test: `python -m benchmarks.bench_qk --quick` runs, verifies every result and writes its JSON.
 
 `--quick` is two small sizes with three samples each (about 5-10 s on an idle
-2-core machine, including the cold Numba compile); the elapsed-time assertion
-keeps it from silently growing past the smoke-test budget.
+2-core machine, including the cold Numba compile). No timing is asserted here:
+performance is measured by the benchmarks, not by tests.
 """
 
 from __future__ import annotations
@@ -13,9 +13,6 @@ import pytest
 
 import backends
 from benchmarks import bench_qk
-
-QUICK_BUDGET_S = 30.0  # what --quick is meant to take
-SLACK = 3.0  # room for a loaded machine (e.g. `make test -n 2` running other tests beside it)
 
 
 @pytest.mark.skipif(backends.available("numba-cpu") is not None, reason="numba-cpu backend not available")
@@ -48,4 +45,3 @@ def test_bench_qk_quick(tmp_path, capsys) -> None:
 
     table = capsys.readouterr().out
     assert "numba-cpu" in table and "GOPS" in table
-    assert data["elapsed_s"] < QUICK_BUDGET_S * SLACK, f"--quick took {data['elapsed_s']:.0f} s"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 import numpy as np
@@ -205,23 +204,3 @@ def test_bad_input_raises_value_error(change: Callable | None, options: dict, ma
         args = change(args)
     with pytest.raises(ValueError, match=match):
         dma.flash_dma_attention(*args, **options)
-
-
-def test_mask_builder_costs_less_than_the_attention_it_feeds() -> None:
-    """Best of three numba-cpu timings at N = 1024, keep 128 (benchmarks/bench_dma.py measures larger sizes)."""
-    n = 1024
-    q, k, v, dt_proj, a_coef = make_inputs(np.random.default_rng(16), b=1, nq=n, nk=n, h=4, g=4, d=32)
-    zoh = dma.dma_zoh_values(v, dt_proj, a_coef)
-
-    def best(call: Callable[[], object]) -> float:
-        times = []
-        for _ in range(3):
-            t0 = time.perf_counter()
-            call()
-            times.append(time.perf_counter() - t0)
-        return min(times)
-
-    mask = dma.build_dma_mask(zoh, n, 128, True)
-    t_mask = best(lambda: dma.build_dma_mask(zoh, n, 128, True))
-    t_attn = best(lambda: dma.dma_attention_core(q, k, v, zoh, mask, 0.2, True))
-    assert t_mask < t_attn, (t_mask, t_attn)
