@@ -4,8 +4,8 @@ Anything outside the allowlist raises `KernelError` at the user's line with
 what to write instead. Types follow the exact-value rule: each integer
 expression gets the narrowest type that holds every value it can take, and
 operations that need the exact value (comparisons, `>>`, `//`, `%`, `min`,
-`max`, `abs`, truth tests, indices, shift amounts) refuse operands that may not
-fit 64 bits, so every backend computes the same result.
+`max`, `abs`, truth tests, indices, shift amounts, conversions to float) refuse
+operands that may not fit 64 bits, so every backend computes the same result.
 """
 
 from __future__ import annotations
