@@ -11,8 +11,9 @@ import numpy as np
 from hls import ir
 from hls.errors import ArgumentError
 from hls.frontend import MAX_DIM
+from hls.ir.walk import statements, stmt_exprs, subexpressions
 from hls.lang import Kernel
-from hls.types import ArrayType, BoolType, FloatType, IntType, numpy_dtype
+from hls.types import ArrayType, BoolType, FloatType, IntType, is_int, numpy_dtype
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,7 @@ def bind(kernel: Kernel, args: tuple[Any, ...], params: dict[str, Any]) -> Bound
         if key in names:
             given[key] = value
         elif key in symbols:
-            if not _is_int(value) or not 0 <= value <= MAX_DIM:
+            if not is_int(value) or not 0 <= value <= MAX_DIM:
                 raise ArgumentError(f"{name}(): dim {key}={value!r} must be an int in 0..{MAX_DIM}")
             dims[key] = int(value)
         else:
@@ -51,10 +52,6 @@ def bind(kernel: Kernel, args: tuple[Any, ...], params: dict[str, Any]) -> Bound
         raise ArgumentError(f"{name}(): missing argument(s) {', '.join(missing)}")
     values = tuple(_check(name, p, given[p.name], dims) for p in func.params)
     return Bound(kernel, values, dims)
-
-
-def _is_int(v: Any) -> bool:
-    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
 
 
 def _check(kname: str, p: ir.Param, value: Any, dims: dict[str, int]) -> Any:
@@ -95,7 +92,7 @@ def _check(kname: str, p: ir.Param, value: Any, dims: dict[str, int]) -> Any:
         if not isinstance(value, (bool, np.bool_)):
             raise ArgumentError(f"{where} must be a bool, got {type(value).__name__}")
         return bool(value)
-    if not _is_int(value):
+    if not is_int(value):
         raise ArgumentError(f"{where} must be an int ({t.name}), got {type(value).__name__}")
     if not t.lo <= int(value) <= t.hi:
         raise ArgumentError(f"{where} = {int(value)} is outside {t.name} ({t.lo}..{t.hi})")
@@ -106,41 +103,14 @@ def _check(kname: str, p: ir.Param, value: Any, dims: dict[str, int]) -> Any:
 def written_arrays(kernel: Kernel) -> frozenset[str]:
     """Names of the kernel's array parameters that it (or a kernel it calls) may write (computed once)."""
     out: set[str] = set()
-
-    def walk(stmts: tuple[ir.Stmt, ...]) -> None:
-        for s in stmts:
-            if isinstance(s, ir.Store):
-                out.add(s.array)
-            elif isinstance(s, ir.For | ir.While):
-                walk(s.body)
-            elif isinstance(s, ir.If):
-                walk(s.then)
-                walk(s.orelse)
-            for call in _calls(s):
-                callee = kernel.callees[call.callee]
-                inner = written_arrays(callee)
-                for param, arg in zip(callee.ir.params, call.args):
-                    if isinstance(arg, ir.ArrayArg) and param.name in inner:
-                        out.add(arg.array)
-
-    walk(kernel.ir.body)
+    for s in statements(kernel.ir.body):
+        if isinstance(s, ir.Store):
+            out.add(s.array)
+        calls = [e for top in stmt_exprs(s) for e in subexpressions(top) if isinstance(e, ir.Call)]
+        for call in calls:
+            callee = kernel.callees[call.callee]
+            inner = written_arrays(callee)
+            for param, arg in zip(callee.ir.params, call.args):
+                if isinstance(arg, ir.ArrayArg) and param.name in inner:
+                    out.add(arg.array)
     return frozenset(out)
-
-
-def _calls(s: ir.Stmt) -> list[ir.Call]:
-    """Kernel calls in the expressions of statement `s` (not in nested blocks)."""
-    found: list[ir.Call] = []
-
-    def visit(e: Any) -> None:
-        if isinstance(e, ir.Call):
-            found.append(e)
-        if isinstance(e, (tuple, list)):
-            for x in e:
-                visit(x)
-        elif hasattr(e, "__dataclass_fields__") and not isinstance(e, (ir.Loc, ir.ArrayArg)):
-            for f in e.__dataclass_fields__:
-                if f not in ("body", "then", "orelse", "type", "loc"):
-                    visit(getattr(e, f))
-
-    visit(s)
-    return found

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from backends._source import _all_stmts, _FunctionGen, reachable
+from backends._source import _FunctionGen, reachable
 from hls import ir
 from hls.errors import UnsupportedKernel
+from hls.ir.walk import statements
 from hls.lang import Kernel
 from hls.types import BoolType, FloatType, IntType, numpy_dtype
 
@@ -155,7 +156,7 @@ class _CudaGen(_FunctionGen):
         driver.append(f"    _n = {self.count(s)}")
         driver.append("    if _n > 0:")
         scratch = []
-        for a in _all_stmts(s.body):
+        for a in statements(s.body):
             if isinstance(a, ir.Alloc) and not all(isinstance(d, ir.Const) for d in a.dims):
                 if not all(self.host_evaluable(d) for d in a.dims):
                     raise CudaUnsupported(f"{a.loc}: on numba-cuda, a local array in a prange loop needs a size "

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from hls import ir
+from hls.ir.walk import expr_children, statements, stmt_exprs
 from hls.lang import Kernel
 from hls.types import BoolType, FloatType, IntType, ScalarType, numpy_dtype
 
@@ -413,17 +414,17 @@ def deferrable_locals(func: ir.Function) -> frozenset[str]:
         elif isinstance(e, ir.Cast) and isinstance(e.type, IntType):
             use(e.operand, e.type.width if keep is None else min(keep, e.type.width))
         else:
-            for child in _children(e):
+            for child in expr_children(e):
                 use(child, None)
 
     def target_keep(t: ScalarType | None) -> int | None:
         return t.width if isinstance(t, IntType) else None
 
     elems = {p.name: p.type.elem for p in func.params if hasattr(p.type, "elem")}
-    for s in _all_stmts(func.body):
+    for s in statements(func.body):
         if isinstance(s, ir.Alloc):
             elems[s.name] = s.type.elem
-    for s in _all_stmts(func.body):
+    for s in statements(func.body):
         if isinstance(s, ir.Assign):
             local_t = next(x.type for x in func.locals if x.name == s.name)
             use(s.value, target_keep(local_t))
@@ -434,43 +435,10 @@ def deferrable_locals(func: ir.Function) -> frozenset[str]:
         elif isinstance(s, ir.Return):
             use(s.value, target_keep(func.ret))
         else:
-            for attr in ("start", "stop", "step", "cond", "call"):
-                if hasattr(s, attr):
-                    use(getattr(s, attr), None)
-            for d in getattr(s, "dims", ()):
-                use(d, None)
+            for e in stmt_exprs(s):
+                use(e, None)
     return frozenset(widths) - bad
 
 
-def _children(e: ir.Expr | ir.ArrayArg) -> tuple[ir.Expr, ...]:
-    if isinstance(e, ir.Load):
-        return e.indices
-    if isinstance(e, ir.BinOp | ir.Compare | ir.Logical):
-        return (e.lhs, e.rhs)
-    if isinstance(e, ir.UnaryOp | ir.Cast):
-        return (e.operand,)
-    if isinstance(e, ir.Select):
-        return (e.cond, e.then, e.orelse)
-    if isinstance(e, ir.Intrinsic):
-        return e.args
-    if isinstance(e, ir.Call):
-        return tuple(a for a in e.args if not isinstance(a, ir.ArrayArg))
-    return ()
-
-
-def _all_stmts(stmts: tuple[ir.Stmt, ...]):
-    for s in stmts:
-        yield s
-        for attr in ("body", "then", "orelse"):
-            yield from _all_stmts(getattr(s, attr, ()))
-
-
 def _has_prange(stmts: tuple[ir.Stmt, ...]) -> bool:
-    for s in stmts:
-        if isinstance(s, ir.For) and (s.kind == "prange" or _has_prange(s.body)):
-            return True
-        if isinstance(s, ir.While) and _has_prange(s.body):
-            return True
-        if isinstance(s, ir.If) and (_has_prange(s.then) or _has_prange(s.orelse)):
-            return True
-    return False
+    return any(isinstance(s, ir.For) and s.kind == "prange" for s in statements(stmts))

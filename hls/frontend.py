@@ -22,7 +22,7 @@ import numpy as np
 from hls import lang
 from hls.errors import KernelError
 from hls.ir import nodes as ir
-from hls.types import ArrayType, BoolType, FloatType, IntType, ScalarType, as_type, bool_, i64
+from hls.types import ArrayType, BoolType, FloatType, IntType, ScalarType, as_type, bool_, i64, is_int
 
 MAX_DIM = (1 << 31) - 1  # arrays are at most 2**31 - 1 long in each dim
 _DIM_TYPE = IntType(31, False)
@@ -439,7 +439,7 @@ class _Frontend:
             opt = {"unroll": "factor", "pipeline": "ii"}[marker]
             value = None
             for kw in it.keywords:
-                if kw.arg != opt or not isinstance(kw.value, ast.Constant) or not _is_int(kw.value.value) \
+                if kw.arg != opt or not isinstance(kw.value, ast.Constant) or not is_int(kw.value.value) \
                         or kw.value.value < 1:
                     self.fail(kw, f"{marker}() takes `{opt}=` a positive integer constant", f"write `{opt}=1`")
                 value = kw.value.value
@@ -530,7 +530,7 @@ class _Frontend:
         loc = self.loc(node)
         if isinstance(value, bool):
             return ir.Const(int(value), bool_, loc)
-        if _is_int(value):
+        if is_int(value):
             return _const(int(value), loc)
         if isinstance(value, float):
             if not self.is_float:
@@ -580,7 +580,7 @@ class _Frontend:
     def global_value(self, obj: Any, node: ast.expr, text: str) -> ir.Expr:
         if isinstance(obj, (bool, np.bool_)):
             return ir.Const(int(obj), bool_, self.loc(node))
-        if _is_int(obj):
+        if is_int(obj):
             return _const(int(obj), self.loc(node))
         if isinstance(obj, (float, np.floating)):
             return self.constant(float(obj), node)
@@ -662,7 +662,7 @@ class _Frontend:
         if isinstance(e.value, ast.Attribute) and e.value.attr == "shape":
             base = e.value.value
             arr = self.array_type_of(base)
-            if not isinstance(e.slice, ast.Constant) or not _is_int(e.slice.value) \
+            if not isinstance(e.slice, ast.Constant) or not is_int(e.slice.value) \
                     or not 0 <= e.slice.value < len(arr.dims):
                 self.fail(e.slice, f"shape index must be a constant in 0..{len(arr.dims) - 1}",
                           "write e.g. `.shape[0]`")
@@ -870,10 +870,6 @@ def _stored_params(callee: lang.Kernel) -> frozenset[str]:
     from backends._args import written_arrays
 
     return written_arrays(callee)
-
-
-def _is_int(v: Any) -> bool:
-    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
 
 
 def _lo(e: ir.Expr) -> int:

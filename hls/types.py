@@ -31,6 +31,7 @@ __all__ = [
     "u64",
     "bool_",
     "as_type",
+    "is_int",
     "numpy_dtype",
 ]
 
@@ -189,6 +190,11 @@ def as_type(obj: object) -> ScalarType:
     if isinstance(obj, (IntType, BoolType, FloatType)):
         return obj
     raise TypeError(f"not a kernel scalar type: {obj!r} (use i8..u64, Int(w), UInt(w), bool, f32, f64)")
+
+
+def is_int(v: object) -> bool:
+    """True for a Python or numpy integer that is not a bool."""
+    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
 
 
 def numpy_dtype(t: ScalarType) -> np.dtype:

@@ -1,0 +1,56 @@
+"""Traversals of the IR shared by the passes and backends."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from hls.ir import nodes as ir
+
+
+def statements(stmts: tuple[ir.Stmt, ...]) -> Iterator[ir.Stmt]:
+    """Every statement of `stmts` and of the blocks nested in them, in source order."""
+    for s in stmts:
+        yield s
+        for attr in ("body", "then", "orelse"):
+            yield from statements(getattr(s, attr, ()))
+
+
+def stmt_exprs(s: ir.Stmt) -> tuple[ir.Expr, ...]:
+    """The expressions statement `s` itself evaluates (not those of its nested blocks)."""
+    if isinstance(s, ir.Assign | ir.Return):
+        return (s.value,)
+    if isinstance(s, ir.Store):
+        return (*s.indices, s.value)
+    if isinstance(s, ir.For):
+        return (s.start, s.stop, s.step)
+    if isinstance(s, ir.While | ir.If):
+        return (s.cond,)
+    if isinstance(s, ir.CallStmt):
+        return (s.call,)
+    if isinstance(s, ir.Alloc):
+        return s.dims
+    raise TypeError(f"unknown statement {s!r}")  # pragma: no cover
+
+
+def expr_children(e: ir.Expr) -> tuple[ir.Expr, ...]:
+    """The scalar operands of `e` (array arguments of a call are not expressions)."""
+    if isinstance(e, ir.Load):
+        return e.indices
+    if isinstance(e, ir.BinOp | ir.Compare | ir.Logical):
+        return (e.lhs, e.rhs)
+    if isinstance(e, ir.UnaryOp | ir.Cast):
+        return (e.operand,)
+    if isinstance(e, ir.Select):
+        return (e.cond, e.then, e.orelse)
+    if isinstance(e, ir.Intrinsic):
+        return e.args
+    if isinstance(e, ir.Call):
+        return tuple(a for a in e.args if not isinstance(a, ir.ArrayArg))
+    return ()
+
+
+def subexpressions(e: ir.Expr) -> Iterator[ir.Expr]:
+    """`e` and every expression inside it."""
+    yield e
+    for child in expr_children(e):
+        yield from subexpressions(child)
