@@ -170,12 +170,16 @@ class Assign:
 
 @dataclass(frozen=True, slots=True)
 class Store:
-    """Store to an array element; the value wraps to the element type."""
+    """Store to an array element; the value wraps to the element type.
+
+    `pred` (set by if-conversion) is a bool: when it is false nothing is evaluated or stored.
+    """
 
     array: str
     indices: tuple[Expr, ...]
     value: Expr
     loc: Loc
+    pred: Expr | None = None
 
 
 @dataclass(frozen=True, slots=True)

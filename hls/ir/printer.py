@@ -28,7 +28,8 @@ def _block(stmts: tuple[ir.Stmt, ...], depth: int, out: list[str]) -> None:
         if isinstance(s, ir.Assign):
             out.append(f"{pad}{s.name} = {format_expr(s.value)}")
         elif isinstance(s, ir.Store):
-            out.append(f"{pad}{s.array}[{_args(s.indices)}] = {format_expr(s.value)}")
+            pred = f" if {format_expr(s.pred)}" if s.pred is not None else ""
+            out.append(f"{pad}{s.array}[{_args(s.indices)}] = {format_expr(s.value)}{pred}")
         elif isinstance(s, ir.Alloc):
             out.append(f"{pad}{s.name} = zeros({s.type.elem.name}, {_args(s.dims)})")
         elif isinstance(s, ir.For):
