@@ -1,0 +1,257 @@
+"""The C++ side of the Verilator simulation harness: a shared header, one driver per module, one `main`.
+
+The harness runs jobs read from a file of little-endian 64-bit words and writes the results to another:
+
+    input:  n_jobs, then per job: module index, max_cycles, the scalars (interface order),
+            then each bank's `depth` words (interface order)
+    output: per job: status (0 done, 1 timed out), cycles, ret (0 when none),
+            then each bank's `depth` words (sign-extended when the bank is signed)
+
+Values travel as two's-complement bits; the harness keeps only the low `width` bits of what it
+drives and sign-extends what it reads from signed ports.
+"""
+
+from __future__ import annotations
+
+from hls.tools.interface import Interface, Port
+
+# NOTE: bump when the protocol, the memory model or the file format changes: it is part of every cache key.
+HARNESS_VERSION = "1"
+
+HEADER = r"""// attnhls Verilator harness: the memory model and the run protocol shared by every module.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+namespace attnhls {
+
+inline uint64_t mask(int width) { return width >= 64 ? ~0ULL : ((1ULL << width) - 1); }
+
+// The low `width` bits: what a port of that width holds.
+inline uint64_t low_bits(uint64_t value, int width) { return value & mask(width); }
+
+// Read a `width`-bit port as a 64-bit value, sign-extended when the port is signed.
+inline uint64_t widen(uint64_t value, int width, bool is_signed) {
+    value = low_bits(value, width);
+    if (is_signed && width < 64 && ((value >> (width - 1)) & 1)) value |= ~mask(width);
+    return value;
+}
+
+// A synchronous RAM: 1-cycle read latency, read-first, `ports` independent ports.
+// Words hold the low `width` bits; an address >= depth reads 0 and ignores writes.
+struct Ram {
+    uint64_t depth;
+    int width;
+    bool is_signed;
+    std::vector<uint64_t> mem, addr, wdata, rdata;
+    std::vector<uint8_t> we;
+
+    Ram(uint64_t depth_, int width_, bool is_signed_, int ports)
+        : depth(depth_), width(width_), is_signed(is_signed_), mem(depth_, 0), addr(ports, 0), wdata(ports, 0),
+          rdata(ports, 0), we(ports, 0) {}
+
+    // The rising edge, from the port outputs sampled just before it: every port reads the old
+    // contents (read-first), then the writes land, in port order.
+    void edge() {
+        for (size_t p = 0; p < addr.size(); ++p) rdata[p] = addr[p] < depth ? mem[addr[p]] : 0;
+        for (size_t p = 0; p < addr.size(); ++p)
+            if (we[p] && addr[p] < depth) mem[addr[p]] = low_bits(wdata[p], width);
+    }
+};
+
+// Reads the input words in order.
+struct Reader {
+    const uint64_t* at;
+    uint64_t next() { return *at++; }
+};
+
+// One clock cycle of `sim`: the falling half, the port sample, the rising edge, then the RAMs.
+// NOTE: the new read data is driven only after the design has evaluated the edge, so no register
+// captures it at the edge that produced it.
+template <class Sim>
+void tick(Sim& sim) {
+    sim.top.clk = 0;
+    sim.top.eval();
+    sim.sample();
+    sim.top.clk = 1;
+    sim.top.eval();
+    for (Ram* ram : sim.rams) ram->edge();
+    sim.drive_rdata();
+    sim.top.eval();
+}
+
+// One job on a fresh model: reset for 2 edges, load the scalars and memories, pulse start for one
+// edge, then count edges until `done` is high (at most max_cycles). Returns 0 when done, 1 on timeout.
+template <class Sim>
+int run_job(Reader& in, std::vector<uint64_t>& out) {
+    std::unique_ptr<Sim> owner(new Sim);  // NOTE: on the heap: a Verilated model can be large
+    Sim& sim = *owner;
+    uint64_t max_cycles = in.next();
+    sim.top.clk = 0;
+    sim.top.start = 0;
+    sim.top.rst = 1;
+    tick(sim);
+    tick(sim);
+    sim.top.rst = 0;
+    sim.set_scalars(in);
+    for (Ram* ram : sim.rams)
+        for (uint64_t i = 0; i < ram->depth; ++i) ram->mem[i] = low_bits(in.next(), ram->width);
+    sim.top.start = 1;
+    tick(sim);
+    sim.top.start = 0;
+    uint64_t cycles = 0;
+    int status = 0;
+    while (!sim.top.done) {
+        if (cycles >= max_cycles) {
+            status = 1;
+            break;
+        }
+        tick(sim);
+        ++cycles;
+    }
+    out.push_back(status);
+    out.push_back(cycles);
+    out.push_back(sim.ret());
+    for (Ram* ram : sim.rams)
+        for (uint64_t i = 0; i < ram->depth; ++i) out.push_back(widen(ram->mem[i], ram->width, ram->is_signed));
+    sim.top.final();
+    return status;
+}
+
+}  // namespace attnhls
+"""
+
+MAIN = r"""// attnhls Verilator harness: runs the jobs of {infile} on the modules linked in, writes {outfile}.
+#include <cstdint>
+#include <cstdio>
+#include <vector>
+
+{declarations}
+
+using Runner = int (*)(const uint64_t** in, std::vector<uint64_t>& out);
+static const Runner kModules[] = {{{table}}};
+static const uint64_t kModuleCount = {count};
+
+int main(int argc, char** argv) {{
+    if (argc != 3) {{
+        std::fprintf(stderr, "usage: %s JOBS_IN RESULTS_OUT\n", argv[0]);
+        return 2;
+    }}
+    std::FILE* f = std::fopen(argv[1], "rb");
+    if (!f) {{
+        std::perror(argv[1]);
+        return 2;
+    }}
+    std::vector<uint64_t> words;
+    uint64_t chunk[4096];
+    size_t n;
+    while ((n = std::fread(chunk, sizeof(uint64_t), 4096, f)) > 0) words.insert(words.end(), chunk, chunk + n);
+    std::fclose(f);
+    const uint64_t* in = words.data();
+    uint64_t jobs = *in++;
+    std::vector<uint64_t> out;
+    for (uint64_t j = 0; j < jobs; ++j) {{
+        uint64_t module = *in++;
+        if (module >= kModuleCount) {{
+            std::fprintf(stderr, "job %llu: no module %llu\n", (unsigned long long)j, (unsigned long long)module);
+            return 2;
+        }}
+        kModules[module](&in, out);
+    }}
+    f = std::fopen(argv[2], "wb");
+    if (!f || std::fwrite(out.data(), sizeof(uint64_t), out.size(), f) != out.size() || std::fclose(f) != 0) {{
+        std::perror(argv[2]);
+        return 2;
+    }}
+    return 0;
+}}
+"""
+
+
+def _port_read(port: Port) -> str:
+    return f"attnhls::widen(top.{port.name}, {port.width}, {str(port.signed).lower()})"
+
+
+def driver_source(prefix: str, iface: Interface) -> str:
+    """The C++ driver of one Verilated module (class `prefix`): its ports, its RAMs and its entry point."""
+    rams = [f"    attnhls::Ram ram{i}{{{b.depth}, {b.width}, {str(b.signed).lower()}, {b.ports}}};  // {b.prefix}"
+            for i, b in enumerate(iface.banks)]
+    scalars = [f"        top.{s.name} = attnhls::low_bits(in.next(), {s.width});" for s in iface.scalars]
+    sample: list[str] = []
+    drive: list[str] = []
+    for i, bank in enumerate(iface.banks):
+        for p in range(bank.ports):
+            sample.append(f"        ram{i}.addr[{p}] = top.{bank.port_name('addr', p)};")
+            if bank.writes:
+                sample.append(f"        ram{i}.we[{p}] = top.{bank.port_name('we', p)};")
+                sample.append(f"        ram{i}.wdata[{p}] = top.{bank.port_name('wdata', p)};")
+            if bank.reads:
+                drive.append(f"        top.{bank.port_name('rdata', p)} = attnhls::low_bits(ram{i}.rdata[{p}], "
+                             f"{bank.width});")
+    ret = f"return {_port_read(iface.ret)};" if iface.ret is not None else "return 0;"
+    ram_list = ", ".join(f"&ram{i}" for i in range(len(iface.banks)))
+    lines = [
+        f"// attnhls Verilator harness: the driver of module `{iface.top}`, Verilated as class {prefix}.",
+        '#include "harness.h"',
+        f'#include "{prefix}.h"',
+        "",
+        "namespace {",
+        "",
+        f"struct Sim_{prefix} {{",
+        "    VerilatedContext context;",
+        f'    {prefix} top{{&context, "{iface.top}"}};',
+        *rams,
+        f"    attnhls::Ram* rams[{len(iface.banks)}] = {{{ram_list}}};" if iface.banks else
+        "    std::vector<attnhls::Ram*> rams;",
+        "",
+        "    void set_scalars(attnhls::Reader& in) {",
+        *(scalars or ["        (void)in;"]),
+        "    }",
+        "    // The port outputs as they are just before the rising edge.",
+        "    void sample() {",
+        *sample,
+        "    }",
+        "    // The RAMs' new read data, right after the edge.",
+        "    void drive_rdata() {",
+        *drive,
+        "    }",
+        f"    uint64_t ret() {{ {ret} }}",
+        "};",
+        "",
+        "}  // namespace",
+        "",
+        f"int attnhls_run_{prefix}(const uint64_t** in, std::vector<uint64_t>& out) {{",
+        "    attnhls::Reader reader{*in};",
+        f"    int status = attnhls::run_job<Sim_{prefix}>(reader, out);",
+        "    *in = reader.at;",
+        "    return status;",
+        "}",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main_source(prefixes: list[str]) -> str:
+    """The harness `main` for an executable holding the modules `prefixes`, selected by index."""
+    declarations = "\n".join(f"int attnhls_run_{p}(const uint64_t** in, std::vector<uint64_t>& out);"
+                             for p in prefixes)
+    table = ", ".join(f"attnhls_run_{p}" for p in prefixes)
+    return MAIN.format(infile="argv[1]", outfile="argv[2]", declarations=declarations, table=table,
+                       count=len(prefixes))
+
+
+def chunk_source(unities: list) -> str:
+    """One translation unit compiling several modules' `unity.cpp` files."""
+    # NOTE: each module's generated precompiled-header file refuses to follow another one; they are
+    # plain includes here (the real precompiled header is verilated.h, given with -include).
+    parts = [f'#undef VL_PCH_INCLUDED\n#include "{path}"' for path in unities]
+    return "// attnhls: several Verilated modules compiled as one translation unit.\n" + "\n".join(parts) + "\n"
+
+
+def unity_source(prefix: str, generated: list[str]) -> str:
+    """One translation unit for a module: Verilator's generated .cpp files, then the driver."""
+    includes = "\n".join(f'#include "{name}"' for name in generated)
+    return f"// attnhls: all of {prefix}'s Verilated C++ in one translation unit, then its driver.\n{includes}\n" \
+           f'#include "driver.cpp"\n'
+

@@ -1,0 +1,77 @@
+"""The port-level interface of a generated module, as the simulation harness drives it.
+
+A module `top` has `clk`, `rst` (synchronous, active high), `start` and `done`; scalar inputs
+`p_<name>`; an optional `ret` output; and, per memory bank with prefix P and port p,
+`P_addr{p}` (out), `P_rdata{p}` (in, when the bank is read), `P_wdata{p}` and `P_we{p}` (out, when
+it is written). Each bank is a synchronous RAM with 1-cycle read latency, read-first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MAX_WIDTH = 64
+
+
+@dataclass(frozen=True)
+class Port:
+    """A scalar port: the full Verilog name (`p_x`, `ret`), its width in bits and its signedness."""
+
+    name: str
+    width: int
+    signed: bool
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.width <= MAX_WIDTH:
+            raise ValueError(f"port {self.name}: width {self.width} is not in 1..{MAX_WIDTH}")
+
+
+@dataclass(frozen=True)
+class Bank:
+    """A memory bank: its port-name prefix (`m_q`), depth in words, word width and signedness, ports."""
+
+    prefix: str
+    depth: int
+    width: int
+    signed: bool
+    ports: int = 1
+    reads: bool = True
+    writes: bool = False
+
+    def __post_init__(self) -> None:
+        if self.depth < 1:
+            raise ValueError(f"bank {self.prefix}: depth {self.depth} must be at least 1")
+        if not 1 <= self.width <= MAX_WIDTH:
+            raise ValueError(f"bank {self.prefix}: width {self.width} is not in 1..{MAX_WIDTH}")
+        if self.ports < 1:
+            raise ValueError(f"bank {self.prefix}: needs at least one port")
+        if not (self.reads or self.writes):
+            raise ValueError(f"bank {self.prefix}: neither read nor written")
+
+    @property
+    def addr_width(self) -> int:
+        """The width of the address ports: max(1, (depth - 1).bit_length())."""
+        return max(1, (self.depth - 1).bit_length())
+
+    def port_name(self, signal: str, port: int) -> str:
+        """The Verilog name of `signal` (addr, rdata, wdata, we) on port `port`: `m_q_addr0`."""
+        return f"{self.prefix}_{signal}{port}"
+
+
+@dataclass(frozen=True)
+class Interface:
+    """The ports of module `top`, besides clk, rst, start and done."""
+
+    top: str
+    scalars: tuple[Port, ...] = ()
+    ret: Port | None = None
+    banks: tuple[Bank, ...] = ()
+
+    def __post_init__(self) -> None:
+        names = [s.name for s in self.scalars] + [b.prefix for b in self.banks]
+        if len(set(names)) != len(names):
+            raise ValueError(f"interface of {self.top}: duplicate port names in {names}")
+
+    def key(self) -> str:
+        """A deterministic text of the whole interface, for cache keys."""
+        return repr(self)
