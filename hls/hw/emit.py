@@ -1,0 +1,506 @@
+"""Emit a scheduled FSM as the source of a MyHDL `@block` (readable, convertible to Verilog and VHDL).
+
+Structure of the generated block:
+
+- `datapath` (`@always_comb`): computes, for the current state (and pipeline
+  phase), every operation of that cycle into a sized variable (three-address
+  code, so Verilog never truncates an intermediate), drives the memory ports,
+  and sets the next value `nx_*` of every register;
+- `registers` (`@always_seq`): the clock edge (`x.next = nx_x`), synchronous reset;
+- one `@always(clk.posedge)` process per internal RAM or ROM bank.
+
+Every internal value is a *signed* vector wide enough for its exact type
+(unsigned w-bit values get w + 1 bits), so mixed signedness never changes a
+result; ports keep the declared width and signedness of the kernel's types.
+"""
+
+from __future__ import annotations
+
+import re
+
+from hls.hw.dfg import BOOL, Op, int_type
+from hls.hw.fsm import Hardware, Label, Pipeline, State
+from hls.hw.memory import Bank
+from hls.types import BoolType, IntType, ScalarType
+
+RESERVED = {  # Verilog, SystemVerilog and VHDL keywords a generated name could hit (checked case-insensitively)
+    "always", "and", "assign", "begin", "buf", "case", "cell", "config", "default", "design", "disable", "do",
+    "edge", "else", "end", "event", "for", "force", "function", "if", "initial", "inout", "input", "integer",
+    "logic", "module", "nand", "negedge", "nor", "not", "or", "output", "parameter", "posedge", "real", "reg",
+    "signed", "table", "task", "time", "tri", "unsigned", "wait", "while", "wire", "xor", "abs", "access",
+    "after", "alias", "all", "architecture", "array", "assert", "attribute", "block", "body", "buffer", "bus",
+    "component", "constant", "downto", "elsif", "entity", "exit", "file", "generate", "generic", "group",
+    "guarded", "impure", "in", "inertial", "is", "label", "library", "linkage", "literal", "loop", "map", "mod",
+    "new", "next", "null", "of", "on", "open", "others", "out", "package", "port", "postponed", "procedure",
+    "process", "pure", "range", "record", "register", "reject", "rem", "report", "return", "rol", "ror",
+    "select", "severity", "shared", "signal", "sla", "sll", "sra", "srl", "subtype", "then", "to", "transport",
+    "type", "units", "until", "use", "variable", "when", "with", "xnor", "bit", "byte", "int",
+    "shortint", "longint", "string", "class", "interface", "program", "property", "sequence", "struct", "union",
+    "enum", "typedef", "virtual", "void", "priority", "unique", "final", "import", "export", "local", "static",
+    "automatic", "chandle", "const", "context", "cover", "dist", "expect", "extends", "forever", "fork", "join",
+    "modport", "packed", "rand", "ref", "super", "this", "var", "clk", "rst", "start", "done", "ret", "state",
+}
+
+
+def clean(name: str) -> str:
+    """A name valid in Verilog and VHDL: letters, digits and single inner underscores."""
+    s = re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_")
+    s = re.sub(r"_+", "_", s) or "x"
+    if s[0].isdigit():
+        s = "n" + s
+    if s.lower() in RESERVED:
+        s += "_v"
+    return s
+
+
+def internal(t: ScalarType) -> tuple[int, int]:
+    """(min, max) of the signed intbv holding a value of type t."""
+    it = int_type(t)
+    width = it.width + (0 if it.signed else 1)
+    return -(1 << (width - 1)), 1 << (width - 1)
+
+
+def port_range(t: ScalarType) -> tuple[int, int]:
+    """(min, max) of a port of type t: its declared width and signedness."""
+    it = int_type(t)
+    return (it.lo, it.hi + 1)
+
+
+class Emitter:
+    """Writes the MyHDL source of one Hardware."""
+
+    def __init__(self, hw: Hardware, top: str):
+        self.hw = hw
+        self.top = top
+        self.lines: list[str] = []
+        self.regs: dict[str, str] = {}  # local/register name -> signal name
+        for n, name in enumerate(sorted(hw.decl)):
+            self.regs[name] = f"r{n}_{clean(name)}"
+        self.params = {p.name: f"p_{clean(p.name)}" for p in hw.params}
+        self.banks: list[Bank] = [b for m in hw.memories.values() for b in m.banks]
+        self.chains: dict[int, int] = {}  # op id -> number of registers holding its value
+        self.ii_of: dict[int, int | None] = {}
+        self.ops: list[tuple[Op, int | None]] = []
+        for blk in hw.blocks:
+            for o in blk.graph.ops:
+                self.ops.append((o, None))
+        for p in hw.pipelines:
+            for o in p.graph.ops:
+                self.ops.append((o, p.ii))
+        self._chains()
+
+    # ---- analysis ----------------------------------------------------------------------------------------
+
+    def _chains(self) -> None:
+        last_use: dict[int, int] = {}
+        for o, ii in self.ops:
+            self.ii_of[o.id] = ii
+            for a in o.args:
+                if a.kind in ("const", "reg"):
+                    continue
+                last_use[a.id] = max(last_use.get(a.id, a.ready), o.time)
+        for graph in [b.graph for b in self.hw.blocks]:
+            for name, o in graph.outputs.items():
+                del name
+                last_use[o.id] = max(last_use.get(o.id, o.ready), self._block_last(o))
+        for o, ii in self.ops:
+            delta = last_use.get(o.id, o.ready) - o.ready
+            if delta >= 1:
+                self.chains[o.id] = 1 if ii is None else (delta - 1) // ii + 1
+
+    def _block_last(self, o: Op) -> int:
+        for b in self.hw.blocks:
+            if o in b.graph.ops:
+                return b.length - 1
+        return o.ready
+
+    def value(self, a: Op, at: int) -> str:
+        """The expression for a's value in cycle `at` of its region."""
+        if a.kind == "const":
+            return str(a.attr)
+        if a.kind == "reg":
+            return self.regs[a.attr]
+        delta = at - a.ready
+        if delta < 0:
+            raise RuntimeError(f"{a} used at cycle {at} before it is ready: scheduler bug")
+        if delta == 0:
+            return f"v{a.id}"
+        ii = self.ii_of[a.id]
+        return f"c{a.id}_{0 if ii is None else (delta - 1) // ii}"
+
+    # ---- source ------------------------------------------------------------------------------------------
+
+    def emit(self) -> str:
+        hw = self.hw
+        out = self.lines
+        out.append(f'"""MyHDL design generated by attnhls from kernel `{hw.fn.name}` ({hw.fn.loc}). Do not edit."""')
+        out.append("")
+        out.append("from myhdl import Signal, always, always_comb, always_seq, block, intbv")
+        out.append("")
+        for bank in self.banks:
+            if bank.kind == "rom":
+                out.append(f"ROM_{bank.prefix} = {tuple(bank.init)!r}")
+        out.append("")
+        out.append("")
+        ports = ["clk", "rst", "start", "done"] + list(self.params.values())
+        if hw.fn.ret is not None:
+            ports.append("ret")
+        for bank in self.banks:
+            if bank.kind == "ext":
+                ports += self.bank_ports(bank)
+        out.append("@block")
+        out.append(f"def {self.top}({', '.join(ports)}):")
+        out.append(f'    """{len(hw.states)} states; see the attnhls report for the schedule."""')
+        self.declarations()
+        self.datapath()
+        self.registers()
+        procs = ["datapath", "registers"]
+        for bank in self.banks:
+            if bank.kind != "ext":
+                procs.append(self.memory_process(bank))
+        out.append(f"    return {', '.join(procs)}")
+        return "\n".join(out) + "\n"
+
+    def bank_ports(self, bank: Bank) -> list[str]:
+        mem = self.hw.memories[bank.array]
+        names = []
+        for p in range(bank.ports):
+            names.append(f"{bank.prefix}_addr{p}")
+            if mem.reads:
+                names.append(f"{bank.prefix}_rdata{p}")
+            if mem.writes:
+                names += [f"{bank.prefix}_wdata{p}", f"{bank.prefix}_we{p}"]
+        return names
+
+    def sig(self, name: str, lo: int, hi: int) -> None:
+        self.lines.append(f"    {name} = Signal(intbv(0, min={lo}, max={hi}))")
+
+    def declarations(self) -> None:
+        hw = self.hw
+        self.sig("state", 0, max(2, len(hw.states)))
+        self.sig("nx_state", 0, max(2, len(hw.states)))
+        for name, sig in self.regs.items():
+            lo, hi = internal(hw.decl[name])
+            self.sig(sig, lo, hi)
+            self.sig(f"nx_{sig}", lo, hi)
+        for o, _ in self.ops:
+            for k in range(self.chains.get(o.id, 0)):
+                lo, hi = internal(o.type)
+                self.sig(f"c{o.id}_{k}", lo, hi)
+                self.sig(f"nx_c{o.id}_{k}", lo, hi)
+        for p in hw.pipelines:
+            self.sig(f"{p.name}_ph", 0, max(2, p.ii))
+            self.sig(f"nx_{p.name}_ph", 0, max(2, p.ii))
+            self.sig(f"{p.name}_drn", 0, 2)
+            self.sig(f"nx_{p.name}_drn", 0, 2)
+            self.sig(f"{p.name}_dcnt", 0, max(2, p.drain + 1))
+            self.sig(f"nx_{p.name}_dcnt", 0, max(2, p.drain + 1))
+        for bank in self.banks:
+            if bank.kind == "ext":
+                continue
+            lo, hi = internal(bank.elem)
+            self.lines.append(f"    mem_{bank.prefix} = [Signal(intbv(0, min={lo}, max={hi})) "
+                              f"for _ in range({bank.depth})]")
+            for p in range(bank.ports):
+                self.sig(f"{bank.prefix}_addr{p}", 0, 1 << bank.addr_width)
+                self.sig(f"{bank.prefix}_rdata{p}", lo, hi)
+                if bank.kind == "ram":
+                    self.sig(f"{bank.prefix}_wdata{p}", lo, hi)
+                    self.lines.append(f"    {bank.prefix}_we{p} = Signal(bool(0))")
+        self.lines.append("")
+
+    def memory_process(self, bank: Bank) -> str:
+        out = self.lines
+        name = f"mem_proc_{bank.prefix}"
+        out.append("    @always(clk.posedge)")
+        out.append(f"    def {name}():")
+        for p in range(bank.ports):
+            addr = f"{bank.prefix}_addr{p}"
+            if bank.kind == "ram":
+                out.append(f"        if {bank.prefix}_we{p} and {addr} < {bank.depth}:")
+                out.append(f"            mem_{bank.prefix}[int({addr})].next = {bank.prefix}_wdata{p}")
+            src = f"ROM_{bank.prefix}[int({addr})]" if bank.kind == "rom" else f"mem_{bank.prefix}[int({addr})]"
+            out.append(f"        if {addr} < {bank.depth}:")
+            out.append(f"            {bank.prefix}_rdata{p}.next = {src}")
+            out.append("        else:")
+            out.append(f"            {bank.prefix}_rdata{p}.next = 0")
+        out.append("")
+        return name
+
+    def registers(self) -> None:
+        out = self.lines
+        out.append("    @always_seq(clk.posedge, reset=rst)")
+        out.append("    def registers():")
+        names = ["state"] + list(self.regs.values())
+        names += [f"c{o.id}_{k}" for o, _ in self.ops for k in range(self.chains.get(o.id, 0))]
+        for p in self.hw.pipelines:
+            names += [f"{p.name}_ph", f"{p.name}_drn", f"{p.name}_dcnt"]
+        for n in names:
+            out.append(f"        {n}.next = nx_{n}")
+        out.append("")
+
+    # ---- the combinational datapath -----------------------------------------------------------------------
+
+    def datapath(self) -> None:
+        hw = self.hw
+        out = self.lines
+        out.append("    @always_comb")
+        out.append("    def datapath():")
+        body: list[str] = []
+        self.vars: dict[str, tuple[int, int]] = {}
+        for n in ["state"] + list(self.regs.values()):
+            body.append(f"nx_{n}.next = {n}")
+        for o, _ in self.ops:
+            for k in range(self.chains.get(o.id, 0)):
+                body.append(f"nx_c{o.id}_{k}.next = c{o.id}_{k}")
+        for p in hw.pipelines:
+            for n in ("ph", "drn", "dcnt"):
+                body.append(f"nx_{p.name}_{n}.next = {p.name}_{n}")
+        for bank in self.banks:
+            mem = hw.memories[bank.array]
+            for p in range(bank.ports):
+                body.append(f"{bank.prefix}_addr{p}.next = 0")
+                if mem.writes:
+                    body.append(f"{bank.prefix}_wdata{p}.next = 0")
+                    body.append(f"{bank.prefix}_we{p}.next = 0")
+        if hw.fn.ret is not None:
+            body.append(f"ret.next = {self.port_value(self.regs['_ret'], hw.fn.ret)}")
+        body.append("done.next = 0")
+        first = True
+        for st in hw.states:
+            if st.index == 1:  # DONE shares IDLE's code
+                continue
+            code = self.state_code(st)
+            kw = "if" if first else "elif"
+            first = False
+            cond = "state == 0 or state == 1" if st.index == 0 else f"state == {st.index}"
+            body.append(f"{kw} {cond}:")
+            body += ["    " + c for c in (code or ["pass"])]
+        decl = [f"{name} = intbv(0, min={lo}, max={hi})" for name, (lo, hi) in self.vars.items()]
+        for line in decl + body:
+            out.append("        " + line)
+        out.append("")
+
+    def port_value(self, sig: str, t: ScalarType) -> str:
+        """A register or variable (signed, internal) converted to a port of type t."""
+        it = int_type(t)
+        return sig if it.signed else f"{sig}[{it.width}:]"
+
+    def var(self, name: str, t: ScalarType | tuple[int, int]) -> str:
+        self.vars[name] = t if isinstance(t, tuple) else internal(t)
+        return name
+
+    def goto(self, label: Label) -> list[str]:
+        st = label.get()
+        code = [f"nx_state.next = {st.index}"]
+        if st.pipe is not None:  # entering a pipeline: phase 0, no valid iteration in flight
+            p = st.pipe
+            code += [f"nx_{p.name}_ph.next = 0", f"nx_{p.name}_drn.next = 0", f"nx_{p.name}_dcnt.next = 0"]
+            valid = next(o for o in p.graph.ops if o.kind == "valid")
+            code += [f"nx_c{valid.id}_{k}.next = 0" for k in range(self.chains.get(valid.id, 0))]
+        return code
+
+    def state_code(self, st: State) -> list[str]:
+        hw = self.hw
+        if st.index == 0:
+            code = ["if state == 1:", "    done.next = 1", "if start:"]
+            inner = []
+            for name, sig in self.regs.items():
+                if name in self.params:
+                    inner.append(f"nx_{sig}.next = {self.params[name]}")
+                else:
+                    inner.append(f"nx_{sig}.next = 0")
+            inner += self.goto(hw.entry)
+            return code + ["    " + c for c in inner]
+        if st.pipe is not None:
+            return self.pipeline_code(st, st.pipe)
+        code = self.cycle_code(st.block.graph.ops, st.cycle, None)
+        if st.cond is not None:
+            code.append(f"if {self.value(st.cond, st.cycle)} != 0:")
+            code += ["    " + c for c in self.goto(st.if_true)]
+            code.append("else:")
+            code += ["    " + c for c in self.goto(st.if_false)]
+        else:
+            code += self.goto(st.goto)
+        return code
+
+    def cycle_code(self, ops: list[Op], cycle: int, ii: int | None) -> list[str]:
+        """The operations of one cycle (FSM) or one phase (pipeline, `cycle` = phase)."""
+        code: list[str] = []
+        here = [o for o in ops if o.kind not in ("const", "reg")]
+        for o in here:  # the data of loads issued a cycle ago
+            if o.kind == "load" and (o.ready if ii is None else o.ready % ii) == cycle:
+                bank: Bank = o.attr
+                code.append(f"{self.var(f'v{o.id}', o.type)}[:] = {bank.prefix}_rdata{o.port}")
+        for o in here:
+            if (o.time if ii is None else o.time % ii) == cycle:
+                code += self.op_code(o)
+        for o in here:  # values used in later cycles are registered
+            if (o.ready if ii is None else o.ready % ii) != cycle:
+                continue
+            k = self.chains.get(o.id, 0)
+            if k:
+                for j in range(k - 1, 0, -1):
+                    code.append(f"nx_c{o.id}_{j}.next = c{o.id}_{j - 1}")
+                code.append(f"nx_c{o.id}_0.next = v{o.id}")
+        return code
+
+    def op_code(self, o: Op) -> list[str]:
+        t = o.time
+        args = [self.value(a, t) for a in o.args]
+        v = f"v{o.id}"
+        if o.kind == "store":
+            bank: Bank = o.attr
+            mem = self.hw.memories[bank.array]
+            p = o.port
+            data = args[1] if bank.kind != "ext" else _low_bits(o.args[1], args[1], int_type(mem.elem))
+            code = [f"{bank.prefix}_addr{p}.next = {_low_bits(o.args[0], args[0], bank.addr_width)}",
+                    f"{bank.prefix}_wdata{p}.next = {data}"]
+            if len(args) > 2:
+                code += [f"if {args[2]} != 0:", f"    {bank.prefix}_we{p}.next = 1"]
+            else:
+                code.append(f"{bank.prefix}_we{p}.next = 1")
+            return code
+        if o.kind == "load":
+            bank = o.attr
+            return [f"{bank.prefix}_addr{o.port}.next = {_low_bits(o.args[0], args[0], bank.addr_width)}"]
+        if o.kind == "wreg":
+            sig = self.regs[o.attr]
+            if len(args) > 1:
+                return [f"if {args[1]} != 0:", f"    nx_{sig}.next = {args[0]}"]
+            return [f"nx_{sig}.next = {args[0]}"]
+        self.var(v, o.type)
+        if o.kind == "snap":
+            return [f"{v}[:] = {self.regs[o.attr]}"]
+        if o.kind == "valid":
+            return [f"{v}[:] = {self.issue_var}"]
+        return _compute(o, v, args, self)
+
+    # ---- pipelines -----------------------------------------------------------------------------------------
+
+    def pipeline_code(self, st: State, p: Pipeline) -> list[str]:
+        code: list[str] = []
+        outer = p.levels[0]
+        iss = self.var(f"{p.name}_issue", BOOL)
+        self.issue_var = iss
+        stop = str(outer.stop) if isinstance(outer.stop, int) else self.regs[outer.stop]
+        more = f"{self.regs[outer.var]} {'<' if outer.step > 0 else '>'} {stop}"
+        phase0 = "" if p.ii == 1 else f"{p.name}_ph == 0 and "
+        code += [f"{iss}[:] = 0", f"if {phase0}{p.name}_drn == 0 and {more}:", f"    {iss}[:] = 1"]
+        if p.ii == 1:
+            code += self.cycle_code(p.graph.ops, 0, 1)
+        else:
+            for ph in range(p.ii):
+                inner = self.cycle_code(p.graph.ops, ph, p.ii)
+                if inner:
+                    code.append(f"if {p.name}_ph == {ph}:")
+                    code += ["    " + c for c in inner]
+            code += [f"if {p.name}_ph == {p.ii - 1}:", f"    nx_{p.name}_ph.next = 0", "else:",
+                     f"    nx_{p.name}_ph.next = {p.name}_ph + 1"]
+        code.append(f"if {iss} != 0:")
+        code += ["    " + c for c in self.odometer(p)]
+        exit_code = self.goto(st.goto)
+        code.append(f"if {phase0}{p.name}_drn == 0 and {iss} == 0:")
+        if p.drain == 0:
+            code += ["    " + c for c in exit_code]
+        else:
+            code += [f"    nx_{p.name}_drn.next = 1", f"    nx_{p.name}_dcnt.next = {p.drain - 1}"]
+            code += [f"elif {p.name}_drn != 0:", f"    if {p.name}_dcnt == 0:"]
+            code += ["        " + c for c in exit_code]
+            code += ["    else:", f"        nx_{p.name}_dcnt.next = {p.name}_dcnt - 1"]
+        return code
+
+    def odometer(self, p: Pipeline) -> list[str]:
+        """Advance the loop counters by one iteration, innermost first."""
+
+        def step(k: int) -> list[str]:
+            lv = p.levels[k]
+            sig = self.regs[lv.var]
+            t = self.hw.reg_type(lv.var)
+            nxt = self.var(f"{p.name}_n{k}", (internal(t)[0] * 2, internal(t)[1] * 2))
+            w = t.width + (0 if t.signed else 1)
+            code = [f"{nxt}[:] = {sig} + {lv.step}"]
+            if k == 0:
+                return code + [f"nx_{sig}.next = {nxt}[{w}:].signed()"]
+            end = f"{nxt} {'>=' if lv.step > 0 else '<='} {lv.stop}"
+            return code + [f"if {end}:", f"    nx_{sig}.next = {lv.start}"] + \
+                ["    " + c for c in step(k - 1)] + ["else:", f"    nx_{sig}.next = {nxt}"]
+
+        return step(len(p.levels) - 1)
+
+
+def _low_bits(o: Op, expr: str, t: IntType | int) -> str:
+    """A value as an unsigned port of `t` bits (or a signed port of type t): constants are folded."""
+    width, signed = (t, False) if isinstance(t, int) else (t.width, t.signed)
+    if o.kind == "const":
+        return str(IntType(width, signed).wrap(o.attr))
+    return expr if signed else f"{expr}[{width}:]"
+
+
+def _compute(o: Op, v: str, args: list[str], em: Emitter) -> list[str]:
+    """Three-address code for one arithmetic op into variable v (sized to o.type)."""
+    k, a = o.kind, args
+    if k in ("bin", "mulc", "shift_const"):
+        op = o.attr
+        if op in ("+", "-", "*", "&", "|", "^"):
+            return [f"{v}[:] = {a[0]} {op} {a[1]}"]
+        if op in ("<<", ">>"):
+            amount = o.args[1].type
+            if amount.lo < 0 or amount.hi > 63:  # a speculative shift by any amount must not crash
+                sa = em.var(f"{v}_sa", (0, 64))
+                return [f"{sa}[:] = 0", f"if {a[1]} >= 0 and {a[1]} < 64:", f"    {sa}[:] = {a[1]}",
+                        f"{v}[:] = {a[0]} {op} {sa}"]
+            return [f"{v}[:] = {a[0]} {op} {a[1]}"]
+        if op in ("//", "%"):
+            return _divmod(o, v, a, em)
+    if k == "neg":
+        return [f"{v}[:] = -{a[0]}"]
+    if k == "inv":
+        return [f"{v}[:] = ~{a[0]}"]
+    if k == "not":
+        return [f"if {a[0]} == 0:", f"    {v}[:] = 1", "else:", f"    {v}[:] = 0"]
+    if k == "cmp":
+        return [f"if {a[0]} {o.attr} {a[1]}:", f"    {v}[:] = 1", "else:", f"    {v}[:] = 0"]
+    if k == "and":
+        return [f"{v}[:] = {a[0]} & {a[1]}"]
+    if k == "or":
+        return [f"{v}[:] = {a[0]} | {a[1]}"]
+    if k == "sel":
+        return [f"if {a[0]} != 0:", f"    {v}[:] = {a[1]}", "else:", f"    {v}[:] = {a[2]}"]
+    if k in ("min", "max"):
+        cmp = "<=" if k == "min" else ">="
+        return [f"if {a[0]} {cmp} {a[1]}:", f"    {v}[:] = {a[0]}", "else:", f"    {v}[:] = {a[1]}"]
+    if k == "abs":
+        return [f"if {a[0]} < 0:", f"    {v}[:] = -{a[0]}", "else:", f"    {v}[:] = {a[0]}"]
+    if k == "cast":
+        t = o.type
+        src = o.args[0].type
+        src_w = src.width + (0 if src.signed else 1)
+        x = a[0]
+        code = []
+        if src_w < t.width:  # widen first: a slice must not reach past the source vector
+            x = em.var(f"{v}_x", (-(1 << t.width), 1 << t.width))
+            code.append(f"{x}[:] = {a[0]}")
+        return code + [f"{v}[:] = {x}[{t.width}:]{'.signed()' if t.signed else ''}"]
+    raise RuntimeError(f"cannot emit {o}: compiler bug")
+
+
+def _divmod(o: Op, v: str, a: list[str], em: Emitter) -> list[str]:
+    """Floor division and modulo through magnitudes (Verilog's / truncates); x // 0 gives 0 in hardware."""
+    x_t, y_t = o.args[0].type, o.args[1].type
+    w = max(x_t.width, y_t.width) + 2
+    rng = (-(1 << w), 1 << w)
+    ax, ay, q, r = (em.var(f"{v}_{s}", rng) for s in ("ax", "ay", "q", "r"))
+    code = [f"if {a[0]} < 0:", f"    {ax}[:] = -{a[0]}", "else:", f"    {ax}[:] = {a[0]}",
+            f"if {a[1]} < 0:", f"    {ay}[:] = -{a[1]}", "else:", f"    {ay}[:] = {a[1]}",
+            f"{q}[:] = 0", f"{r}[:] = 0",
+            f"if {ay} != 0:", f"    {q}[:] = {ax} // {ay}", f"    {r}[:] = {ax} - {q} * {ay}",
+            f"    if ({a[0]} < 0) != ({a[1]} < 0):",
+            f"        if {r} != 0:", f"            {q}[:] = -{q} - 1", f"            {r}[:] = {ay} - {r}",
+            "        else:", f"            {q}[:] = -{q}",
+            f"    if {a[1]} < 0:", f"        {r}[:] = -{r}"]
+    code.append(f"{v}[:] = {q if o.attr == '//' else r}")
+    return code
+
+
+__all__ = ["Emitter", "clean", "internal", "port_range", "IntType", "BoolType"]

@@ -1,0 +1,474 @@
+"""Control: a bound, inlined, unrolled function becomes a finite-state machine with a datapath.
+
+Straight-line runs of statements become scheduled blocks (one state per
+cycle). The statements that start a compound statement (a loop's counter and
+bound, an if's condition) are merged into the run before it, and a loop's
+increment and exit test into the last block of its body, so control costs no
+extra cycles where it can share one. Pipelined loops become one state with a
+modulo-scheduled body; a perfect nest whose innermost loop is pipelined and
+whose inner bounds are constants is flattened into one pipeline (the qk unit:
+M x N scores at II = 1 with no drain between rows).
+
+States 0 and 1 are IDLE and DONE; `start` (in either) clears the locals,
+latches the scalar parameters and enters the body; `done` is high in DONE.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from itertools import count
+
+from hls import ir
+from hls.errors import KernelError
+from hls.hw.dfg import BOOL, Builder, Edge, Graph, Op, Timing, exact, int_type
+from hls.hw.latency import Lat
+from hls.hw.memory import Memory
+from hls.hw.schedule import Limits, schedule_block, schedule_modulo
+from hls.types import ArrayType, BoolType, IntType, ScalarType, bool_
+
+
+@dataclass(eq=False)
+class Label:
+    """A forward reference to a state (resolved once the target is built)."""
+
+    state: State | None = None
+    alias: Label | None = None
+
+    def get(self) -> State:
+        label = self
+        while label.state is None:
+            if label.alias is None:
+                raise RuntimeError("unresolved label: compiler bug")
+            label = label.alias
+        return label.state
+
+
+@dataclass(eq=False)
+class Block:
+    graph: Graph
+    length: int
+    loc: ir.Loc | None
+
+
+@dataclass(eq=False)
+class Level:
+    """One loop of a (flattened) pipeline: counter register, bounds, step."""
+
+    var: str
+    start: int | None  # constant start (inner levels), None for the outermost (set on entry)
+    stop: int | str  # a constant or the register holding the bound
+    step: int
+
+
+@dataclass(eq=False)
+class Pipeline:
+    graph: Graph
+    levels: list[Level]
+    ii: int
+    ii_asked: int
+    depth: int
+    reason: str
+    loc: ir.Loc
+    name: str
+
+    @property
+    def drain(self) -> int:
+        return max(0, self.depth - 1 - self.ii)
+
+
+@dataclass(eq=False)
+class State:
+    index: int
+    block: Block | None = None
+    cycle: int = 0
+    pipe: Pipeline | None = None
+    goto: Label | None = None
+    cond: Op | None = None  # branch: to if_true when cond, else if_false (at the end of the block)
+    if_true: Label | None = None
+    if_false: Label | None = None
+
+
+@dataclass
+class Cont:
+    """What follows a run: a condition to evaluate, statements to append, and where to go."""
+
+    extra: list[ir.Stmt]
+    term: ir.Expr | None
+    true: Label
+    false: Label | None = None
+    lat: Lat = field(default_factory=Lat.zero)  # cycles from leaving the run to reaching `true`'s code
+
+
+@dataclass
+class PipelineReport:
+    line: int
+    var: str
+    ii_asked: int
+    ii: int
+    depth: int
+    flattened: list[str]
+    reason: str
+
+
+class Hardware:
+    """Everything the FSM and the emitter need: registers, memories, states."""
+
+    def __init__(self, fn: ir.Function, memories: dict[str, Memory], timing: Timing, limits: Limits,
+                 strict_ii: bool = False):
+        self.fn = fn
+        self.memories = memories
+        self.timing = timing
+        self.limits = limits
+        self.strict_ii = strict_ii
+        self._ids = count()
+        self._names = count()
+        self.decl: dict[str, ScalarType] = {}  # register -> declared type (stores wrap to it)
+        self.params = [p for p in fn.params if not isinstance(p.type, ArrayType)]
+        for p in self.params:
+            self.decl[p.name] = p.type
+        for loc_ in fn.locals:
+            self.decl[loc_.name] = loc_.type
+        if fn.ret is not None:
+            self.decl["_ret"] = fn.ret
+        self.states: list[State] = [State(0), State(1)]
+        self.idle, self.done = self.states
+        self.blocks: list[Block] = []
+        self.pipelines: list[Pipeline] = []
+        self.reports: list[PipelineReport] = []
+        self.not_pipelined: list[str] = []
+        self.entry: Label
+        self.latency: Lat
+
+    def next_id(self) -> int:
+        return next(self._ids)
+
+    def fresh(self, stem: str, t: ScalarType) -> str:
+        name = f"_{stem}{next(self._names)}"
+        self.decl[name] = t
+        return name
+
+    def reg_decl(self, name: str) -> ScalarType:
+        return self.decl[name]
+
+    def reg_type(self, name: str) -> IntType:
+        return int_type(self.decl[name])
+
+    # ---- building ------------------------------------------------------------------------------------------
+
+    def build(self) -> None:
+        self._declare_loop_vars(self.fn.body)
+        body = self._expand_allocs(self.fn.body)
+        done = Label(self.done)
+        self.entry, self.latency = self.seq(body, Cont([], None, done))
+
+    def _declare_loop_vars(self, body: tuple[ir.Stmt, ...]) -> None:
+        from hls.ir.walk import statements, stmt_exprs, subexpressions
+
+        seen: dict[str, IntType] = {}
+        for s in statements(body):
+            for e in stmt_exprs(s):
+                for x in subexpressions(e):
+                    if isinstance(x, ir.Var) and x.name not in self.decl:
+                        t = int_type(x.type)
+                        old = seen.get(x.name, t)
+                        seen[x.name] = exact(min(old.lo, t.lo), max(old.hi, t.hi))
+        for s in statements(body):
+            if isinstance(s, ir.For):  # the counter also holds the value one step past the end
+                st, sp = int_type(s.start.type), int_type(s.stop.type)
+                step = abs(_const(s.step) or 0)
+                old = seen.get(s.var, st)
+                seen[s.var] = exact(min(old.lo, st.lo, sp.lo) - step, max(old.hi, st.hi, sp.hi) + step)
+        for name, t in seen.items():
+            self.decl[name] = t
+
+    def _expand_allocs(self, body: tuple[ir.Stmt, ...]) -> tuple[ir.Stmt, ...]:
+        """A local array is zero-filled where it is declared: a pipelined loop of stores per bank."""
+        out: list[ir.Stmt] = []
+        for s in body:
+            if isinstance(s, ir.Alloc):
+                out.extend(self._clear(s))
+                continue
+            if isinstance(s, ir.For):
+                s = _replace(s, body=self._expand_allocs(s.body))
+            elif isinstance(s, ir.While):
+                s = _replace(s, body=self._expand_allocs(s.body))
+            elif isinstance(s, ir.If):
+                s = _replace(s, then=self._expand_allocs(s.then), orelse=self._expand_allocs(s.orelse))
+            out.append(s)
+        return tuple(out)
+
+    def _clear(self, s: ir.Alloc) -> list[ir.Stmt]:
+        mem = self.memories[s.name]
+        zero = ir.Const(0, IntType(1, False), s.loc)
+        depth = mem.banks[0].depth
+        var = self.fresh("clr", exact(0, depth))
+        iv = ir.Var(var, exact(0, depth), s.loc)
+        stores = []
+        for bank in mem.banks:  # index the flattened bank address back into the array's axes
+            idx, rest = [], iv
+            strides = dict(mem.strides())
+            for axis in range(len(mem.shape)):
+                if axis == mem.axis:
+                    idx.append(ir.Const(bank.number, exact(bank.number, bank.number), s.loc))
+                    continue
+                stride = strides[axis]
+                c = ir.Const(stride, exact(stride, stride), s.loc)
+                q = ir.BinOp("//", rest, c, exact(0, depth), s.loc) if stride > 1 else rest
+                n = ir.Const(mem.shape[axis], exact(mem.shape[axis], mem.shape[axis]), s.loc)
+                idx.append(ir.BinOp("%", q, n, exact(0, mem.shape[axis]), s.loc) if axis > 0 or
+                           mem.axis == 0 and axis == 1 else q)
+            stores.append(ir.Store(s.name, tuple(idx), zero, s.loc))
+        start = ir.Const(0, IntType(1, False), s.loc)
+        stop = ir.Const(depth, exact(depth, depth), s.loc)
+        step = ir.Const(1, IntType(1, False), s.loc)
+        return [ir.For(var, start, stop, step, "pipeline", tuple(stores), s.loc, ii=1)]
+
+    # ---- sequences and compound statements -------------------------------------------------------------
+
+    def seq(self, stmts: tuple[ir.Stmt, ...], cont: Cont) -> tuple[Label, Lat]:
+        """Lower `stmts` followed by `cont`; returns the entry and the cycles until cont's target."""
+        items: list[list[ir.Stmt] | ir.Stmt] = []
+        for s in stmts:
+            if isinstance(s, (ir.Assign, ir.Store)):
+                if items and isinstance(items[-1], list):
+                    items[-1].append(s)
+                else:
+                    items.append([s])
+            else:
+                items.append(s)
+        for item in reversed(items):
+            if isinstance(item, list):
+                label, n = self.block(item, cont)
+                cont = Cont([], None, label, lat=cont.lat + n)
+            else:
+                after, lat = self.materialize(cont)
+                cont = self.compound(item, after, lat)
+        return self.materialize(cont)
+
+    def materialize(self, cont: Cont) -> tuple[Label, Lat]:
+        if not cont.extra and cont.term is None:
+            return cont.true, cont.lat
+        label, n = self.block([], cont)
+        return label, cont.lat + n
+
+    def compound(self, s: ir.Stmt, after: Label, lat: Lat) -> Cont:
+        if isinstance(s, ir.If):
+            then, lt = self.seq(s.then, Cont([], None, after))
+            orelse, le = self.seq(s.orelse, Cont([], None, after))
+            return Cont([], s.cond, then, orelse, lat=Lat.either(lt, le) + lat)
+        if isinstance(s, ir.While):
+            body = Label()
+            entry, lb = self.seq(s.body, Cont([], s.cond, body, after))
+            body.alias = entry
+            return Cont([], s.cond, entry, after, lat=lb * Lat.unknown(f"trips@{s.loc.line}") + lat)
+        if isinstance(s, ir.For):
+            levels = self._flatten(s)
+            if levels is not None:
+                return self.pipeline(levels, after, lat)
+            return self.serial(s, after, lat)
+        if isinstance(s, ir.Return):
+            return Cont([ir.Assign("_ret", s.value, s.loc)], None, Label(self.done), lat=Lat.zero())
+        raise KernelError(f"{type(s).__name__} cannot be lowered to hardware here", s.loc,
+                          "kernel calls must be inlined first (hls.lower does it)")
+
+    def serial(self, s: ir.For, after: Label, lat: Lat) -> Cont:
+        step = _const(s.step)
+        if step is None or step == 0:
+            raise KernelError("the range step must be a non-zero constant", s.loc, "write range(a, b, 2)")
+        t = self.reg_type(s.var)
+        stop_t = int_type(s.stop.type)
+        extra: list[ir.Stmt] = [ir.Assign(s.var, s.start, s.loc)]
+        if isinstance(s.stop, ir.Const):
+            lim: ir.Expr = s.stop
+        else:
+            name = self.fresh("lim", stop_t)
+            extra.append(ir.Assign(name, s.stop, s.loc))
+            lim = ir.Var(name, stop_t, s.loc)
+        op = "<" if step > 0 else ">"
+        step_c = ir.Const(step, exact(step, step), s.loc)
+        nxt = ir.BinOp("+", ir.Var(s.var, t, s.loc), step_c, exact(t.lo + min(step, 0), t.hi + max(step, 0)), s.loc)
+        body = Label()
+        latch = Cont([ir.Assign(s.var, nxt, s.loc)], ir.Compare(op, nxt, lim, bool_, s.loc), body, after)
+        entry, lb = self.seq(s.body, latch)
+        body.alias = entry
+        trips = _trips(s, step)
+        return Cont(extra, ir.Compare(op, s.start, s.stop, bool_, s.loc), entry, after, lat=lb * trips + lat)
+
+    def _flatten(self, s: ir.For) -> list[ir.For] | None:
+        """The loops of a perfect nest ending in a pipelined loop that can be pipelined, else None.
+
+        Loops inside the outermost one need constant, non-empty ranges (they are
+        counted by the pipeline's odometer); otherwise the outer loops stay FSM
+        loops and the pipelined loop is found again when their bodies are lowered.
+        """
+        levels = [s]
+        while levels[-1].kind != "pipeline":
+            body = levels[-1].body
+            if len(body) != 1 or not isinstance(body[0], ir.For):
+                return None
+            levels.append(body[0])
+        inner = levels[-1]
+        blocker = next((b for b in inner.body if not isinstance(b, (ir.Assign, ir.Store))), None)
+        if blocker is not None:
+            if len(levels) == 1:
+                what = type(blocker).__name__.lower()
+                if self.strict_ii:
+                    raise KernelError(f"this loop cannot be pipelined: its body contains a {what}", inner.loc,
+                                      "unroll inner loops fully, or drop pipeline()")
+                self.not_pipelined.append(f"line {inner.loc.line}: not pipelined, its body has a {what} "
+                                          f"at line {blocker.loc.line}")
+            return None
+        if any(_const(f.step) in (None, 0) for f in levels):
+            return None
+        for f in levels[1:]:
+            if _const(f.start) is None or _const(f.stop) is None or _trips(f, _const(f.step)).hi == 0:
+                return None
+        return levels
+
+    def pipeline(self, levels: list[ir.For], after: Label, lat: Lat) -> Cont:
+        inner = levels[-1]
+        g = Graph()
+        builder = Builder(self, g)
+        counters = {f.var: builder.op("snap", (), self.reg_type(f.var), f.var, f.loc, pinned=0, pure=False)
+                    for f in levels}
+        valid = builder.op("valid", (), BOOL, None, inner.loc, pinned=0, pure=False)
+        builder.counters, builder.valid = counters, valid
+        for st in inner.body:
+            builder.stmt(st)
+        builder.finish()
+        self._carried_memory_edges(g, [f.var for f in levels])
+        asked = inner.ii or 1
+        res = schedule_modulo(g, self.timing, self.limits, asked)
+        if self.strict_ii and res.ii > asked:
+            raise KernelError(f"II={asked} cannot be met: {res.reason}; the best is II={res.ii}", inner.loc,
+                              "raise ii, or remove the bound (more ports/multipliers, or fewer accesses)")
+        extra: list[ir.Stmt] = []
+        lv = []
+        for k, f in enumerate(levels):
+            step = _const(f.step)
+            extra.append(ir.Assign(f.var, f.start, f.loc))
+            if k == 0 and not isinstance(f.stop, ir.Const):
+                name = self.fresh("lim", f.stop.type)
+                extra.append(ir.Assign(name, f.stop, f.loc))
+                stop: int | str = name
+            else:
+                stop = _const(f.stop)
+            lv.append(Level(f.var, None if k == 0 else _const(f.start), stop, step))
+        p = Pipeline(g, lv, res.ii, asked, max(res.length, 1), res.reason, inner.loc, f"p{len(self.pipelines)}")
+        self.pipelines.append(p)
+        self.reports.append(PipelineReport(inner.loc.line, inner.var, asked, res.ii, p.depth,
+                                           [f.var for f in levels[:-1]], res.reason))
+        state = self.new_state(pipe=p)
+        state.goto = after
+        trips = Lat.one()
+        for f in levels:
+            trips = trips * _trips(f, _const(f.step))
+        return Cont(extra, None, Label(state), lat=trips * Lat.const(res.ii) + Lat.const(1 + p.drain) + lat)
+
+    def _carried_memory_edges(self, g: Graph, loop_vars: list[str]) -> None:
+        """Order memory accesses of consecutive iterations unless they provably touch different elements."""
+        mem_ops = [o for o in g.ops if o.kind in ("load", "store")]
+        for i, a in enumerate(mem_ops):
+            for b in mem_ops[i + 1:]:
+                if a.attr is not b.attr or (a.kind == "load" and b.kind == "load"):
+                    continue
+                if _independent_across_iterations(a, b, loop_vars):
+                    continue
+                # b of iteration k before a of iteration k + 1 (a store is seen by loads a cycle later)
+                g.edges.append(Edge(b, a, 1 if b.kind == "store" else 0, 1,
+                                    f"memory `{a.attr.array}` written in one iteration, accessed in the next"))
+
+    def new_state(self, **kw) -> State:
+        st = State(len(self.states), **kw)
+        self.states.append(st)
+        return st
+
+    def block(self, stmts: list[ir.Stmt], cont: Cont) -> tuple[Label, Lat]:
+        g = Graph()
+        b = Builder(self, g)
+        for s in stmts:
+            b.stmt(s)
+        cond = b.truth(b.expr(cont.term)) if cont.term is not None else None
+        for s in cont.extra:
+            b.stmt(s)
+        b.finish()
+        target = cont.true
+        if cond is not None and cond.kind == "const":  # a branch decided at compile time
+            target, cond = (cont.true if cond.attr else cont.false), None
+        if cond is None and all(o.kind in ("const", "reg") for o in g.ops):
+            return target, Lat.zero()  # nothing to do: no state
+        if cond is not None:
+            g.outputs["cond"] = cond
+        length = max(schedule_block(g, self.timing, self.limits), 1)
+        if cond is not None:
+            length = max(length, cond.ready + 1)
+        blk = Block(g, length, stmts[0].loc if stmts else None)
+        self.blocks.append(blk)
+        states = [self.new_state(block=blk, cycle=c) for c in range(length)]
+        for a, nxt in zip(states, states[1:]):
+            a.goto = Label(nxt)
+        last = states[-1]
+        if cond is not None and cont.false is not None:
+            last.cond, last.if_true, last.if_false = cond, cont.true, cont.false
+        else:
+            last.goto = target
+        return Label(states[0]), Lat.const(length)
+
+
+def _replace(node, **kw):
+    from dataclasses import replace
+
+    return replace(node, **kw)
+
+
+def _const(e: ir.Expr) -> int | None:
+    return int(e.value) if isinstance(e, ir.Const) and isinstance(e.value, (int, bool)) else None
+
+
+def _trips(f: ir.For, step: int | None) -> Lat:
+    a, b = _const(f.start), _const(f.stop)
+    if a is None or b is None or step is None:
+        return Lat.unknown(f"trips@{f.loc.line}")
+    n = max(0, -((a - b) // step)) if step > 0 else max(0, -((b - a) // -step))
+    return Lat.const(n)
+
+
+def _key(e: ir.Expr) -> tuple:
+    """A structural key of an expression, ignoring source locations."""
+    from hls.ir.walk import expr_children
+
+    extra = tuple(getattr(e, f) for f in ("op", "name", "value", "array", "axis") if hasattr(e, f))
+    return (type(e).__name__, extra, tuple(_key(c) for c in expr_children(e)))
+
+
+def _injective_in(e: ir.Expr, var: str) -> bool:
+    """e = var, var + c, c + var, var - c or c - var, with c free of var."""
+    if isinstance(e, ir.Var):
+        return e.name == var
+    if isinstance(e, ir.Cast):
+        return False
+    if isinstance(e, ir.BinOp) and e.op in ("+", "-"):
+        lhs_has, rhs_has = _mentions(e.lhs, var), _mentions(e.rhs, var)
+        if lhs_has and not rhs_has:
+            return _injective_in(e.lhs, var)
+        if rhs_has and not lhs_has:
+            return _injective_in(e.rhs, var)
+    return False
+
+
+def _mentions(e: ir.Expr, var: str) -> bool:
+    from hls.ir.walk import subexpressions
+
+    return any(isinstance(x, ir.Var) and x.name == var for x in subexpressions(e))
+
+
+def _independent_across_iterations(a: Op, b: Op, loop_vars: list[str]) -> bool:
+    """Same index expression, injective in every loop variable: iterations touch different elements."""
+    if a.index is None or b.index is None or len(a.index) != len(b.index):
+        return False
+    if [_key(x) for x in a.index] != [_key(x) for x in b.index]:
+        return False
+    return all(any(_injective_in(x, v) for x in a.index) for v in loop_vars)
+
+
+__all__ = ["Block", "Hardware", "Label", "Level", "Pipeline", "PipelineReport", "State", "BoolType"]

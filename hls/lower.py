@@ -1,0 +1,277 @@
+"""`hls.lower(kernel, **params)`: a kernel to a scheduled MyHDL design, Verilog and VHDL.
+
+    design = lower(qk_dense, M=8, N=8, D=16)
+    print(design.report)          # latency, II per pipelined loop, operators, registers, memories
+    design.verilog, design.vhdl   # converted by MyHDL
+    design.myhdl_source           # the generated @block (readable)
+
+The compiler, in order:
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hls import ir
+from hls.errors import KernelError
+from hls.hw.dfg import Timing, int_type
+from hls.hw.emit import Emitter, clean, port_range
+from hls.hw.fsm import Hardware, PipelineReport
+from hls.hw.latency import Lat
+from hls.hw.memory import Memory, map_memories
+from hls.hw.schedule import Limits
+from hls.lang import Kernel
+from hls.types import ArrayType, BoolType
+
+OPTIONS = ("clock_ns", "multipliers", "partition", "ports", "strict_ii")
+
+
+def lower(kernel: Kernel, *, clock_ns: float = 5.0, multipliers: int | None = None,
+          partition: dict[str, int | None] | None = None, ports: dict[str, int] | None = None,
+          strict_ii: bool = False, **params: int) -> Design:
+    """Compile `kernel` to hardware with its dims (and optionally scalar parameters) bound by `params`.
+
+    clock_ns: the clock period the scheduler chains operators under.
+    multipliers: at most this many multipliers per cycle (None: as many as the schedule wants).
+    partition: {array: axis or None} overrides the automatic partitioning of arrays into banks.
+    ports: {array: 1..4} ports per bank (default 2, true dual-port RAM).
+    strict_ii: a pipelined loop that misses its `ii` is an error instead of a note in the report.
+    """
+    if not isinstance(kernel, Kernel):
+        raise TypeError(f"lower() takes a @kernel function, got {kernel!r}")
+    try:
+        fn = _passes(kernel, params)                   # inline, bind, fold, unroll, if-convert, narrow
+        memories = map_memories(fn, partition, ports)  # arrays -> RAM banks and ports, tables -> ROMs
+        hw = Hardware(fn, memories, Timing(clock_ns),  # schedule blocks, modulo-schedule pipelines, FSM
+                      Limits({b.prefix: b.ports for m in memories.values() for b in m.banks}, multipliers),
+                      strict_ii)
+        hw.build()
+        top = "k_" + clean(kernel.__name__)[:40]
+        source = Emitter(hw, top).emit()                # the MyHDL @block source
+    except KernelError as err:
+        raise err.with_traceback(None) from None
+    return Design(kernel, dict(params), fn, hw, top, source)
+
+
+def _passes(kernel: Kernel, params: dict[str, int]) -> ir.Function:
+    from hls import passes
+
+    dump = os.environ.get("ATTNHLS_DUMP_IR")
+    return passes.run_all(kernel, params, verify=bool(os.environ.get("ATTNHLS_VERIFY_IR")), dump=dump)
+
+
+@dataclass
+class MemoryReport:
+    name: str
+    kind: str
+    banks: int
+    depth: int
+    width: int
+    ports: int
+
+    @property
+    def bits(self) -> int:
+        return self.banks * self.depth * self.width
+
+
+@dataclass
+class Report:
+    """What `lower` built: latency, pipelines, operators, registers, memories (and Yosys figures on demand)."""
+
+    kernel: str
+    params: dict[str, int]
+    clock_ns: float
+    states: int
+    latency: Lat
+    pipelines: list[PipelineReport]
+    not_pipelined: list[str]
+    operators: Counter
+    register_bits: int
+    registers: int
+    memories: list[MemoryReport]
+    synthesis: dict[str, Any] | None = field(default=None)
+
+    def __str__(self) -> str:
+        bound = ", ".join(f"{k}={v}" for k, v in self.params.items())
+        lines = [f"design {self.kernel}({bound}) at {self.clock_ns} ns clock: {self.states} states",
+                 f"  latency: {self.latency}"]
+        for p in self.pipelines:
+            flat = f" (flattened with {', '.join(p.flattened)})" if p.flattened else ""
+            miss = f"; {p.reason}" if p.reason else ""
+            lines.append(f"  pipeline line {p.line} `{p.var}`{flat}: II={p.ii} (asked {p.ii_asked}), "
+                         f"depth {p.depth}{miss}")
+        lines += [f"  {n}" for n in self.not_pipelined]
+        ops = ", ".join(f"{k} {v}" for k, v in sorted(self.operators.items()))
+        lines.append(f"  operators: {ops}")
+        lines.append(f"  registers: {self.registers} ({self.register_bits} bits)")
+        for m in self.memories:
+            lines.append(f"  memory {m.name}: {m.kind}, {m.banks} bank(s) x {m.depth} x {m.width} bits, "
+                         f"{m.ports} port(s)")
+        if self.synthesis:
+            s = self.synthesis
+            lines.append(f"  yosys synth_xilinx: LUT {s['LUT']}, FF {s['FF']}, DSP {s['DSP']}, BRAM {s['BRAM']}")
+        return "\n".join(lines)
+
+
+class Design:
+    """A lowered kernel: MyHDL source, Verilog, VHDL, report, and simulation."""
+
+    def __init__(self, kernel: Kernel, params: dict[str, int], fn: ir.Function, hw: Hardware, top: str, source: str):
+        self.kernel = kernel
+        self.params = params
+        self.ir = fn
+        self.hw = hw
+        self.top = top
+        self.myhdl_source = source
+        self.memories: dict[str, Memory] = hw.memories
+
+    @cached_property
+    def block(self) -> Any:
+        """The generated MyHDL @block function."""
+        from backends._loader import load_source
+
+        return getattr(load_source(self.myhdl_source, "myhdl"), self.top)
+
+    @cached_property
+    def report(self) -> Report:
+        hw = self.hw
+        ops = Counter()
+        names = {"+": "add", "-": "sub", "*": "mul", "//": "div", "%": "mod", "&": "and", "|": "or", "^": "xor",
+                 "<<": "shl", ">>": "shr"}
+        graphs = [b.graph for b in hw.blocks] + [p.graph for p in hw.pipelines]
+        for g in graphs:
+            for o in g.ops:
+                if o.kind in ("bin", "mulc", "shift_const"):
+                    ops[names[o.attr] + ("_const" if o.kind != "bin" else "")] += 1
+                elif o.kind in ("cmp", "min", "max", "abs", "neg", "sel", "load", "store"):
+                    ops[o.kind] += 1
+        em = Emitter.__new__(Emitter)  # reuse the emitter's register accounting without emitting
+        regs = [int_type(t) for t in hw.decl.values()]
+        reg_bits = sum(t.width for t in regs)
+        source = self.myhdl_source
+        chain_bits = 0
+        for line in source.splitlines():
+            line = line.strip()
+            if line.startswith("c") and "= Signal(intbv(" in line:
+                lo = int(line.split("min=")[1].split(",")[0])
+                chain_bits += max(1, (-lo - 1).bit_length() + 1)
+        del em
+        n_chain = sum(1 for line in source.splitlines() if line.strip().startswith("c") and "Signal(intbv(" in line)
+        mems = [MemoryReport(m.name, m.kind, len(m.banks), m.banks[0].depth, int_type(m.elem).width, m.ports)
+                for m in hw.memories.values()]
+        return Report(self.kernel.__name__, self.params, hw.timing.clock_ns, len(hw.states), hw.latency,
+                      hw.reports, hw.not_pipelined, ops, reg_bits + chain_bits, len(regs) + n_chain, mems)
+
+    # ---- conversion -----------------------------------------------------------------------------------------
+
+    def signals(self) -> dict[str, Any]:
+        """Fresh MyHDL signals for every port of the top block."""
+        from myhdl import ResetSignal, Signal, intbv
+
+        sig: dict[str, Any] = {"clk": Signal(bool(0)), "rst": ResetSignal(0, active=1, isasync=False),
+                               "start": Signal(bool(0)), "done": Signal(bool(0))}
+        for p in self.hw.params:
+            lo, hi = port_range(p.type)
+            sig[f"p_{clean(p.name)}"] = Signal(intbv(0, min=lo, max=hi))
+        if self.hw.fn.ret is not None:
+            lo, hi = port_range(self.hw.fn.ret)
+            sig["ret"] = Signal(intbv(0, min=lo, max=hi))
+        for bank in self.ext_banks():
+            mem = self.memories[bank.array]
+            lo, hi = port_range(bank.elem)
+            for p in range(bank.ports):
+                sig[f"{bank.prefix}_addr{p}"] = Signal(intbv(0, min=0, max=1 << bank.addr_width))
+                if mem.reads:
+                    sig[f"{bank.prefix}_rdata{p}"] = Signal(intbv(0, min=lo, max=hi))
+                if mem.writes:
+                    sig[f"{bank.prefix}_wdata{p}"] = Signal(intbv(0, min=lo, max=hi))
+                    sig[f"{bank.prefix}_we{p}"] = Signal(bool(0))
+        return sig
+
+    def ext_banks(self) -> list:
+        return [b for m in self.memories.values() if m.kind == "ext" for b in m.banks]
+
+    def _convert(self, hdl: str) -> str:
+        import warnings
+
+        with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            inst = self.block(**self.signals())
+            inst.convert(hdl=hdl, path=tmp, name=self.top, testbench=False)
+            suffix = ".v" if hdl == "Verilog" else ".vhd"
+            text = (Path(tmp) / (self.top + suffix)).read_text()
+        return "\n".join(line for line in text.splitlines() if not line.startswith("// Date:")
+                         and not line.startswith("-- Date:")) + "\n"
+
+    @cached_property
+    def verilog(self) -> str:
+        """The design in Verilog (MyHDL's converter)."""
+        return self._convert("Verilog")
+
+    @cached_property
+    def vhdl(self) -> str:
+        """The design in VHDL (MyHDL's converter; needs MyHDL's pck_myhdl package alongside)."""
+        return self._convert("VHDL")
+
+    def synthesize(self) -> dict[str, Any]:
+        """Yosys `synth_xilinx` figures (LUT, FF, DSP, BRAM), also stored in `report.synthesis`."""
+        from hls.tools import yosys
+
+        result = yosys.synth_xilinx(self.verilog, self.top)
+        self.report.synthesis = result
+        return result
+
+    # ---- simulation -----------------------------------------------------------------------------------------
+
+    def arguments(self, values: dict[str, Any]) -> tuple[dict[str, int], dict[str, np.ndarray]]:
+        """Scalar port values and external bank images for the kernel's arguments (by parameter name)."""
+        scalars = {}
+        for p in self.hw.params:
+            v = values[p.name]
+            scalars[f"p_{clean(p.name)}"] = int(bool(v)) if isinstance(p.type, BoolType) else int(v)
+        images: dict[str, np.ndarray] = {}
+        for m in self.memories.values():
+            if m.kind == "ext":
+                images.update(m.split(np.asarray(values[m.name])))
+        return scalars, images
+
+    def results(self, images: dict[str, np.ndarray], values: dict[str, Any]) -> None:
+        """Copy the final bank images back into the written array arguments (in place)."""
+        for m in self.memories.values():
+            if m.kind == "ext" and m.writes:
+                out = values[m.name]
+                m.join(images, out)
+
+    def decode_ret(self, raw: int | None) -> Any:
+        t = self.hw.fn.ret
+        if t is None or raw is None:
+            return None
+        if isinstance(t, BoolType):
+            return bool(raw)
+        return int_type(t).wrap(int(raw))
+
+    def simulate_myhdl(self, values: dict[str, Any], max_cycles: int = 10_000_000) -> tuple[Any, int]:
+        """Run the MyHDL simulation on the arguments (by parameter name); returns (return value, cycles)."""
+        from hls.hw.sim import run_myhdl
+
+        scalars, images = self.arguments(values)
+        out_images, ret, cycles = run_myhdl(self, scalars, images, max_cycles)
+        self.results(out_images, values)
+        return self.decode_ret(ret), cycles
+
+
+def _is_array(p: ir.Param) -> bool:
+    return isinstance(p.type, ArrayType)
+
+
+__all__ = ["Design", "Report", "lower"]
+_ = sys
