@@ -152,6 +152,8 @@ def test_interface_mismatch_is_reported():
 def test_bad_verilog_is_reported():
     with pytest.raises(vl.VerilogError, match=r"Verilator rejected module acc:\n%Error: acc.v:\d+:\d+: "):
         vl.build(source("acc").replace("endmodule", ""), ACC)
+    with pytest.raises(vl.VerilogError, match=r"batch item 1 of 2: Verilator rejected module acc"):
+        vl.build_many([(source("acc"), ACC), (source("acc").replace("endmodule", ""), ACC)])
 
 
 @needs_verilator
