@@ -29,7 +29,7 @@ from hls.ir import nodes as ir
 from hls.ir.verify import verify
 from hls.ir.walk import statements
 from hls.passes import PASSES, bind, bitwidth, collect_callees, constfold, inline, run_all
-from hls.passes._util import subexprs
+from hls.passes._util import int_type, subexprs
 from hls.strategies import arguments
 from hls.types import ArrayType, FloatType, IntType
 from tests.catalog import CASES
@@ -66,6 +66,14 @@ def sum_squares(x: i16) -> i32:
     return square(x) + square(x + 1)
 
 
+@kernel
+def maybe(n: i8) -> i8:
+    """Returns 0 unless n > 3: a call starts with its locals at zero."""
+    if n > 3:
+        t = i8(n)
+    return t
+
+
 @kernel(values={"a": st.integers(-20, 20)})
 def calls_everywhere(a: Array[i32, "N"], out: Array[i32, "N"]):
     """Calls in an `and`, in both branches of a select, after a load they change, in a while condition."""
@@ -79,7 +87,7 @@ def calls_everywhere(a: Array[i32, "N"], out: Array[i32, "N"]):
         while square(n) < v or n < 2:
             n += 1
         bump(a, i)
-        out[i] += n + w
+        out[i] += n + w + maybe(a[i])
 
 
 @kernel
@@ -381,9 +389,14 @@ def test_bitwidth_only_narrows(k: Any, params: dict[str, int]) -> None:
 def test_bitwidth_narrows_the_qk_loop_variables() -> None:
     fn = run_all(qk.qk_dense, {"M": 8, "N": 8, "D": 16})
     loop_vars = {e.name: e.type for e in _exprs(fn) if isinstance(e, ir.Var)}
-    assert loop_vars == {"i": IntType(3, False), "j": IntType(3, False), "acc": i32}
+    assert loop_vars == {"i": IntType(3, False), "j": IntType(3, False), "acc": IntType(20, True)}
     products = {e.type for e in _exprs(fn) if isinstance(e, ir.BinOp) and e.op == "*"}
     assert products == {IntType(16, True)}
+    sums = [e.type for e in _exprs(fn) if isinstance(e, ir.BinOp) and e.op == "+"]
+    # the k-th partial sum of products in -16256..16384 holds -16256 * k .. 16384 * k, a bit more per doubling
+    assert sums == [int_type(-16256 * k, 16384 * k) for k in range(2, 17)]
+    assert sums[0] == IntType(17, True) and sums[-1] == IntType(20, True)
+    assert not any(isinstance(e, ir.Cast) for e in _exprs(fn))  # no sum ever wraps to i32
 
 
 def test_bitwidth_narrows_a_local_only_when_no_value_wraps() -> None:
@@ -393,6 +406,8 @@ def test_bitwidth_narrows_a_local_only_when_no_value_wraps() -> None:
     assert types["best"] == IntType(41, True)  # x[i, j] (i32) or -2**40
     fn = run_all(examples.dot_wrap, {"N": 3})
     assert {x.name: x.type for x in fn.locals}["acc"] == i16  # it wraps: it keeps its type
+    fn = run_all(predicated, {"N": 3})
+    assert {x.name: x.type for x in fn.locals}["x"] == IntType(17, True)  # a[i] * 2
 
 
 # ---- golden IR ---------------------------------------------------------------------------------------------------

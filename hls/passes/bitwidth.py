@@ -1,41 +1,46 @@
 """bitwidth: narrow integer types to the value ranges the kernel can actually produce.
 
-A flow-insensitive interval analysis over the bound, unrolled function:
-parameters range over their types, a loop variable over [start, stop - 1]
-of its bounds' intervals (mirrored for negative steps, and never outside
-its type), a load over its element type (a table load over the table's
-values), and a local over the join of zero (locals start at zero) and every
-value assigned to it, each clipped to the local's type when it may wrap.
-The locals and loop variables are iterated to a fixed point; a variable
-still growing after WIDEN_AFTER rounds is widened to its type's range.
+An interval analysis runs over the structured code like an interpreter
+over sets of values: parameters range over their types, locals start at
+zero (a prange iteration's own locals at each iteration), an assignment
+sets its local to the value's interval (its type's whole range when the
+value may wrap), a loop variable ranges over [start, stop - 1] of its
+bounds' intervals (mirrored for negative steps, never outside its type), a
+load over its element type (a table load over the table's values), and an
+`if` joins what its branches leave. A loop's entry state is iterated to a
+fixed point; a variable still growing after WIDEN_AFTER rounds is widened
+to its type's range. Each expression node records the join of the
+intervals it takes.
 
 Then every integer expression gets the narrowest type holding its interval
-(intersected with its old type, so no width grows), loop variables likewise,
-and a local is narrowed only when every value assigned to it fits without
-wrapping (so each assignment wraps exactly as before). A cast whose operand
-already fits disappears. Parameters, array elements, loads and bools keep
-their types.
+(intersected with its old type, so no width grows); loop variables too;
+a local is narrowed only when every value assigned to it fits without
+wrapping (so each assignment wraps exactly as before); a cast whose
+operand already fits disappears. Parameters, array elements, loads and
+bools keep their types; code that never runs keeps its types.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 from hls.ir import nodes as ir
-from hls.ir.walk import statements
-from hls.passes._util import bitwise_range, int_type, map_stmts, subexprs
+from hls.ir.walk import expr_children, statements
+from hls.passes._util import bitwise_range, int_type, stmt_exprs, with_children, with_exprs
 from hls.types import BoolType, FloatType, IntType, ScalarType
 
 __all__ = ["WIDEN_AFTER", "run"]
 
 WIDEN_AFTER = 4
 Interval = tuple[int, int]
+Env = dict[str, Interval]
 
 
 def run(fn: ir.Function) -> ir.Function:
     """`fn` with integer expression, loop variable and local types narrowed to their value ranges."""
     a = _Analysis(fn)
-    a.solve()
+    a.block(fn.body, a.entry_state())
     return a.narrow()
 
 
@@ -45,140 +50,204 @@ def _join(a: Interval | None, b: Interval | None) -> Interval | None:
     return min(a[0], b[0]), max(a[1], b[1])
 
 
-def _meet(a: Interval, t: ScalarType) -> Interval:
-    """`a` within the range of `t` (the range itself when they do not overlap)."""
-    lo, hi = max(a[0], t.lo), min(a[1], t.hi)
-    return (lo, hi) if lo <= hi else (t.lo, t.hi)
+def _join_env(a: Env, b: Env) -> Env:
+    """What holds after either state: variables known in both, joined."""
+    return {k: _join(v, b[k]) for k, v in a.items() if k in b}
 
 
 def _span(t: ScalarType) -> Interval:
     return t.lo, t.hi
 
 
+def _fits(r: Interval, t: ScalarType) -> bool:
+    return t.lo <= r[0] and r[1] <= t.hi
+
+
 class _Analysis:
     def __init__(self, fn: ir.Function) -> None:
         self.fn = fn
         self.tables = {t.name: t for t in fn.tables if t.values and not isinstance(t.elem, FloatType)}
-        self.types: dict[str, ScalarType] = {}  # every scalar variable -> its (declared or frontend) type
-        self.env: dict[str, Interval | None] = {}
+        self.types: dict[str, ScalarType] = {}  # every integer or bool variable -> its type
+        self.seen: dict[int, Interval] = {}  # id(expression node) -> join of the intervals it took
         self.raw: dict[str, Interval] = {}  # local -> join of zero and its assigned values, before wrapping
-        self.loops = [s for s in statements(fn.body) if isinstance(s, ir.For)]
+        self.loop_ranges: dict[str, Interval] = {}  # loop variable -> join of its intervals
+        self.owned: dict[str, list[ir.Local]] = {}  # prange scope -> its locals
         for p in fn.params:
             if isinstance(p.type, IntType | BoolType):
                 self.types[p.name] = p.type
-                self.env[p.name] = _span(p.type)
         for x in fn.locals:
             if isinstance(x.type, IntType | BoolType):
                 self.types[x.name] = x.type
-                self.env[x.name] = (0, 0)
-        loop_vars = {s.var for s in self.loops}
-        for e in subexprs(fn.body):
-            if isinstance(e, ir.Var) and e.name in loop_vars:
-                old = self.types.get(e.name)
-                self.types[e.name] = e.type if old is None else int_type(min(old.lo, e.type.lo),
-                                                                         max(old.hi, e.type.hi))
-        for v in loop_vars:
-            self.env.setdefault(v, None)
+                self.owned.setdefault(x.scope, []).append(x)
+        loop_vars = {s.var for s in statements(fn.body) if isinstance(s, ir.For)}
+        for s in statements(fn.body):
+            for e in stmt_exprs(s):
+                for v in _vars(e):
+                    if v.name in loop_vars:
+                        old = self.types.get(v.name)
+                        self.types[v.name] = v.type if old is None else int_type(min(old.lo, v.type.lo),
+                                                                                 max(old.hi, v.type.hi))
 
-    # ---- the fixed point -------------------------------------------------------
+    def entry_state(self) -> Env:
+        env = {p.name: _span(p.type) for p in self.fn.params if p.name in self.types}
+        return env | {x.name: (0, 0) for x in self.owned.get("", [])}
 
-    def solve(self) -> None:
+    # ---- statements --------------------------------------------------------------
+
+    def block(self, stmts: tuple[ir.Stmt, ...], env: Env) -> None:
+        """Run `stmts` on the state `env`, which becomes the state after them."""
+        for s in stmts:
+            self.stmt(s, env)
+
+    def stmt(self, s: ir.Stmt, env: Env) -> None:
+        if isinstance(s, ir.Assign):
+            value = self.eval(s.value, env)
+            t = self.types.get(s.name)
+            if t is None or value is None:
+                env.pop(s.name, None)
+                return
+            self.raw[s.name] = _join(self.raw.get(s.name, (0, 0)), value)
+            env[s.name] = (0, 1) if isinstance(t, BoolType) else value if _fits(value, t) else _span(t)
+        elif isinstance(s, ir.If):
+            self.eval(s.cond, env)
+            other = dict(env)
+            self.block(s.then, env)
+            self.block(s.orelse, other)
+            joined = _join_env(env, other)
+            env.clear()
+            env.update(joined)
+        elif isinstance(s, ir.For):
+            self.for_loop(s, env)
+        elif isinstance(s, ir.While):
+            self.loop(s.body, env, lambda inner: self.eval(s.cond, inner))
+        else:
+            for e in stmt_exprs(s):
+                self.eval(e, env)
+
+    def for_loop(self, s: ir.For, env: Env) -> None:
+        start, stop = self.eval(s.start, env), self.eval(s.stop, env)
+        lo, hi = (start[0], stop[1] - 1) if int(s.step.value) > 0 else (stop[0] + 1, start[1])
+        t = self.types.get(s.var)  # None when no expression reads the loop variable
+        if t is not None:
+            lo, hi = max(lo, t.lo), min(hi, t.hi)
+        if lo > hi:
+            return  # the body never runs
+        if t is not None:
+            self.loop_ranges[s.var] = _join(self.loop_ranges.get(s.var), (lo, hi))
+        owned = self.owned.get(f"{s.var}@{s.loc.line}", []) if s.kind == "prange" else []
+
+        def enter(inner: Env) -> None:
+            inner[s.var] = (lo, hi)
+            inner.update({x.name: (0, 0) for x in owned})
+
+        self.loop(s.body, env, enter)
+        env.pop(s.var, None)
+
+    def loop(self, body: tuple[ir.Stmt, ...], env: Env, enter: Callable[[Env], object]) -> None:
+        """Iterate the state at the loop's head to a fixed point; `env` becomes it (the state after the loop)."""
+        head = dict(env)
         rounds = 0
         while True:
-            new = self.step()
-            changed = [k for k in new if new[k] != self.env[k]]
+            inner = dict(head)
+            enter(inner)
+            self.block(body, inner)
+            new = _join_env(head, inner)
+            changed = [k for k in new if new[k] != head[k]]
             if not changed:
-                return
+                break
             rounds += 1
             if rounds >= WIDEN_AFTER:
-                for k in changed:
-                    new[k] = _span(self.types[k]) if k in self.types else new[k]
-            self.env = new
+                new.update({k: _span(self.types[k]) for k in changed if k in self.types})
+            head = new
+        env.clear()
+        env.update(head)
 
-    def step(self) -> dict[str, Interval | None]:
-        """One round: every assignment and loop header evaluated under the current intervals."""
-        new = dict(self.env)
-        self.raw = {}
-        for s in statements(self.fn.body):
-            if isinstance(s, ir.Assign) and s.name in self.types:
-                t = self.types[s.name]
-                value = self.interval(s.value)
-                self.raw[s.name] = _join(self.raw.get(s.name, (0, 0)), value)
-                stored = value if t.lo <= value[0] and value[1] <= t.hi else _span(t)
-                new[s.name] = _join(new[s.name], stored)
-            elif isinstance(s, ir.For) and s.var in self.types:
-                new[s.var] = _join(new[s.var], self.loop_range(s))
-        return new
+    # ---- expressions ----------------------------------------------------------------
 
-    def loop_range(self, s: ir.For) -> Interval | None:
-        start, stop, step = self.interval(s.start), self.interval(s.stop), int(s.step.value)
-        lo, hi = (start[0], stop[1] - 1) if step > 0 else (stop[0] + 1, start[1])
-        t = self.types[s.var]
-        lo, hi = max(lo, t.lo), min(hi, t.hi)
-        return (lo, hi) if lo <= hi else None
+    def eval(self, e: ir.Expr, env: Env) -> Interval | None:
+        """The interval of integer or bool expression `e` in state `env` (None for floats), recorded per node."""
+        kids = [self.eval(k, env) for k in expr_children(e)]  # NOTE: both sides of a select: either may run
+        if isinstance(e.type, FloatType) or e.type is None:
+            return None
+        r = self.raw_interval(e, kids, env)
+        r = _span(e.type) if r is None else (max(r[0], e.type.lo), min(r[1], e.type.hi))
+        if r[0] > r[1]:
+            r = _span(e.type)
+        self.seen[id(e)] = _join(self.seen.get(id(e)), r)
+        return r
 
-    # ---- intervals of expressions -------------------------------------------------
-
-    def interval(self, e: ir.Expr) -> Interval:
-        """A sound interval of the integer or bool expression `e` under the current variable intervals."""
-        r = self.raw_interval(e)
-        return _span(e.type) if r is None else _meet(r, e.type)
-
-    def raw_interval(self, e: ir.Expr) -> Interval | None:
+    def raw_interval(self, e: ir.Expr, kids: list[Interval | None], env: Env) -> Interval | None:
         if isinstance(e, ir.Const):
             return int(e.value), int(e.value)
         if isinstance(e, ir.Var):
-            return self.env.get(e.name)
+            return env.get(e.name)
         if isinstance(e, ir.Load):
             t = self.tables.get(e.array)
             return (min(t.values), max(t.values)) if t is not None else None
-        if isinstance(e.type, BoolType) or isinstance(e, ir.Compare | ir.Logical):
-            return 0, 1
+        if isinstance(e.type, BoolType) or isinstance(e, ir.Compare | ir.Logical) or None in kids:
+            return (0, 1) if isinstance(e.type, BoolType) else None
         if isinstance(e, ir.BinOp):
-            return _binop(e.op, self.interval(e.lhs), self.interval(e.rhs))
+            return _binop(e.op, kids[0], kids[1])
         if isinstance(e, ir.UnaryOp):
-            lo, hi = self.interval(e.operand)
+            lo, hi = kids[0]
             return (-hi, -lo) if e.op == "-" else (-hi - 1, -lo - 1)
         if isinstance(e, ir.Select):
-            return _join(self.interval(e.then), self.interval(e.orelse))
+            return _join(kids[1], kids[2])
         if isinstance(e, ir.Cast):
-            r = self.interval(e.operand)
-            return r if e.type.lo <= r[0] and r[1] <= e.type.hi else None
+            return kids[0] if _fits(kids[0], e.type) else None
         if isinstance(e, ir.Intrinsic) and e.name in ("min", "max", "abs"):
-            return _intrinsic(e.name, [self.interval(a) for a in e.args])
+            return _intrinsic(e.name, kids)
         return None
 
-    # ---- rewriting ------------------------------------------------------------------
+    # ---- rewriting --------------------------------------------------------------------
 
     def narrow(self) -> ir.Function:
         fn = self.fn
-        new_types = dict(self.types)
+        self.new_types = dict(self.types)
         for x in fn.locals:
             r = self.raw.get(x.name, (0, 0))
-            if isinstance(x.type, IntType) and x.type.lo <= r[0] and r[1] <= x.type.hi:
-                new_types[x.name] = int_type(*r)
-        for s in self.loops:
-            r = self.env.get(s.var)
-            if r is not None:
-                new_types[s.var] = int_type(*r)
-        params = {p.name for p in fn.params}
+            if isinstance(x.type, IntType) and _fits(r, x.type):
+                self.new_types[x.name] = int_type(*r)
+        for var, r in self.loop_ranges.items():
+            self.new_types[var] = int_type(*r)
+        self.params = {p.name for p in fn.params}
+        locals_ = tuple(dataclasses.replace(x, type=self.new_types.get(x.name, x.type)) for x in fn.locals)
+        return dataclasses.replace(fn, locals=locals_, body=self.rewrite_block(fn.body))
 
-        def node(e: ir.Expr) -> ir.Expr:
-            if isinstance(e.type, FloatType | BoolType) or e.type is None:
-                return e
-            if isinstance(e, ir.Var):
-                return e if e.name in params else dataclasses.replace(e, type=new_types.get(e.name, e.type))
-            if isinstance(e, ir.Const | ir.Load | ir.Dim | ir.Call):
-                return e
-            if isinstance(e, ir.Cast) and isinstance(e.operand.type, IntType):
-                lo, hi = self.interval(e.operand)
-                if e.type.lo <= lo and hi <= e.type.hi:
-                    return e.operand
-            return dataclasses.replace(e, type=int_type(*self.interval(e)))
+    def rewrite_block(self, stmts: tuple[ir.Stmt, ...]) -> tuple[ir.Stmt, ...]:
+        out = []
+        for s in stmts:
+            s = with_exprs(s, tuple(self.rewrite(e) for e in stmt_exprs(s)))
+            if isinstance(s, ir.For | ir.While):
+                s = dataclasses.replace(s, body=self.rewrite_block(s.body))
+            elif isinstance(s, ir.If):
+                s = dataclasses.replace(s, then=self.rewrite_block(s.then), orelse=self.rewrite_block(s.orelse))
+            out.append(s)
+        return tuple(out)
 
-        locals_ = tuple(dataclasses.replace(x, type=new_types[x.name]) if x.name in new_types else x
-                        for x in fn.locals)
-        return dataclasses.replace(fn, locals=locals_, body=map_stmts(fn.body, node))
+    def rewrite(self, e: ir.Expr) -> ir.Expr:
+        """`e` (a node of the analysed function) with its subtree's types narrowed."""
+        kids = expr_children(e)
+        new = with_children(e, tuple(self.rewrite(k) for k in kids)) if kids else e
+        if not isinstance(e.type, IntType):
+            return new
+        if isinstance(e, ir.Var):
+            return new if e.name in self.params else dataclasses.replace(new, type=self.new_types.get(e.name, e.type))
+        r = self.seen.get(id(e))
+        if r is None or isinstance(e, ir.Const | ir.Load | ir.Dim | ir.Call):
+            return new
+        if isinstance(e, ir.Cast) and isinstance(e.operand.type, IntType):
+            inner = self.seen.get(id(e.operand))
+            if inner is not None and _fits(inner, e.type):
+                return new.operand
+        return dataclasses.replace(new, type=int_type(*r))
+
+
+def _vars(e: ir.Expr) -> list[ir.Var]:
+    out = [e] if isinstance(e, ir.Var) else []
+    for k in expr_children(e):
+        out += _vars(k)
+    return out
 
 
 def _binop(op: str, a: Interval, b: Interval) -> Interval | None:
@@ -217,4 +286,3 @@ def _intrinsic(name: str, args: list[Interval]) -> Interval:
         return (0 if lo <= 0 <= hi else min(abs(lo), abs(hi))), max(abs(lo), abs(hi))
     pick = min if name == "min" else max
     return pick(a[0] for a in args), pick(a[1] for a in args)
-
