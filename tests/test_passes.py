@@ -99,7 +99,8 @@ def table_clash(x: Array[u8, "N"], out: Array[i32, "N"]):
 
 @kernel
 def unrolled(a: Array[i16, "N"], out: Array[i32, 4]):
-    """A full unroll, unrolls by a factor with a remainder (positive and negative steps), nested unrolls."""
+    """A full unroll, unrolls by a factor with a remainder (positive and negative steps, constant and run-time
+    bounds), nested unrolls."""
     acc = i32(0)
     for k in unroll(range(a.shape[0])):
         acc += a[k] * (k + 1)
@@ -115,6 +116,10 @@ def unrolled(a: Array[i16, "N"], out: Array[i32, 4]):
             out[3] += a[(r + c) % a.shape[0]] * c
     for z in unroll(range(a.shape[0]), factor=1):
         out[3] -= z
+    for k4 in unroll(range(a[0] & 3, a.shape[0]), factor=3):
+        out[3] += a[k4] * k4
+    for k5 in unroll(range(a.shape[0] - 1, (a[1 % a.shape[0]] & 1) - 1, -2), factor=2):
+        out[3] = out[3] * 5 + a[k5]
 
 
 @kernel
@@ -324,8 +329,9 @@ def test_unroll_leaves_no_unroll_loops_and_makes_the_copies() -> None:
     loops = [s for s in statements(fn.body) if isinstance(s, ir.For)]
     assert not any(s.kind == "unroll" for s in loops)
     # factor 3 over range(1, 7, 2) (3 iterations): straight-line; factor 2 over 7 iterations: a loop by 2
-    # with a remainder of one copy; factor 1: a plain loop.
-    assert [(s.kind, int(s.step.value)) for s in loops] == [("range", -2), ("range", 1)]
+    # with a remainder of one copy; factor 1: a plain loop; run-time bounds: a loop by F * step, then the rest.
+    assert [(s.kind, int(s.step.value)) for s in loops] == [("range", -2), ("range", 1), ("range", 3), ("range", 1),
+                                                            ("range", -4), ("range", -2)]
     assert sum(isinstance(s, ir.Store) and s.array == "out" and s.indices[0].value == 2
                for s in statements(fn.body)) == 3  # two copies in the loop, one for the remainder
 
@@ -333,7 +339,7 @@ def test_unroll_leaves_no_unroll_loops_and_makes_the_copies() -> None:
 def test_unroll_by_factor_loops_when_there_are_two_groups_or_more() -> None:
     fn = _pipeline_until(unrolled, {"N": 12}, "unroll")
     steps = sorted(int(s.step.value) for s in statements(fn.body) if isinstance(s, ir.For))
-    assert steps == [-2, 1, 6]  # range(1, 12, 2) by 3: 6 iterations in 2 groups of 3
+    assert steps == [-4, -2, -2, 1, 1, 3, 6]  # range(1, 12, 2) by 3: 6 iterations in 2 groups of 3, a loop by 6
 
 
 def test_ifconvert_removes_ifs_from_pipelined_bodies_only() -> None:

@@ -187,7 +187,7 @@ class _Analysis:
         if isinstance(e.type, BoolType) or isinstance(e, ir.Compare | ir.Logical) or None in kids:
             return (0, 1) if isinstance(e.type, BoolType) else None
         if isinstance(e, ir.BinOp):
-            return _binop(e.op, kids[0], kids[1])
+            return binop_range(e.op, kids[0], kids[1])
         if isinstance(e, ir.UnaryOp):
             lo, hi = kids[0]
             return (-hi, -lo) if e.op == "-" else (-hi - 1, -lo - 1)
@@ -250,7 +250,8 @@ def _vars(e: ir.Expr) -> list[ir.Var]:
     return out
 
 
-def _binop(op: str, a: Interval, b: Interval) -> Interval | None:
+def binop_range(op: str, a: Interval, b: Interval) -> Interval | None:
+    """The interval of `a op b` for integer operands in the intervals `a` and `b` (None: it always raises)."""
     (alo, ahi), (blo, bhi) = a, b
     if op == "+":
         return alo + blo, ahi + bhi

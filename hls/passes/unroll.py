@@ -4,7 +4,9 @@ A full unroll (no factor) needs constant bounds (after bind and constfold):
 the body is copied once per iteration with the loop variable replaced by
 its constant. `unroll(range(...), factor=F)` becomes a plain loop stepping
 by F * step whose body is F copies (the variable, variable + step, ...),
-followed by the remaining iterations as straight-line copies. Locals keep
+followed by the remaining iterations as straight-line copies; with bounds
+known only at run time, the groups run in one loop (its bounds computed
+from the trip count) and the rest in a second, plain loop. Locals keep
 their names (each copy assigns them in turn, as the iterations did).
 Nested unroll loops are unrolled from the outside in, so inner bounds that
 depend on an outer variable become constants. At most MAX_COPIES copies of
@@ -21,7 +23,8 @@ import dataclasses
 from hls.errors import KernelError
 from hls.ir import nodes as ir
 from hls.ir.walk import statements
-from hls.passes._util import const, int_type, map_stmts, subexprs
+from hls.passes._util import NameSupply, assigned, const, function_names, int_type, map_stmts, subexprs
+from hls.passes.bitwidth import binop_range
 from hls.passes.constfold import fold
 from hls.types import ArrayType
 
@@ -32,55 +35,108 @@ MAX_COPIES = 4096
 
 def run(fn: ir.Function) -> ir.Function:
     """`fn` without unroll loops and with constant local array sizes; raises KernelError."""
-    body = _block(fn.body, 1)
-    return dataclasses.replace(fn, body=_fix_allocs(body))
+    u = _Unroller(NameSupply(function_names(fn)))
+    body = _fix_allocs(u.block(fn.body, 1, ""))
+    return dataclasses.replace(fn, body=body, locals=fn.locals + tuple(u.new_locals))
 
 
-def _block(stmts: tuple[ir.Stmt, ...], copies: int) -> tuple[ir.Stmt, ...]:
-    """Unroll the loops of `stmts`, which are themselves replicated `copies` times."""
-    out: list[ir.Stmt] = []
-    for s in stmts:
-        if isinstance(s, ir.For) and s.kind == "unroll":
-            out.extend(_unroll(s, copies))
-        elif isinstance(s, ir.For | ir.While):
-            out.append(dataclasses.replace(s, body=_block(s.body, copies)))
-        elif isinstance(s, ir.If):
-            out.append(dataclasses.replace(s, then=_block(s.then, copies), orelse=_block(s.orelse, copies)))
-        else:
-            out.append(s)
-    return tuple(out)
+@dataclasses.dataclass
+class _Unroller:
+    names: NameSupply
+    new_locals: list[ir.Local] = dataclasses.field(default_factory=list)
 
+    def block(self, stmts: tuple[ir.Stmt, ...], copies: int, scope: str) -> tuple[ir.Stmt, ...]:
+        """Unroll the loops of `stmts`, which are themselves replicated `copies` times."""
+        out: list[ir.Stmt] = []
+        for s in stmts:
+            if isinstance(s, ir.For) and s.kind == "unroll":
+                out.extend(self.unroll(s, copies, scope))
+            elif isinstance(s, ir.For):
+                inner = f"{s.var}@{s.loc.line}" if s.kind == "prange" else scope
+                out.append(dataclasses.replace(s, body=self.block(s.body, copies, inner)))
+            elif isinstance(s, ir.While):
+                out.append(dataclasses.replace(s, body=self.block(s.body, copies, scope)))
+            elif isinstance(s, ir.If):
+                out.append(dataclasses.replace(s, then=self.block(s.then, copies, scope),
+                                               orelse=self.block(s.orelse, copies, scope)))
+            else:
+                out.append(s)
+        return tuple(out)
 
-def _unroll(s: ir.For, copies: int) -> list[ir.Stmt]:
-    if s.factor == 1:
-        return [dataclasses.replace(s, kind="range", factor=None, body=_block(s.body, copies))]
-    start, stop, step = fold(s.start), fold(s.stop), int(s.step.value)
-    if not isinstance(start, ir.Const) or not isinstance(stop, ir.Const):
-        fix = "bind the dims with lower(..., D=16)" + ("" if s.factor else " or give factor=")
-        raise KernelError("unroll needs constant bounds", s.loc, fix)
-    iters = range(int(start.value), int(stop.value), step)
-    factor = min(s.factor or len(iters), len(iters)) or 1
-    main = len(iters) // factor * factor
-    looped = s.factor is not None and factor > 1 and main > factor  # else every iteration is copied
-    made = (factor + len(iters) - main if looped else len(iters)) * copies
-    if made > MAX_COPIES:
-        raise KernelError(f"unrolling this loop makes {made} copies of its body, over the limit of {MAX_COPIES}",
-                          s.loc, "unroll by a smaller factor (factor=...), or pipeline the loop")
-    out: list[ir.Stmt] = []
-    if looped:
+    def unroll(self, s: ir.For, copies: int, scope: str) -> list[ir.Stmt]:
+        if s.factor == 1:
+            return [dataclasses.replace(s, kind="range", factor=None, body=self.block(s.body, copies, scope))]
+        start, stop, step = fold(s.start), fold(s.stop), int(s.step.value)
+        if not isinstance(start, ir.Const) or not isinstance(stop, ir.Const):
+            if s.factor is None:
+                raise KernelError("unroll needs constant bounds", s.loc,
+                                  "bind the dims with lower(..., D=16) or give factor=")
+            return self.unroll_dynamic(dataclasses.replace(s, start=start, stop=stop), copies, scope)
+        iters = range(int(start.value), int(stop.value), step)
+        factor = min(s.factor or len(iters), len(iters)) or 1
+        main = len(iters) // factor * factor
+        looped = s.factor is not None and factor > 1 and main > factor  # else every iteration is copied
+        _check_copies(s, (factor + len(iters) - main if looped else len(iters)) * copies)
+        out: list[ir.Stmt] = []
+        rest = iters
+        if looped:
+            out.append(self.main_loop(s, const(iters.start, s.start.loc), const(iters.start + main * step, s.stop.loc),
+                                      factor, copies, scope))
+            rest = iters[main:]
+        for v in rest:
+            out.extend(self.block(_with_value(s.body, s.var, v), copies * factor, scope))
+        return out
+
+    def main_loop(self, s: ir.For, start: ir.Expr, stop: ir.Expr, factor: int, copies: int, scope: str) -> ir.For:
+        """The loop from `start` to `stop` by factor * step whose body is `factor` consecutive iterations."""
+        step = int(s.step.value)
         body: list[ir.Stmt] = []
         for k in range(factor):
             body.extend(_substitute(s.body, s.var, k * step))
-        loop_stop = iters.start + main * step
-        out.append(dataclasses.replace(s, start=const(iters.start, s.start.loc), stop=const(loop_stop, s.stop.loc),
-                                       step=const(step * factor, s.step.loc), kind="range", factor=None,
-                                       body=_block(tuple(body), copies * factor)))
-        rest = iters[main:]
-    else:
-        rest = iters
-    for v in rest:
-        out.extend(_block(_with_value(s.body, s.var, v), copies * factor))
-    return out
+        return dataclasses.replace(s, start=start, stop=stop, step=const(step * factor, s.step.loc), kind="range",
+                                   factor=None, body=self.block(tuple(body), copies * factor, scope))
+
+    def unroll_dynamic(self, s: ir.For, copies: int, scope: str) -> list[ir.Stmt]:
+        """Unroll by a factor with run-time bounds: a loop over whole groups, then a loop over the rest."""
+        _check_copies(s, s.factor * copies)
+        pre: list[ir.Stmt] = []
+        bounds = []
+        for e in (s.start, s.stop):  # NOTE: range() evaluates its bounds once, before the body runs
+            if isinstance(e, ir.Const) or (isinstance(e, ir.Var) and e.name not in assigned(s.body)):
+                bounds.append(e)
+                continue
+            name = self.names.fresh(f"{s.var}_bound")
+            self.new_locals.append(ir.Local(name, e.type, scope, e.loc))
+            pre.append(ir.Assign(name, e, e.loc))
+            bounds.append(ir.Var(name, e.type, e.loc))
+        lo, hi = bounds
+        step, loc = int(s.step.value), s.loc
+        # trips = max(0, (hi - lo - sign(step)) // step + 1); the groups end at lo + trips // F * (F * step)
+        diff = _arith("-", _arith("-", hi, lo, loc), const(1 if step > 0 else -1, loc), loc)
+        trips = _arith("+", _arith("//", diff, const(step, loc), loc), const(1, loc), loc)
+        trips = ir.Intrinsic("max", (const(0, loc), trips), int_type(max(0, trips.type.lo), max(0, trips.type.hi)), loc)
+        span = _arith("*", _arith("//", trips, const(s.factor, loc), loc), const(s.factor * step, loc), loc)
+        bound_type = int_type(min(lo.type.lo, hi.type.lo), max(lo.type.hi, hi.type.hi))
+        end = ir.Cast(_arith("+", lo, span, loc), bound_type, loc)  # NOTE: between lo and hi: the cast never wraps
+        rest = dataclasses.replace(s, start=end, stop=hi, kind="range", factor=None,
+                                   body=self.block(s.body, copies, scope))
+        return pre + [self.main_loop(s, lo, end, s.factor, copies, scope), rest]
+
+
+def _check_copies(s: ir.For, made: int) -> None:
+    if made > MAX_COPIES:
+        raise KernelError(f"unrolling this loop makes {made} copies of its body, over the limit of {MAX_COPIES}",
+                          s.loc, "unroll by a smaller factor (factor=...), or pipeline the loop")
+
+
+def _arith(op: str, a: ir.Expr, b: ir.Expr, loc: ir.Loc) -> ir.Expr:
+    """`a op b` typed exactly from its operands' ranges, folded when both are constants."""
+    rng = binop_range(op, _range(a), _range(b))
+    return fold(ir.BinOp(op, a, b, int_type(*rng), loc))
+
+
+def _range(e: ir.Expr) -> tuple[int, int]:
+    return (int(e.value), int(e.value)) if isinstance(e, ir.Const) else (e.type.lo, e.type.hi)
 
 
 def _substitute(body: tuple[ir.Stmt, ...], var: str, offset: int) -> tuple[ir.Stmt, ...]:
