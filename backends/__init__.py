@@ -6,6 +6,7 @@ from typing import Any, Protocol
 
 from backends._args import Bound, bind, written_arrays
 from backends._result import RunResult
+from backends.hdl import MyhdlBackend, VerilatorBackend
 from backends.numba_cpu import NumbaCpuBackend
 from backends.numba_cuda import NumbaCudaBackend
 from backends.python import PythonBackend
@@ -29,7 +30,8 @@ class BackendUnavailable(RuntimeError):
     """The backend cannot run on this machine; the message says what to install."""
 
 
-_REGISTRY: dict[str, Backend] = {b.name: b for b in (PythonBackend(), NumbaCpuBackend(), NumbaCudaBackend())}
+_REGISTRY: dict[str, Backend] = {b.name: b for b in (PythonBackend(), NumbaCpuBackend(), NumbaCudaBackend(),
+                                                    MyhdlBackend(), VerilatorBackend())}
 
 
 def names() -> list[str]:

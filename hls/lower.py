@@ -259,6 +259,43 @@ class Design:
             return bool(raw)
         return int_type(t).wrap(int(raw))
 
+    def interface(self) -> Any:
+        """The port-level interface the Verilator harness drives (hls.tools.interface)."""
+        from hls.tools.interface import Bank, Interface, Port
+
+        def port(name: str, t: Any) -> Port:
+            it = int_type(t)
+            return Port(name, it.width, it.signed)
+
+        scalars = tuple(port(f"p_{clean(p.name)}", p.type) for p in self.hw.params)
+        ret = port("ret", self.hw.fn.ret) if self.hw.fn.ret is not None else None
+        banks = []
+        for b in self.ext_banks():
+            mem, it = self.memories[b.array], int_type(b.elem)
+            banks.append(Bank(b.prefix, b.depth, it.width, it.signed, b.ports, mem.reads, mem.writes))
+        return Interface(self.top, scalars, ret, tuple(banks))
+
+    @staticmethod
+    def build_verilator_many(designs: list[Design]) -> None:
+        """Build the Verilator models of many designs in one batch (cached by content hash)."""
+        from hls.tools import verilator
+
+        todo = [d for d in designs if d._model is None]
+        models = verilator.build_many([(d.verilog, d.interface()) for d in todo])
+        for d, m in zip(todo, models):
+            d._model = m
+
+    _model: Any = None
+
+    def simulate_verilator(self, values: dict[str, Any], max_cycles: int = 10_000_000) -> tuple[Any, int]:
+        """Run the Verilog with Verilator on the arguments (by parameter name); returns (return value, cycles)."""
+        if self._model is None:
+            Design.build_verilator_many([self])
+        scalars, images = self.arguments(values)
+        result = self._model.run(scalars, images, max_cycles)
+        self.results(result.memories, values)
+        return self.decode_ret(result.ret), result.cycles
+
     def simulate_myhdl(self, values: dict[str, Any], max_cycles: int = 10_000_000) -> tuple[Any, int]:
         """Run the MyHDL simulation on the arguments (by parameter name); returns (return value, cycles)."""
         from hls.hw.sim import run_myhdl

@@ -88,6 +88,8 @@ class Memory:
         import numpy as np
 
         a = np.asarray(values)
+        if a.size == 0:  # an empty array still gets a (never addressed) one-word bank
+            return {b.prefix: np.zeros(b.depth, a.dtype) for b in self.banks}
         if self.axis is None:
             return {self.banks[0].prefix: a.reshape(-1)}
         moved = np.moveaxis(a, self.axis, 0)
@@ -97,6 +99,8 @@ class Memory:
         """Write the bank images back into the array `out` (numpy, in place)."""
         import numpy as np
 
+        if out.size == 0:
+            return
         if self.axis is None:
             out[...] = np.asarray(images[self.banks[0].prefix]).reshape(out.shape)
             return

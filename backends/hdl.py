@@ -1,0 +1,126 @@
+"""`myhdl` and `verilator`: run a kernel as the hardware `hls.lower` builds, cycle-accurately.
+
+The design is lowered with the call's dims bound (cached per kernel and dims);
+array arguments load the external memory banks, scalar arguments the `p_*`
+ports; the design runs from `start` to `done`; written banks are copied back
+into the arrays, and the result carries `.cycles`. `myhdl` simulates the
+generated MyHDL block; `verilator` simulates the Verilog MyHDL converts it to
+(built by Verilator, cached by content hash; `prebuild` builds many designs in
+one Verilator/C++ build).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from backends._args import Bound
+from backends._result import RunResult
+from hls.errors import UnsupportedKernel
+from hls.ir.walk import statements, stmt_exprs, subexpressions
+from hls.lang import Kernel
+from hls.lower import Design, lower
+from hls.types import ArrayType, FloatType
+
+MAX_CYCLES = 10_000_000
+
+
+class HdlBackend:
+    """Shared by the two HDL backends: lower once per (kernel, dims), check floats up front."""
+
+    name = ""
+
+    def __init__(self) -> None:
+        self._designs: dict[tuple[Kernel, tuple[tuple[str, int], ...]], Design] = {}
+
+    def unavailable(self) -> str | None:
+        try:
+            import myhdl  # noqa: F401
+        except ImportError:
+            return "MyHDL is not installed (pip install myhdl)"
+        return None
+
+    def compile(self, kernel: Kernel) -> None:
+        """Refuse kernels hardware cannot run (floats) before any input is drawn."""
+        float_line = _float_line(kernel)
+        if float_line is not None:
+            raise UnsupportedKernel(f"{kernel.__name__} uses floats (line {float_line}); hardware needs "
+                                    "fixed-point integer types")
+
+    def design(self, kernel: Kernel, dims: dict[str, int]) -> Design:
+        key = (kernel, tuple(sorted(dims.items())))
+        d = self._designs.get(key)
+        if d is None:
+            d = self._designs[key] = lower(kernel, **dims)
+        return d
+
+    def run(self, bound: Bound) -> RunResult:
+        self.compile(bound.kernel)
+        design = self.design(bound.kernel, dict(bound.dims))
+        values = {p.name: v for p, v in zip(bound.kernel.ir.params, bound.values)}
+        t0 = time.perf_counter()
+        value, cycles = self.simulate(design, values)
+        return RunResult(self.name, value, cycles=cycles, seconds=time.perf_counter() - t0)
+
+    def simulate(self, design: Design, values: dict[str, Any]) -> tuple[Any, int]:
+        raise NotImplementedError
+
+
+class MyhdlBackend(HdlBackend):
+    """Simulate the generated MyHDL block."""
+
+    name = "myhdl"
+
+    def simulate(self, design: Design, values: dict[str, Any]) -> tuple[Any, int]:
+        return design.simulate_myhdl(values, MAX_CYCLES)
+
+
+class VerilatorBackend(HdlBackend):
+    """Simulate the converted Verilog with Verilator."""
+
+    name = "verilator"
+
+    def unavailable(self) -> str | None:
+        from hls.tools import verilator
+
+        return super().unavailable() or verilator.missing()
+
+    def simulate(self, design: Design, values: dict[str, Any]) -> tuple[Any, int]:
+        return design.simulate_verilator(values, MAX_CYCLES)
+
+    def prebuild(self, items: list[tuple[Kernel, dict[str, int]]]) -> None:
+        """Lower every (kernel, dims) and build all their Verilator models in one batch."""
+        designs = [self.design(k, dims) for k, dims in items if _float_line(k) is None]
+        Design.build_verilator_many(designs)
+
+
+def _float_line(kernel: Kernel) -> int | None:
+    fn = kernel.ir
+    for p in fn.params:
+        t = p.type.elem if isinstance(p.type, ArrayType) else p.type
+        if isinstance(t, FloatType):
+            return p.loc.line
+    for loc in fn.locals:
+        if isinstance(loc.type, FloatType):
+            return loc.loc.line
+    if isinstance(fn.ret, FloatType):
+        return fn.loc.line
+    for s in statements(fn.body):
+        for e in stmt_exprs(s):
+            for x in subexpressions(e):
+                if isinstance(x.type, FloatType):
+                    return x.loc.line
+    for callee in kernel.callees.values():
+        line = _float_line(callee)
+        if line is not None:
+            return line
+    return None
+
+
+def prebuild(items: list[tuple[Kernel, dict[str, int]]]) -> None:
+    """Build the Verilator models of many (kernel, dims) in one batch (used by the test suites)."""
+    from backends import get
+
+    backend = get("verilator")
+    if backend.unavailable() is None:
+        backend.prebuild(items)
