@@ -21,8 +21,8 @@ demo: $(STAMP)
 # root with apt-get (CI); otherwise the VHDL tests skip and say what to install.
 ghdl:
 	@command -v ghdl >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
-	  { apt-get install -y -qq ghdl-mcode >/dev/null 2>&1 || \
-	    { apt-get update -qq && apt-get install -y -qq ghdl-mcode >/dev/null; }; }; } || \
+	  { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ghdl-mcode >/dev/null 2>&1 || \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ghdl-mcode >/dev/null; }; }; } || \
 	  echo "note: GHDL is not installed (apt-get install ghdl-mcode); the VHDL checks will skip"
 
 test: $(STAMP) ghdl

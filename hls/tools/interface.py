@@ -68,6 +68,8 @@ class Interface:
     banks: tuple[Bank, ...] = ()
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "scalars", tuple(self.scalars))  # NOTE: lists given are kept as tuples
+        object.__setattr__(self, "banks", tuple(self.banks))
         names = [s.name for s in self.scalars] + [b.prefix for b in self.banks]
         if len(set(names)) != len(names):
             raise ValueError(f"interface of {self.top}: duplicate port names in {names}")
