@@ -502,3 +502,72 @@ def test_scalar_binding_makes_sizes_constant() -> None:
     fn = run_all(dynamic_array, {"N": 2, "n": 3}, verify=True)
     alloc = next(s for s in statements(fn.body) if isinstance(s, ir.Alloc))
     assert alloc.type.dims == (3,)
+
+
+def test_dump_follows_the_environment_variable(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    monkeypatch.setenv("ATTNHLS_DUMP_IR", "all")
+    run_all(examples.wrap_add, {"N": 2})
+    heads = [line for line in capsys.readouterr().err.splitlines() if line.startswith("# IR after")]
+    assert heads == [f"# IR after {p.name}" for p in PASSES]
+
+
+# ---- the verifier ------------------------------------------------------------------------------------------------
+
+
+def _store(fn: ir.Function) -> ir.Store:
+    return next(s for s in statements(fn.body) if isinstance(s, ir.Store))
+
+
+def _replace_store(fn: ir.Function, new: ir.Store) -> ir.Function:
+    old = _store(fn)
+
+    def swap(stmts: tuple[ir.Stmt, ...]) -> tuple[ir.Stmt, ...]:
+        out = []
+        for s in stmts:
+            if s is old:
+                s = new
+            elif isinstance(s, ir.For | ir.While):
+                s = dataclasses.replace(s, body=swap(s.body))
+            elif isinstance(s, ir.If):
+                s = dataclasses.replace(s, then=swap(s.then), orelse=swap(s.orelse))
+            out.append(s)
+        return tuple(out)
+
+    return dataclasses.replace(fn, body=swap(fn.body))
+
+
+@pytest.mark.parametrize("change, stage, message", [
+    (lambda s: dataclasses.replace(s, value=ir.Var("nope", i32, s.loc)), None,
+     "`nope` is not a parameter, local or loop variable in scope"),
+    (lambda s: dataclasses.replace(s, value=ir.Const(300, IntType(8, True), s.loc)), None,
+     "constant 300 does not fit its type i8"),
+    (lambda s: dataclasses.replace(s, indices=s.indices[:1]), None, "`out` has rank 2, indexed with 1"),
+    (lambda s: dataclasses.replace(s, pred=ir.Const(1, IntType(1, False), s.loc)), None,
+     "store predicate has type UInt(1), not bool"),
+    (lambda s: dataclasses.replace(s, array="EXP2_FRAC_Q8"), None, "store to table EXP2_FRAC_Q8"),
+    (lambda s: s, "inlined", "remain after inlining"),
+    (lambda s: s, "bound", "has unbound dims"),
+])
+def test_the_verifier_reports_broken_ir(change: Any, stage: str | None, message: str) -> None:
+    from hls.ir.verify import IRError
+
+    fn = examples.exp2_rows.ir
+    fn = dataclasses.replace(fn, tables=collect_callees(examples.exp2_rows)[fn.callees[0]].tables)
+    verify(fn)
+    broken = _replace_store(fn, change(_store(fn)))
+    with pytest.raises(IRError, match=message.replace("(", "\\(").replace(")", "\\)")) as info:
+        verify(broken, stage)
+    assert info.value.loc is not None
+
+
+def test_the_verifier_checks_each_stage_after_its_pass() -> None:
+    from hls.ir.verify import IRError
+
+    fn = _pipeline_until(qk.qk_dense, {"M": 2, "N": 2, "D": 2}, "constfold")
+    with pytest.raises(IRError, match="an unroll loop remains after unrolling"):
+        verify(fn, "unrolled")
+    fn = _pipeline_until(predicated, {"N": 2}, "unroll")
+    with pytest.raises(IRError, match="an if without loops remains in a pipelined loop"):
+        verify(fn, "ifconverted")
+    with pytest.raises(ValueError, match="unknown stage"):
+        verify(fn, "scheduled")

@@ -119,9 +119,9 @@ class _Verifier:
                 self.fail(f"assignment to `{s.name}`, which is not a local", s.loc)
             self.expr(s.value, loops)
         elif isinstance(s, ir.Store):
-            self.access(s.array, s.indices, s.loc, loops)
             if s.array in self.tables:
                 self.fail(f"store to table {s.array}", s.loc)
+            self.access(s.array, s.indices, s.loc, loops)
             self.expr(s.value, loops)
             if s.pred is not None:
                 self.expr(s.pred, loops)
