@@ -308,10 +308,11 @@ class Builder:
         self._order_memory(bank.prefix, o, store=True)
         self.mem_version[bank.prefix] = self.mem_version.get(bank.prefix, 0) + 1
 
-    def finish(self, outputs: dict[str, ir.Expr] | None = None) -> Graph:
-        """Evaluate the control outputs, then write back every local the run assigned."""
-        for name, e in (outputs or {}).items():
-            self.g.outputs[name] = self.truth(self.expr(e)) if name == "cond" else self.expr(e)
+    def finish(self, cond: Op | None = None) -> Graph:
+        """Balance sums, then write back every local the run assigned (`cond`: the branch condition)."""
+        if cond is not None:
+            self.g.outputs["cond"] = cond
+        self.balance_sums()
         for name, value in self.env.items():
             old = self.old.get(name)
             if old is value:
@@ -325,6 +326,89 @@ class Builder:
                         self.g.edges.append(Edge(o, w, 0, 0, f"`{name}` read before it is written"))
                         self.g.edges.append(Edge(w, o, 1, 1, f"recurrence on `{name}`"))
         return self.g
+
+
+    def balance_sums(self) -> None:
+        """Tree-height reduction: a chain of wrapping additions becomes a balanced adder tree.
+
+        `acc = i32(acc + x_k)` repeated is, modulo 2**32, the sum of the x_k: the
+        chain under a wrap to T (with inner wraps no narrower than T) is rebuilt
+        as a balanced tree of exact adds (wrapped to T where they grow wider),
+        with a register read of a recurrence added last, so unrolled dot
+        products get log2(D) adder levels and accumulators a 1-add recurrence.
+        """
+        g = self.g
+        users: dict[int, int] = {}
+        for o in g.ops:
+            for a in o.args:
+                users[a.id] = users.get(a.id, 0) + 1
+        for o in list(g.outputs.values()) + list(self.env.values()):
+            users[o.id] = users.get(o.id, 0) + 1
+        dead: set[int] = set()
+
+        def is_sum(x: Op) -> bool:
+            return x.kind == "bin" and x.attr in ("+", "-") and x.id not in dead
+
+        for root in reversed(list(g.ops)):
+            if root.id in dead or root.kind != "cast" or not is_sum(root.args[0]) or users.get(root.args[0].id) != 1:
+                continue
+            t = root.type
+            leaves: list[tuple[Op, int]] = []
+            inner: list[Op] = []
+
+            def collect(x: Op, sign: int, top: bool = False) -> None:
+                if is_sum(x) and (top or users.get(x.id) == 1):
+                    inner.append(x)
+                    collect(x.args[0], sign)
+                    collect(x.args[1], -sign if x.attr == "-" else sign)
+                elif (x.kind == "cast" and users.get(x.id) == 1 and x.type.width >= t.width
+                      and is_sum(x.args[0]) and users.get(x.args[0].id) == 1):
+                    inner.append(x)
+                    collect(x.args[0], sign)
+                else:
+                    leaves.append((x, sign))
+
+            collect(root.args[0], 1, top=True)
+            if len(leaves) < 4:
+                continue
+            dead.update(o.id for o in inner)
+            new: list[Op] = []
+            carried = [lf for lf in leaves if lf[0].kind == "reg"]
+            level = [lf for lf in leaves if lf[0].kind != "reg"]
+            while len(level) > 1:
+                nxt = [self._combine(level[i], level[i + 1], t, new) for i in range(0, len(level) - 1, 2)]
+                level = nxt + ([level[-1]] if len(level) % 2 else [])
+            for lf in carried:
+                level = [self._combine(level[0], lf, t, new)]
+            top, sign = level[0]
+            if sign < 0:
+                top = self._new("neg", (top,), exact(-top.type.hi, -top.type.lo), None, top.loc, new)
+            root.args = (top,)
+            at = g.ops.index(root)
+            g.ops[at:at] = new
+        if dead:
+            g.ops[:] = [o for o in g.ops if o.id not in dead]
+
+    def _new(self, kind: str, args: tuple[Op, ...], t: IntType, attr: Any, loc: Any, out: list[Op]) -> Op:
+        width = t.width
+        o = Op(self.hw.next_id(), kind, args, t, attr, loc, self.hw.timing.delay(kind, attr, width))
+        out.append(o)
+        return o
+
+    def _combine(self, a: tuple[Op, int], b: tuple[Op, int], t: IntType, out: list[Op]) -> tuple[Op, int]:
+        """a + b (or a - b) as an exact add, wrapped to t when it grows past t."""
+        (x, sx), (y, sy) = a, b
+        if sx == sy:
+            r = self._new("bin", (x, y), exact(x.type.lo + y.type.lo, x.type.hi + y.type.hi), "+", x.loc, out)
+            sign = sx
+        else:
+            if sx < 0:
+                x, y = y, x
+            r = self._new("bin", (x, y), exact(x.type.lo - y.type.hi, x.type.hi - y.type.lo), "-", x.loc, out)
+            sign = 1
+        if r.type.width > t.width:
+            r = self._new("cast", (r,), t, None, r.loc, out)
+        return r, sign
 
 
 def _distinct_addresses(a: Op, b: Op) -> bool:

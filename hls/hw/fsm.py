@@ -391,14 +391,13 @@ class Hardware:
         cond = b.truth(b.expr(cont.term)) if cont.term is not None else None
         for s in cont.extra:
             b.stmt(s)
-        b.finish()
+        b.finish(cond)
+        cond = g.outputs.get("cond")
         target = cont.true
         if cond is not None and cond.kind == "const":  # a branch decided at compile time
             target, cond = (cont.true if cond.attr else cont.false), None
         if cond is None and all(o.kind in ("const", "reg") for o in g.ops):
             return target, Lat.zero()  # nothing to do: no state
-        if cond is not None:
-            g.outputs["cond"] = cond
         length = max(schedule_block(g, self.timing, self.limits), 1)
         if cond is not None:
             length = max(length, cond.ready + 1)
