@@ -153,7 +153,7 @@ def toolchain() -> Toolchain:
     verilator, root = _find_verilator()
     cxx = _find_cxx()
     versions = _versions(verilator, root, cxx)
-    key = digest("attnhls-verilator", _harness.HARNESS_VERSION, versions, MODULE_OPT, RUNTIME_OPT, *CXXFLAGS,
+    key = digest("attnhls-verilator", _harness.SOURCE_HASH, versions, MODULE_OPT, RUNTIME_OPT, *CXXFLAGS,
                  *DEFINES)[:16]
     return Toolchain(verilator, root, cxx, key)
 
@@ -322,7 +322,7 @@ def _chunks(keys: Sequence[str], workers: int) -> list[list[str]]:
 
 def _link(tc: Toolchain, rt: Path, keys: list[str], objects: list[Path]) -> Path:
     """Link the harness main (modules `keys`, selected by index) with `objects` into `exe-<hash>/sim`."""
-    exe_key = digest(tc.key, *keys)[:20]
+    exe_key = digest(tc.key, *keys)[:20]  # NOTE: the same key as build_many's
     final = _folder() / f"exe-{exe_key}"
     if (final / "sim").is_file():
         return final / "sim"
@@ -352,14 +352,24 @@ def build_many(items: Sequence[tuple[str, Interface]]) -> list[Model]:
     tc = toolchain()
     keys = [_module_key(tc, verilog, iface) for verilog, iface in items]
     unique = list(dict.fromkeys(keys))
-    exe = _folder() / f"exe-{digest(tc.key, *unique)[:20]}" / "sim"
+    exe_key = digest(tc.key, *unique)[:20]
+    exe = _folder() / f"exe-{exe_key}" / "sim"
     if not exe.is_file():
         rt = runtime(tc)
-        sources = dict(zip(keys, items))
-        _parallel([lambda k=k: _verilate_item(tc, sources[k], k, keys.index(k), len(items)) for k in unique])
-        workers = os.cpu_count() or 2
-        objects = _parallel([lambda c=c: _compile_chunk(tc, rt, c) for c in _chunks(unique, workers)], workers)
-        exe = _link(tc, rt, unique, objects)
+        lock_path = _folder() / f"exe-{exe_key}.lock"
+        try:
+            with open(lock_path, "w") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)  # NOTE: a second process asking for the same batch waits for it
+                if not exe.is_file():
+                    sources = dict(zip(keys, items))
+                    _parallel([lambda k=k: _verilate_item(tc, sources[k], k, keys.index(k), len(items))
+                               for k in unique])
+                    workers = os.cpu_count() or 2
+                    chunks = _chunks(unique, workers)
+                    objects = _parallel([lambda c=c: _compile_chunk(tc, rt, c) for c in chunks], workers)
+                    exe = _link(tc, rt, unique, objects)
+        finally:
+            lock_path.unlink(missing_ok=True)
     index = {k: i for i, k in enumerate(unique)}
     return [Model(iface, exe, index[k]) for k, (_, iface) in zip(keys, items)]
 
