@@ -255,6 +255,14 @@ def test_hand_written_kernel_keeps_its_meaning(k: Any) -> None:
     _check_equivalent(k, 20)
 
 
+def test_random_kernels_keep_their_meaning() -> None:
+    """The generator of tests/random_kernels.py mixes widths, loops, branches, unrolls, pipelines, local arrays."""
+    from tests.random_kernels import generate
+
+    for k in generate(2026, 40):
+        _check_equivalent(k, 3)
+
+
 @pytest.mark.parametrize("k", [examples.clamp_odd_width, examples.triangle_count], ids=lambda k: k.__name__)
 def test_binding_scalars_keeps_the_meaning(k: Any) -> None:
     _check_equivalent(k, 10, bind_scalars=True)
