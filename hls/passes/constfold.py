@@ -13,7 +13,8 @@ at zero (a prange iteration's own locals at the start of each iteration), an
 assignment of a constant records the wrapped value, an `if` keeps what both
 branches agree on, and a loop forgets every local its body assigns. Locals
 that are never read lose their (side-effect free) assignments and their
-declarations.
+declarations, and an assignment overwritten in its block before any read
+disappears.
 """
 
 from __future__ import annotations
@@ -267,7 +268,8 @@ class _Folder:
 
 
 def _drop_unread(fn: ir.Function) -> ir.Function:
-    """Remove assignments to locals nothing reads (when their value cannot raise), then unused locals."""
+    """Remove assignments nothing reads (when their value cannot raise), then unused locals."""
+    fn = dataclasses.replace(fn, body=_drop_overwritten(fn.body))
     while True:
         read = {e.name for e in subexprs(fn.body) if isinstance(e, ir.Var)}
         dead = {x.name for x in fn.locals} - read
@@ -290,5 +292,29 @@ def _without_assigns(stmts: tuple[ir.Stmt, ...], dead: set[str]) -> tuple[ir.Stm
             s = dataclasses.replace(s, then=_without_assigns(s.then, dead), orelse=_without_assigns(s.orelse, dead))
             if not s.then and not s.orelse and not may_raise(s.cond):
                 continue
+        out.append(s)
+    return tuple(out)
+
+
+def _drop_overwritten(stmts: tuple[ir.Stmt, ...]) -> tuple[ir.Stmt, ...]:
+    """Remove an assignment that a later one in the same block overwrites before anything reads it."""
+    dead: set[int] = set()
+    pending: dict[str, int] = {}  # local -> index of its last assignment in this block not read since
+    for k, s in enumerate(stmts):
+        for e in subexprs((s,)):
+            if isinstance(e, ir.Var):
+                pending.pop(e.name, None)
+        if isinstance(s, ir.Assign):
+            if s.name in pending and not may_raise(stmts[pending[s.name]].value):
+                dead.add(pending[s.name])
+            pending[s.name] = k
+    out = []
+    for k, s in enumerate(stmts):
+        if k in dead:
+            continue
+        if isinstance(s, ir.For | ir.While):
+            s = dataclasses.replace(s, body=_drop_overwritten(s.body))
+        elif isinstance(s, ir.If):
+            s = dataclasses.replace(s, then=_drop_overwritten(s.then), orelse=_drop_overwritten(s.orelse))
         out.append(s)
     return tuple(out)
