@@ -349,32 +349,40 @@ class Builder:
         def is_sum(x: Op) -> bool:
             return x.kind == "bin" and x.attr in ("+", "-") and x.id not in dead
 
+        def collect(x: Op, t: IntType, leaves: list[tuple[Op, int]], inner: list[Op], sign: int = 1,
+                    top: bool = False) -> None:
+            if is_sum(x) and (top or users.get(x.id) == 1):
+                inner.append(x)
+                collect(x.args[0], t, leaves, inner, sign)
+                collect(x.args[1], t, leaves, inner, -sign if x.attr == "-" else sign)
+            elif (x.kind == "cast" and users.get(x.id) == 1 and x.type.width >= t.width
+                  and is_sum(x.args[0]) and users.get(x.args[0].id) == 1):
+                inner.append(x)
+                collect(x.args[0], t, leaves, inner, sign)
+            else:
+                leaves.append((x, sign))
+
         for root in reversed(list(g.ops)):
-            if root.id in dead or root.kind != "cast" or not is_sum(root.args[0]) or users.get(root.args[0].id) != 1:
+            if root.id in dead:
+                continue
+            if root.kind == "cast" and is_sum(root.args[0]) and users.get(root.args[0].id) == 1:
+                chain = root.args[0]  # a wrapping chain: any association is right modulo 2**width
+            elif is_sum(root):
+                chain = root  # an exact chain (the top one: chains below it were absorbed first)
+            else:
                 continue
             t = root.type
             leaves: list[tuple[Op, int]] = []
             inner: list[Op] = []
-
-            def collect(x: Op, sign: int, top: bool = False) -> None:
-                if is_sum(x) and (top or users.get(x.id) == 1):
-                    inner.append(x)
-                    collect(x.args[0], sign)
-                    collect(x.args[1], -sign if x.attr == "-" else sign)
-                elif (x.kind == "cast" and users.get(x.id) == 1 and x.type.width >= t.width
-                      and is_sum(x.args[0]) and users.get(x.args[0].id) == 1):
-                    inner.append(x)
-                    collect(x.args[0], sign)
-                else:
-                    leaves.append((x, sign))
-
-            collect(root.args[0], 1, top=True)
+            collect(chain, t, leaves, inner, top=True)
             if len(leaves) < 4:
                 continue
-            dead.update(o.id for o in inner)
+            dead.update(o.id for o in inner if o is not root)
             new: list[Op] = []
             carried = [lf for lf in leaves if lf[0].kind == "reg"]
             level = [lf for lf in leaves if lf[0].kind != "reg"]
+            if not level:
+                level, carried = carried[:1], carried[1:]
             while len(level) > 1:
                 nxt = [self._combine(level[i], level[i + 1], t, new) for i in range(0, len(level) - 1, 2)]
                 level = nxt + ([level[-1]] if len(level) % 2 else [])
@@ -383,7 +391,8 @@ class Builder:
             top, sign = level[0]
             if sign < 0:
                 top = self._new("neg", (top,), exact(-top.type.hi, -top.type.lo), None, top.loc, new)
-            root.args = (top,)
+            # the root becomes the wrap to its type (same op, so its users need no rewiring)
+            root.kind, root.attr, root.args, root.delay, root.resource = "cast", None, (top,), 0.0, None
             at = g.ops.index(root)
             g.ops[at:at] = new
         if dead:
