@@ -1,4 +1,4 @@
-"""The typed kernel IR (nodes) and its printer."""
+"""The typed kernel IR: nodes and printer; `hls.ir.verify.verify` checks it, `hls.ir.interp.run` runs it."""
 
 from hls.ir.nodes import (
     Alloc,
@@ -31,6 +31,7 @@ from hls.ir.nodes import (
     While,
 )
 from hls.ir.printer import format_expr, format_function
+from hls.ir.verify import STAGES, IRError
 
 __all__ = [
     "Alloc",
@@ -46,6 +47,7 @@ __all__ = [
     "Expr",
     "For",
     "Function",
+    "IRError",
     "If",
     "Intrinsic",
     "Load",
@@ -54,6 +56,7 @@ __all__ = [
     "Logical",
     "Param",
     "Return",
+    "STAGES",
     "Select",
     "Stmt",
     "Store",

@@ -10,8 +10,9 @@ from hls.ir import nodes as ir
 from hls.ir.walk import expr_children, statements
 from hls.types import BoolType, FloatType, ScalarType, bool_
 
-__all__ = ["NameSupply", "assigned", "bitwise_range", "const", "contains", "int_type", "join_types", "map_expr",
-           "map_stmts", "may_raise", "raises_itself", "stmt_exprs", "with_children", "with_exprs", "zero"]
+__all__ = ["NameSupply", "assigned", "bitwise_range", "const", "contains", "function_names", "int_type", "join_types",
+           "map_expr", "map_stmts", "may_raise", "raises_itself", "stmt_exprs", "subexprs", "with_children",
+           "with_exprs", "zero"]
 
 int_type = _int_type  # NOTE: the frontend's rule: the narrowest integer type that holds lo..hi
 bitwise_range = _bitwise_range

@@ -19,7 +19,7 @@ import dataclasses
 from hls.ir import nodes as ir
 from hls.ir.walk import statements
 from hls.passes._util import NameSupply, assigned, function_names, join_types, subexprs
-from hls.types import BoolType, bool_
+from hls.types import BoolType, ScalarType, bool_
 
 __all__ = ["run"]
 
@@ -43,7 +43,7 @@ def _convertible(s: ir.If) -> bool:
 
 @dataclasses.dataclass
 class _Converter:
-    types: dict[str, object]  # local -> declared type
+    types: dict[str, ScalarType]  # local -> declared type
     names: NameSupply
     new_locals: list[ir.Local] = dataclasses.field(default_factory=list)
 

@@ -28,6 +28,7 @@ from hls.ir import nodes as ir
 from hls.ir.walk import expr_children, statements
 from hls.passes._util import (
     NameSupply,
+    const,
     contains,
     function_names,
     map_expr,
@@ -38,7 +39,7 @@ from hls.passes._util import (
     with_exprs,
     zero,
 )
-from hls.types import FloatType, IntType, ScalarType, bool_
+from hls.types import FloatType, ScalarType, bool_
 
 __all__ = ["run"]
 
@@ -121,7 +122,7 @@ class _Renamer:
             arg = self.dims[e.array]
             size = arg.type.dims[e.axis]
             if isinstance(size, int):
-                return ir.Const(size, IntType(max(1, size.bit_length()), False), e.loc)
+                return const(size, e.loc)
             return dataclasses.replace(e, array=arg.array)
         if isinstance(e, ir.Dim) and e.array in self.arrays:
             return dataclasses.replace(e, array=self.arrays[e.array])
