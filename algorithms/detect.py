@@ -46,7 +46,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from backends import run
-from hls import Array, exp, f64, i32, i64, kernel, prange, zeros
+from hls import Array, exp, f64, i32, i64, kernel, pipeline, prange, zeros
 
 NEG_INF = float("-inf")
 LAST_Q = 64
@@ -218,7 +218,7 @@ def detect_vs_accumulate(scores: Array[i32, "L", "N"], col_acc: Array[i64, "N"],
         diag_acc[j] = 0
     for r in range(n_rows):
         last: i32 = r + n_keys - n_rows
-        for j in range(n_keys):
+        for j in pipeline(range(n_keys), ii=1):
             if j <= last:
                 col_acc[j] += scores[r, j]
                 diag_acc[last - j] += scores[r, j]

@@ -92,6 +92,37 @@ def qk_csr_values(q: Array[i8, "M", "D"], k: Array[i8, "N", "D"], indptr: Array[
 
 
 @st.composite
+def _coo_args(draw: st.DrawFn) -> tuple[np.ndarray, ...]:
+    """Draw (q, k, rows, cols, values) for the kept scores of a random mask, in row-major order."""
+    q, k, indptr, indices, values = draw(_csr_args(values=True))
+    return q, k, csr_rows(indptr), indices, values
+
+
+def csr_rows(indptr: np.ndarray) -> np.ndarray:
+    """The row of every CSR entry (the CSR row pointers expanded): int32 [nnz]."""
+    counts = np.diff(np.asarray(indptr, dtype=np.int64))
+    return np.repeat(np.arange(len(counts), dtype=np.int32), counts)
+
+
+@kernel(strategy=_coo_args())
+def qk_coo_values(q: Array[i8, "M", "D"], k: Array[i8, "N", "D"], rows: Array[i32, "E"], cols: Array[i32, "E"],
+                  values: Array[i32, "E"]):
+    """Compute values[e] = q[rows[e]] . k[cols[e]] for every kept score e (the CSR with its rows expanded).
+
+    One pipelined loop over the kept scores: in hardware one score per cycle with
+    no per-row overhead, so the cycles follow nnz (qk_csr_values pays a few cycles
+    per row to read the row pointers and restart its pipeline).
+    """
+    for e in pipeline(range(rows.shape[0]), ii=1):
+        i = rows[e]
+        j = cols[e]
+        acc = i32(0)
+        for d in unroll(range(q.shape[1])):
+            acc += q[i, d] * k[j, d]
+        values[e] = acc
+
+
+@st.composite
 def _block_csr_args(draw: st.DrawFn) -> tuple[np.ndarray, ...]:
     """Draw block-CSR arguments from a random mask: M, N in 1..9, blocks 1..4, strips on or off."""
     m, n, d = draw(st.integers(1, 9)), draw(st.integers(1, 9)), draw(st.integers(1, 4))
@@ -179,6 +210,14 @@ def qk_csr(q: np.ndarray, k: np.ndarray, csr: RowCSR, backend: str = "python",
     else:
         out = np.zeros(csr.shape, np.int32)
         run(qk_csr_dense_out, q, k, csr.indptr.copy(), csr.indices.copy(), out, backend=backend)
+    return out
+
+
+def qk_coo(q: np.ndarray, k: np.ndarray, csr: RowCSR, backend: str = "python") -> np.ndarray:
+    """Run qk_coo_values on `backend` for the entries of `csr`: the CSR values [nnz]."""
+    _check_qk_inputs(q, k, csr.shape)
+    out = np.zeros(csr.nnz, np.int32)
+    run(qk_coo_values, q, k, csr_rows(csr.indptr), csr.indices.copy(), out, backend=backend)
     return out
 
 

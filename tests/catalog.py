@@ -50,6 +50,11 @@ def _qk_csr_values_ref(q: Any, k: Any, indptr: Any, indices: Any, values: Any) -
     return {"values": qk.qk_csr_values_reference(q, k, indptr, indices)}
 
 
+def _qk_coo_values_ref(q: Any, k: Any, rows: Any, cols: Any, values: Any) -> dict[str, Any]:
+    dots = np.einsum("ed,ed->e", q[rows].astype(np.int64), k[cols].astype(np.int64))
+    return {"values": dots.astype(np.int32)}
+
+
 def _detect_vs_ref(scores: Any, col_acc: Any, diag_acc: Any) -> dict[str, Any]:
     return dict(zip(("col_acc", "diag_acc"), detect.detect_vs_reference(scores)))
 
@@ -68,6 +73,7 @@ CASES: list[Case] = [
     Case(qk.qk_masked, reference=_qk_masked_ref, tags=("qk",)),
     Case(qk.qk_csr_dense_out, examples=50, reference=_qk_csr_ref, tags=("qk", "sparse")),
     Case(qk.qk_csr_values, examples=50, reference=_qk_csr_values_ref, tags=("qk", "sparse")),
+    Case(qk.qk_coo_values, examples=50, reference=_qk_coo_values_ref, tags=("qk", "sparse")),
     Case(qk.qk_block_csr_dense_out, examples=50, tags=("qk", "sparse")),
     Case(detect.detect_vs_accumulate, reference=_detect_vs_ref, tags=("detector",)),
     Case(detect.topk_select, reference=_topk_ref, tags=("detector",)),
