@@ -15,6 +15,9 @@ from hls.types import ArrayType, BoolType, FloatType, IntType, ScalarType
 
 __all__ = ["IRError", "STAGES", "verify"]
 
+# inlined: no calls. bound: int dims on array parameters, no shape reads of them, no floats.
+# unrolled: no unroll loops, constant local array sizes, no shape reads. ifconverted: no `if` in a pipelined
+# loop unless it holds a loop, a local array or a call.
 STAGES = ("inlined", "bound", "unrolled", "ifconverted")
 _KINDS = ("range", "prange", "unroll", "pipeline")
 
@@ -133,7 +136,7 @@ class _Verifier:
             self.expr(s.cond, loops)
             self.block(s.body, loops, in_pipeline)
         elif isinstance(s, ir.If):
-            if "ifconverted" in self.stages and in_pipeline and not _has_loop(s):
+            if "ifconverted" in self.stages and in_pipeline and not _keeps_if(s):
                 self.fail("an if without loops remains in a pipelined loop after if-conversion", s.loc)
             self.expr(s.cond, loops)
             self.block(s.then, loops, in_pipeline)
@@ -239,5 +242,6 @@ class _Verifier:
             self.fail(f"`{e.name}` is typed {e.type.name} but declared {self.scalars[e.name].name}", e.loc)
 
 
-def _has_loop(s: ir.If) -> bool:
-    return any(isinstance(x, (ir.For, ir.While)) for x in statements(s.then + s.orelse))
+def _keeps_if(s: ir.If) -> bool:
+    """True for an `if` that if-conversion leaves: it holds a loop, a local array or a call."""
+    return any(isinstance(x, (ir.For, ir.While, ir.Alloc, ir.CallStmt)) for x in statements(s.then + s.orelse))
