@@ -59,9 +59,12 @@ def _decode(raw: Any, t: ScalarType | None) -> Any:
 
 
 def _zero(t: ScalarType) -> Any:
-    if isinstance(t, FloatType):
-        return np.float32(0.0) if t.width == 32 else np.float64(0.0)
-    return 0
+    return _float(0.0, t) if isinstance(t, FloatType) else 0
+
+
+def _float(value: Any, t: FloatType) -> Any:
+    """`value` as a numpy float of `t`'s width (float32 arithmetic rounds to float32, as compiled code does)."""
+    return np.float32(value) if t.width == 32 else np.float64(value)
 
 
 def _store_value(value: Any, t: ScalarType) -> Any:
@@ -91,7 +94,8 @@ class _Frame:
                 self.arrays[p.name] = value
                 self.elems[p.name] = p.type.elem
             else:
-                self.scalars[p.name] = value if isinstance(p.type, FloatType) else _store_value(value, p.type)
+                self.scalars[p.name] = _float(value, p.type) if isinstance(p.type, FloatType) else \
+                    _store_value(value, p.type)
         for t in fn.tables:
             self.arrays[t.name] = np.array(t.values, dtype=numpy_dtype(t.elem)).reshape(t.shape)
         for x in fn.locals:
@@ -163,9 +167,7 @@ class _Frame:
         return value
 
     def const(self, e: ir.Const) -> Any:
-        if isinstance(e.type, FloatType):
-            return np.float32(e.value) if e.type.width == 32 else np.float64(e.value)
-        return e.value
+        return _float(e.value, e.type) if isinstance(e.type, FloatType) else e.value
 
     def var(self, e: ir.Var) -> Any:
         return self.scalars[e.name]
@@ -223,8 +225,8 @@ class _Frame:
     def cast(self, e: ir.Cast) -> Any:
         value = self.eval(e.operand)
         if isinstance(e.type, FloatType):
-            return np.float32(value) if e.type.width == 32 else np.float64(value)
-        return e.type.wrap(int(value) if not isinstance(value, (float, np.floating)) else value)
+            return _float(value, e.type)
+        return e.type.wrap(int(value))
 
     def intrinsic(self, e: ir.Intrinsic) -> Any:
         args = [self.eval(a) for a in e.args]
