@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
 from algorithms import examples, qk
-from hls import Array, KernelError, f32, i8, i16, i32, kernel, pipeline, prange, table, u8, unroll, zeros
+from hls import Array, KernelError, f32, i8, i16, i32, i64, kernel, pipeline, prange, table, u8, unroll, zeros
 from hls.ir import format_function, interp
 from hls.ir import nodes as ir
 from hls.ir.verify import verify
@@ -184,6 +184,11 @@ def dynamic_unroll(a: Array[i32, "N"], n: i8):
 def dynamic_array(a: Array[i32, "N"], n: i8):
     buf = zeros(i32, n)  # dynamic-array
     a[0] = buf[0]
+
+
+@kernel
+def call_after_wide_division(a: Array[i64, "N"], out: Array[i64, "N"]):
+    out[0] = a[0] // a[1] + square(i16(a[2]))  # wide-division
 
 
 HAND_WRITTEN = [calls_everywhere, table_clash, unrolled, predicated, pipelined_with_loop, local_array,
@@ -578,3 +583,10 @@ def test_the_verifier_checks_each_stage_after_its_pass() -> None:
         verify(fn, "ifconverted")
     with pytest.raises(ValueError, match="unknown stage"):
         verify(fn, "scheduled")
+
+
+def test_a_call_that_cannot_keep_the_evaluation_order_is_refused() -> None:
+    err = _error(lambda: run_all(call_after_wide_division, {"N": 3}))
+    assert err.message == "a kernel call here would change the order in which this expression is evaluated"
+    assert err.fix == "assign the call's result to a local on its own line first"
+    assert err.loc.line == _line("wide-division")
