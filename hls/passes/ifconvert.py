@@ -73,16 +73,22 @@ class _Converter:
             then_pred: ir.Expr = c
             else_pred: ir.Expr = ir.UnaryOp("not", c, bool_, loc)
         else:
-            t = self.names.fresh("cond")
-            self.new_locals.append(ir.Local(t, bool_, scope, loc))
-            self.types[t] = bool_
-            out.append(ir.Assign(t, c if pred is None else ir.Logical("and", pred, c, bool_, loc), loc))
-            then_pred = ir.Var(t, bool_, loc)
+            then_pred = self.hold(c if pred is None else ir.Logical("and", pred, c, bool_, loc), scope, out)
             not_t = ir.UnaryOp("not", then_pred, bool_, loc)
-            else_pred = not_t if pred is None else ir.Logical("and", pred, not_t, bool_, loc)
+            else_pred = not_t
+            if pred is not None and s.orelse:
+                else_pred = self.hold(ir.Logical("and", pred, not_t, bool_, loc), scope, out)
         out += self.predicated(s.then, then_pred, scope)
         out += self.predicated(s.orelse, else_pred, scope)
         return out
+
+    def hold(self, value: ir.Expr, scope: str, out: list[ir.Stmt]) -> ir.Var:
+        """A fresh bool local assigned `value` (appended to `out`), to read instead of evaluating it again."""
+        t = self.names.fresh("cond")
+        self.new_locals.append(ir.Local(t, bool_, scope, value.loc))
+        self.types[t] = bool_
+        out.append(ir.Assign(t, value, value.loc))
+        return ir.Var(t, bool_, value.loc)
 
     def predicated(self, stmts: tuple[ir.Stmt, ...], pred: ir.Expr, scope: str) -> list[ir.Stmt]:
         out: list[ir.Stmt] = []
