@@ -213,7 +213,7 @@ def detect_vs_accumulate(scores: Array[i32, "L", "N"], col_acc: Array[i64, "N"],
     """Stream sampled scores once, row by row, into column and diagonal accumulators (causal corner skipped)."""
     n_rows: i32 = scores.shape[0]
     n_keys: i32 = scores.shape[1]
-    for j in range(n_keys):
+    for j in pipeline(range(n_keys), ii=1):
         col_acc[j] = 0
         diag_acc[j] = 0
     for r in range(n_rows):

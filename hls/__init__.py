@@ -25,7 +25,7 @@ from hls.types import (
 
 __all__ = [
     "Array", "ArrayType", "ArgumentError", "BoolType", "FloatType", "Int", "IntType", "Kernel", "KernelError",
-    "Table", "UInt", "UnsupportedKernel", "bool_", "check", "exp", "f32", "f64", "i8", "i16", "i32", "i64",
+    "Table", "UInt", "UnsupportedKernel", "bool_", "check", "lower", "exp", "f32", "f64", "i8", "i16", "i32", "i64",
     "kernel", "log", "pipeline", "prange", "sqrt", "table", "u8", "u16", "u32", "u64", "unroll", "zeros",
 ]
 
@@ -35,3 +35,10 @@ def check(kernel, backends=("python", "numba-cpu"), examples=100, **options):
     from hls.checker import check as _check
 
     return _check(kernel, backends=backends, examples=examples, **options)
+
+
+def lower(kernel, **params):
+    """Compile `kernel` to hardware (a Design: MyHDL source, Verilog, VHDL, report); see hls.lower.lower."""
+    from hls.lower import lower as _lower
+
+    return _lower(kernel, **params)

@@ -11,7 +11,7 @@ The compiler, in order:
 from __future__ import annotations
 
 import os
-import sys
+import re
 import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
@@ -30,7 +30,7 @@ from hls.hw.latency import Lat
 from hls.hw.memory import Memory, map_memories
 from hls.hw.schedule import Limits
 from hls.lang import Kernel
-from hls.types import ArrayType, BoolType
+from hls.types import BoolType
 
 OPTIONS = ("clock_ns", "multipliers", "partition", "ports", "strict_ii")
 
@@ -198,7 +198,8 @@ class Design:
         return sig
 
     def ext_banks(self) -> list:
-        return [b for m in self.memories.values() if m.kind == "ext" for b in m.banks]
+        """The banks of the array arguments the design touches (an unused array gets no ports)."""
+        return [b for m in self.memories.values() if m.kind == "ext" and (m.reads or m.writes) for b in m.banks]
 
     def _convert(self, hdl: str) -> str:
         import warnings
@@ -206,11 +207,12 @@ class Design:
         with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
             warnings.simplefilter("ignore")
             inst = self.block(**self.signals())
-            inst.convert(hdl=hdl, path=tmp, name=self.top, testbench=False)
+            options = {"testbench": False} if hdl == "Verilog" else {}
+            inst.convert(hdl=hdl, path=tmp, name=self.top, **options)
             suffix = ".v" if hdl == "Verilog" else ".vhd"
             text = (Path(tmp) / (self.top + suffix)).read_text()
-        return "\n".join(line for line in text.splitlines() if not line.startswith("// Date:")
-                         and not line.startswith("-- Date:")) + "\n"
+        drop = ("// Date:", "-- Date:", "// File:", "-- File:")  # the time and the temporary folder vary
+        return _canonical("\n".join(line for line in text.splitlines() if not line.startswith(drop)) + "\n")
 
     @cached_property
     def verilog(self) -> str:
@@ -240,7 +242,7 @@ class Design:
             scalars[f"p_{clean(p.name)}"] = int(bool(v)) if isinstance(p.type, BoolType) else int(v)
         images: dict[str, np.ndarray] = {}
         for m in self.memories.values():
-            if m.kind == "ext":
+            if m.kind == "ext" and (m.reads or m.writes):
                 images.update(m.split(np.asarray(values[m.name])))
         return scalars, images
 
@@ -306,9 +308,24 @@ class Design:
         return self.decode_ret(ret), cycles
 
 
-def _is_array(p: ir.Param) -> bool:
-    return isinstance(p.type, ArrayType)
+def _canonical(text: str) -> str:
+    """MyHDL lists sensitivities and reset assignments in set order: sort them, so the same design prints the same."""
+    text = re.sub(r"(always @\(|process \()([^)]*)(\))",
+                  lambda m: m.group(1) + ", ".join(sorted(m.group(2).split(", "))) + m.group(3), text)
+    lines = text.split("\n")
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        out.append(lines[i])
+        if lines[i].strip() in ("if (rst == 1) begin", "if (rst = '1') then"):
+            j = i + 1
+            while j < len(lines) and lines[j].strip() not in ("end", "else", "end if;"):
+                j += 1
+            out += sorted(lines[i + 1:j])
+            i = j
+            continue
+        i += 1
+    return "\n".join(out)
 
 
 __all__ = ["Design", "Report", "lower"]
-_ = sys

@@ -7,18 +7,55 @@ import pytest
 from hypothesis import given, settings
 
 import backends
+from algorithms import dma
+from backends.hdl import prebuild
 from hls import check
 from hls.strategies import arguments
+from hls.types import ArrayType
 from tests.catalog import CASES, Case, backend_names, examples_scale
+
+# The cycle-accurate backends simulate a design per draw and lower one per shape: they draw fewer examples,
+# and kernels whose inputs come from their annotations get one fixed shape (one design, built in one batch).
+HDL_EXAMPLES = {"myhdl": 15, "verilator": 8}
+HDL_DIM = 3
+
+
+def _hdl_dims(case: Case) -> dict[str, int] | None:
+    if case.kernel.strategy is not None:
+        return None
+    symbols = {d for p in case.kernel.ir.params if isinstance(p.type, ArrayType) for d in p.type.dims
+               if isinstance(d, str)}
+    return {s: HDL_DIM for s in sorted(symbols) if s not in case.kernel.dims}
+
+
+def _integer(case: Case) -> bool:
+    return "float" not in case.tags and case.kernel not in (dma.dma_topk_threshold, dma.dma_tile_flags)
+
+
+@pytest.fixture(scope="module")
+def verilator_models() -> None:
+    """Build the Verilator models of the fixed-shape catalog kernels in one batch."""
+    prebuild([(c.kernel, _hdl_dims(c)) for c in CASES if _integer(c) and _hdl_dims(c) is not None
+              and not c.kernel.dims])
 
 
 @pytest.mark.parametrize("backend", backend_names())
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
-def test_backend_agrees_with_reference(case: Case, backend: str) -> None:
+def test_backend_agrees_with_reference(case: Case, backend: str, request: pytest.FixtureRequest) -> None:
     why = backends.available(backend)
     if why:
         pytest.skip(f"backend {backend} not run: {why}")
-    report = check(case.kernel, backends=[backend], examples=max(1, int(case.examples * examples_scale())), seed=0)
+    examples = max(1, int(case.examples * examples_scale()))
+    dims = None
+    if backend in HDL_EXAMPLES:
+        examples = max(1, int(min(case.examples, HDL_EXAMPLES[backend]) * examples_scale()))
+        dims = _hdl_dims(case)
+        if backend == "verilator":
+            request.getfixturevalue("verilator_models")
+    report = check(case.kernel, backends=[backend], examples=examples, seed=0, dims=dims)
+    if backend in HDL_EXAMPLES and not _integer(case):  # floats cannot become hardware: refused, and said why
+        assert report.agreed == [] and "floats" in report.skipped[backend]
+        return
     assert report.agreed == [backend]
     assert report.skipped == {}
 

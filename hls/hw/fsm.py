@@ -15,7 +15,7 @@ latches the scalar parameters and enters the body; `done` is high in DONE.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import count
 
 from hls import ir
@@ -70,6 +70,7 @@ class Pipeline:
     reason: str
     loc: ir.Loc
     name: str
+    idle: int = 0  # the outer counter's value in cycles that issue nothing: inside its IR type's range
 
     @property
     def drain(self) -> int:
@@ -160,6 +161,17 @@ class Hardware:
         body = self._expand_allocs(self.fn.body)
         done = Label(self.done)
         self.entry, self.latency = self.seq(body, Cont([], None, done))
+        self._trim_ports()
+
+    def _trim_ports(self) -> None:
+        """Give each bank only the ports its schedule uses (at least one)."""
+        used: dict[str, int] = {}
+        for g in [b.graph for b in self.blocks] + [p.graph for p in self.pipelines]:
+            for o in g.ops:
+                if o.kind in ("load", "store"):
+                    used[o.attr.prefix] = max(used.get(o.attr.prefix, 1), o.port + 1)
+        for mem in self.memories.values():
+            mem.banks = [replace(b, ports=used.get(b.prefix, 1)) for b in mem.banks]
 
     def _declare_loop_vars(self, body: tuple[ir.Stmt, ...]) -> None:
         from hls.ir.walk import statements, stmt_exprs, subexpressions
@@ -354,7 +366,8 @@ class Hardware:
             else:
                 stop = _const(f.stop)
             lv.append(Level(f.var, None if k == 0 else _const(f.start), stop, step))
-        p = Pipeline(g, lv, res.ii, asked, max(res.length, 1), res.reason, inner.loc, f"p{len(self.pipelines)}")
+        p = Pipeline(g, lv, res.ii, asked, max(res.length, 1), res.reason, inner.loc, f"p{len(self.pipelines)}",
+                     _idle_value(inner.body, levels[0].var))
         self.pipelines.append(p)
         self.reports.append(PipelineReport(inner.loc.line, inner.var, asked, res.ii, p.depth,
                                            [f.var for f in levels[:-1]], res.reason))
@@ -415,9 +428,24 @@ class Hardware:
 
 
 def _replace(node, **kw):
-    from dataclasses import replace
-
     return replace(node, **kw)
+
+
+def _idle_value(body: tuple[ir.Stmt, ...], var: str) -> int:
+    """A value of `var` inside the range its uses are typed for (the bitwidth pass narrows it to the loop's range).
+
+    Cycles that issue no iteration still compute (the results are dropped); feeding them the counter one
+    step past the end would take expressions outside their exact types.
+    """
+    from hls.ir.walk import statements, stmt_exprs, subexpressions
+
+    for s in statements(body):
+        for e in stmt_exprs(s) + ((s.pred,) if isinstance(s, ir.Store) and s.pred is not None else ()):
+            for x in subexpressions(e):
+                if isinstance(x, ir.Var) and x.name == var:
+                    t = int_type(x.type)
+                    return max(t.lo, min(0, t.hi))
+    return 0
 
 
 def _const(e: ir.Expr) -> int | None:
