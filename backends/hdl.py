@@ -40,12 +40,18 @@ class HdlBackend:
             return "MyHDL is not installed (pip install myhdl)"
         return None
 
-    def compile(self, kernel: Kernel) -> None:
-        """Refuse kernels hardware cannot run (floats) before any input is drawn."""
+    def unsupported(self, kernel: Kernel) -> str | None:
+        """Why hardware cannot run `kernel` (it uses floats), or None."""
         float_line = _float_line(kernel)
         if float_line is not None:
-            raise UnsupportedKernel(f"{kernel.__name__} uses floats (line {float_line}); hardware needs "
-                                    "fixed-point integer types")
+            return f"{kernel.__name__} uses floats (line {float_line}); hardware needs fixed-point integer types"
+        return None
+
+    def compile(self, kernel: Kernel) -> None:
+        """Refuse kernels hardware cannot run (floats) before any input is drawn."""
+        why = self.unsupported(kernel)
+        if why is not None:
+            raise UnsupportedKernel(why)
 
     def design(self, kernel: Kernel, dims: dict[str, int]) -> Design:
         key = (kernel, tuple(sorted(dims.items())))

@@ -105,7 +105,34 @@ def cmd_source(args: argparse.Namespace) -> int:
 def cmd_ir(args: argparse.Namespace) -> int:
     from hls.ir import format_function
 
-    print(format_function(load_kernel(args.target).ir), end="")
+    kernel = load_kernel(args.target)
+    if args.dims:  # the IR the scheduler sees: after every pass of hls.lower
+        from hls.passes import run_all
+
+        print(format_function(run_all(kernel, _parse_dims(args.dims))), end="")
+    else:
+        print(format_function(kernel.ir), end="")
+    return 0
+
+
+def cmd_lower(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from hls.lower import lower
+
+    t0 = time.perf_counter()
+    design = lower(load_kernel(args.target), clock_ns=args.clock_ns, multipliers=args.multipliers,
+                   strict_ii=args.strict_ii, **_parse_dims(args.dims))
+    print(f"lowered in {time.perf_counter() - t0:.2f} s")
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        for suffix, text in ((".py", design.myhdl_source), (".v", design.verilog), (".vhd", design.vhdl)):
+            (out / (design.top + suffix)).write_text(text)
+            print(f"wrote {out / (design.top + suffix)}")
+    if args.synth:
+        design.synthesize()
+    print(design.report)
     return 0
 
 
@@ -146,9 +173,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("target")
     p.add_argument("--backend", default="numba-cpu")
     p.set_defaults(func=cmd_source)
-    p = sub.add_parser("ir", help="print a kernel's typed IR")
+    p = sub.add_parser("ir", help="print a kernel's typed IR (after the HLS passes when --dims is given)")
     p.add_argument("target")
+    p.add_argument("--dims", default="", help="bind dims (and scalar parameters) and run the passes, e.g. D=16")
     p.set_defaults(func=cmd_ir)
+    p = sub.add_parser("lower", help="compile a kernel to hardware: report, and MyHDL / Verilog / VHDL files")
+    p.add_argument("target")
+    p.add_argument("--dims", default="", help="dims and scalar parameters to bind, e.g. M=8,N=8,D=16")
+    p.add_argument("--out", help="folder for <top>.py (MyHDL), <top>.v and <top>.vhd")
+    p.add_argument("--synth", action="store_true", help="also synthesize with Yosys synth_xilinx (LUT/FF/DSP/BRAM)")
+    p.add_argument("--clock-ns", type=float, default=5.0, help="clock period the scheduler chains under")
+    p.add_argument("--multipliers", type=int, default=None, help="at most this many multipliers per cycle")
+    p.add_argument("--strict-ii", action="store_true", help="a pipelined loop that misses its ii is an error")
+    p.set_defaults(func=cmd_lower)
     p = sub.add_parser("backends", help="list the backends and whether they can run here")
     p.set_defaults(func=cmd_backends)
     p = sub.add_parser("demo", help="check every library kernel on every backend and show the results")

@@ -13,7 +13,7 @@ import backends
 from hls.checker import CheckFailure, check
 from hls.errors import KernelError
 from hls.lang import Kernel, kernel
-from hls.strategies import random_arguments
+from hls.strategies import fixed_dims, random_arguments
 from hls.types import Array, i32
 
 LIBRARY_MODULES = ("algorithms.qk", "algorithms.detect", "algorithms.sdpa", "algorithms.fixed", "algorithms.dma",
@@ -35,6 +35,57 @@ def _bad_kernel(x: Array[i32, "N"], out: Array[i32, "N"]):
         out[i] = x[i] * 0.5
 
 
+HARDWARE = ("myhdl", "verilator")
+HW_DIM = 3
+
+
+def _equivalence(kernels: list[Kernel], names: list[str], examples: int, size: int | None) -> int:
+    print(f"   {'kernel':24s} {'agree with python':32s} {'not run':24s} time")
+    failures = 0
+    for k in kernels:
+        t0 = time.perf_counter()
+        try:
+            report = check(k, backends=names, examples=examples, dims=fixed_dims(k, size) if size else None)
+            agree = ", ".join(report.agreed) or "-"
+            skipped = "; ".join(f"{n} ({why})" for n, why in report.skipped.items()) or "-"
+        except CheckFailure as err:
+            failures += 1
+            agree, skipped = "DISAGREE (see below)", "-"
+            print(err)
+        print(f"   {k.__name__:24s} {agree:32s} {skipped:24s} {time.perf_counter() - t0:5.1f} s")
+    return failures
+
+
+def _qk_unit() -> int:
+    """Lower the QK unit at 64 x 64 x 64, dense and sparse, and run both on Verilator."""
+    from algorithms import csr, masks, qk
+    from hls.lower import Design, lower
+
+    print("\n4. The QK unit in hardware (64 queries x 64 keys x D=64, int8), lowered from the same kernels")
+    rng = np.random.default_rng(1)
+    q = rng.integers(-128, 128, (64, 64)).astype(np.int8)
+    k = rng.integers(-128, 128, (64, 64)).astype(np.int8)
+    mask = masks.a_shape_mask(64, 64, n_init=4, n_local=8)
+    c = csr.RowCSR.from_mask(mask)
+    t0 = time.perf_counter()
+    dense = lower(qk.qk_dense, M=64, N=64, D=64)
+    sparse = lower(qk.qk_coo_values, M=64, N=64, D=64, E=c.nnz)
+    print(f"   lowered both in {time.perf_counter() - t0:.2f} s")
+    print("   " + str(dense.report).replace("\n", "\n   "))
+    Design.build_verilator_many([dense, sparse])
+    s = np.zeros((64, 64), np.int32)
+    _, dense_cycles = dense.simulate_verilator({"q": q, "k": k, "s": s})
+    values = np.zeros(c.nnz, np.int32)
+    _, sparse_cycles = sparse.simulate_verilator({"q": q, "k": k, "rows": qk.csr_rows(c.indptr),
+                                                  "cols": c.indices.copy(), "values": values})
+    ok = np.array_equal(s, qk.qk_reference(q, k)) and \
+        np.array_equal(values, qk.qk_csr_values_reference(q, k, c.indptr, c.indices))
+    print(f"   Verilator: dense {dense_cycles} cycles; A-shape (4 sink, 8 window) {c.nnz} kept scores "
+          f"({c.nnz / mask.size:.1%}): {sparse_cycles} cycles, {dense_cycles / sparse_cycles:.1f}x fewer; "
+          f"results {'equal to numpy' if ok else 'DIFFERENT'}")
+    return 0 if ok else 1
+
+
 def main(examples: int = 100) -> int:
     names = backends.names()
     print("attnhls demo: each kernel is written once; every backend runs that same source.")
@@ -44,25 +95,26 @@ def main(examples: int = 100) -> int:
         os.environ["NUMBA_ENABLE_CUDASIM"] = "1"
         print("no NVIDIA GPU here: numba-cuda runs on Numba's CUDA simulator")
     print()
+    software = [n for n in names if n not in HARDWARE]
     print(f"1. Hypothesis equivalence against the python reference ({examples} examples per kernel; integer "
           "results bit-exact, float results within tolerance)")
-    print(f"   {'kernel':24s} {'agree with python':32s} {'not run':24s} time")
-    failures = 0
-    for k in library_kernels():
-        t0 = time.perf_counter()
-        try:
-            report = check(k, backends="all", examples=examples)
-            agree = ", ".join(report.agreed) or "-"
-            skipped = "; ".join(f"{n} ({why})" for n, why in report.skipped.items()) or "-"
-        except CheckFailure as err:
-            failures += 1
-            agree, skipped = "DISAGREE (see below)", "-"
-            print(err)
-        print(f"   {k.__name__:24s} {agree:32s} {skipped:24s} {time.perf_counter() - t0:5.1f} s")
+    failures = _equivalence(library_kernels(), software, examples, None)
+    hw_examples = max(1, min(examples, 10))
+    print(f"\n2. The same kernels as hardware (hls.lower, then MyHDL and Verilator simulation), {hw_examples} "
+          f"examples each, dims fixed to {HW_DIM} where the annotations draw them (one design per kernel)")
+    from backends.hdl import prebuild
+
+    kernels = [k for k in library_kernels() if backends.get("myhdl").unsupported(k) is None]
+    t0 = time.perf_counter()
+    prebuild([(k, fixed_dims(k, HW_DIM)) for k in kernels if fixed_dims(k, HW_DIM) is not None and not k.dims])
+    print(f"   (Verilator models built in one batch: {time.perf_counter() - t0:.1f} s)")
+    failures += _equivalence(kernels, list(HARDWARE), hw_examples, HW_DIM)
+    print("   float kernels are not lowered (hardware needs fixed-point types): "
+          + ", ".join(k.__name__ for k in library_kernels() if k not in kernels))
 
     from algorithms.qk import qk_dense, qk_reference
 
-    print("\n2. The integer QK kernel, run three ways on the same int8 inputs")
+    print("\n3. The integer QK kernel on the same int8 inputs: software")
     for backend, dims in (("python", {"M": 32, "N": 32, "D": 16}), ("numba-cpu", {"M": 512, "N": 512, "D": 64})):
         q, k, s = random_arguments(qk_dense, dims, seed=1)
         backends.run(qk_dense, q, k, s, backend=backend)  # warm-up (compiles numba once)
@@ -78,7 +130,8 @@ def main(examples: int = 100) -> int:
               f"({gops / took:8.3g} GOP/s); numpy {t_np * 1e3:8.2f} ms; results {same}")
         failures += same != "equal"
 
-    print("\n3. Unsupported Python is refused at the user's line, with the fix:")
+    failures += _qk_unit()
+    print("\n5. Unsupported Python is refused at the user's line, with the fix:")
     try:
         _bad_kernel.ir  # noqa: B018
     except KernelError as err:

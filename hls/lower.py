@@ -56,10 +56,11 @@ def lower(kernel: Kernel, *, clock_ns: float = 5.0, multipliers: int | None = No
                       strict_ii)
         hw.build()
         top = "k_" + clean(kernel.__name__)[:40]
-        source = Emitter(hw, top).emit()                # the MyHDL @block source
+        emitter = Emitter(hw, top)
+        source = emitter.emit()                         # the MyHDL @block source
     except KernelError as err:
         raise err.with_traceback(None) from None
-    return Design(kernel, dict(params), fn, hw, top, source)
+    return Design(kernel, dict(params), fn, hw, top, source, emitter.register_list())
 
 
 def _passes(kernel: Kernel, params: dict[str, int]) -> ir.Function:
@@ -125,7 +126,9 @@ class Report:
 class Design:
     """A lowered kernel: MyHDL source, Verilog, VHDL, report, and simulation."""
 
-    def __init__(self, kernel: Kernel, params: dict[str, int], fn: ir.Function, hw: Hardware, top: str, source: str):
+    def __init__(self, kernel: Kernel, params: dict[str, int], fn: ir.Function, hw: Hardware, top: str, source: str,
+                 registers: list[tuple[str, int]]):
+        self.registers = registers
         self.kernel = kernel
         self.params = params
         self.ir = fn
@@ -154,22 +157,10 @@ class Design:
                     ops[names[o.attr] + ("_const" if o.kind != "bin" else "")] += 1
                 elif o.kind in ("cmp", "min", "max", "abs", "neg", "sel", "load", "store"):
                     ops[o.kind] += 1
-        em = Emitter.__new__(Emitter)  # reuse the emitter's register accounting without emitting
-        regs = [int_type(t) for t in hw.decl.values()]
-        reg_bits = sum(t.width for t in regs)
-        source = self.myhdl_source
-        chain_bits = 0
-        for line in source.splitlines():
-            line = line.strip()
-            if line.startswith("c") and "= Signal(intbv(" in line:
-                lo = int(line.split("min=")[1].split(",")[0])
-                chain_bits += max(1, (-lo - 1).bit_length() + 1)
-        del em
-        n_chain = sum(1 for line in source.splitlines() if line.strip().startswith("c") and "Signal(intbv(" in line)
         mems = [MemoryReport(m.name, m.kind, len(m.banks), m.banks[0].depth, int_type(m.elem).width, m.ports)
                 for m in hw.memories.values()]
         return Report(self.kernel.__name__, self.params, hw.timing.clock_ns, len(hw.states), hw.latency,
-                      hw.reports, hw.not_pipelined, ops, reg_bits + chain_bits, len(regs) + n_chain, mems)
+                      hw.reports, hw.not_pipelined, ops, sum(b for _, b in self.registers), len(self.registers), mems)
 
     # ---- conversion -----------------------------------------------------------------------------------------
 

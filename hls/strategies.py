@@ -80,3 +80,15 @@ def random_arguments(kernel: Kernel, dims: dict[str, int], seed: int = 0) -> tup
                              or elem.width < 64 else np.uint64).astype(numpy_dtype(elem))
         out.append(v if isinstance(t, ArrayType) else v.item())
     return tuple(out)
+
+
+def fixed_dims(kernel: Kernel, size: int) -> dict[str, int] | None:
+    """Every dim symbol of `kernel` fixed to `size` (except those its `dims=` option draws), or None when the
+    kernel draws its whole input from its own `strategy=`.
+
+    The hardware backends build one design per shape: fixed dims let `check` reuse one design.
+    """
+    if kernel.strategy is not None:
+        return None
+    symbols = {d for p in kernel.ir.params if isinstance(p.type, ArrayType) for d in p.type.dims if isinstance(d, str)}
+    return {s: size for s in sorted(symbols) if s not in kernel.dims}

@@ -10,8 +10,7 @@ import backends
 from algorithms import dma
 from backends.hdl import prebuild
 from hls import check
-from hls.strategies import arguments
-from hls.types import ArrayType
+from hls.strategies import arguments, fixed_dims
 from tests.catalog import CASES, Case, backend_names, examples_scale
 
 # The cycle-accurate backends simulate a design per draw and lower one per shape: they draw fewer examples,
@@ -21,11 +20,7 @@ HDL_DIM = 3
 
 
 def _hdl_dims(case: Case) -> dict[str, int] | None:
-    if case.kernel.strategy is not None:
-        return None
-    symbols = {d for p in case.kernel.ir.params if isinstance(p.type, ArrayType) for d in p.type.dims
-               if isinstance(d, str)}
-    return {s: HDL_DIM for s in sorted(symbols) if s not in case.kernel.dims}
+    return fixed_dims(case.kernel, HDL_DIM)
 
 
 def _integer(case: Case) -> bool:

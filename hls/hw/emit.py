@@ -22,7 +22,7 @@ import re
 from hls.hw.dfg import BOOL, Op, int_type
 from hls.hw.fsm import Hardware, Label, Pipeline, State
 from hls.hw.memory import Bank
-from hls.types import BoolType, IntType, ScalarType
+from hls.types import IntType, ScalarType
 
 RESERVED = {  # Verilog, SystemVerilog and VHDL keywords a generated name could hit (checked case-insensitively)
     "always", "and", "assign", "begin", "buf", "case", "cell", "config", "default", "design", "disable", "do",
@@ -90,6 +90,16 @@ class Emitter:
                 self.ops.append((o, p.ii))
         self._chains()
 
+    def register_list(self) -> list[tuple[str, int]]:
+        """(name, bits) of every register of the design: state, locals, pipeline values, pipeline control."""
+        regs = [("state", max(1, (len(self.hw.states) - 1).bit_length()))]
+        regs += [(sig, _bits(self.hw.decl[name])) for name, sig in self.regs.items()]
+        regs += [(f"c{o.id}_{k}", _bits(o.type)) for o, _ in self.ops for k in range(self.chains.get(o.id, 0))]
+        for p in self.hw.pipelines:
+            regs += [(f"{p.name}_ph", max(1, (p.ii - 1).bit_length())), (f"{p.name}_drn", 1),
+                     (f"{p.name}_dcnt", max(1, p.drain.bit_length()))]
+        return regs
+
     # ---- analysis ----------------------------------------------------------------------------------------
 
     def _chains(self) -> None:
@@ -100,20 +110,13 @@ class Emitter:
                 if a.kind in ("const", "reg"):
                     continue
                 last_use[a.id] = max(last_use.get(a.id, a.ready), o.time)
-        for graph in [b.graph for b in self.hw.blocks]:
-            for name, o in graph.outputs.items():
-                del name
-                last_use[o.id] = max(last_use.get(o.id, o.ready), self._block_last(o))
+        for blk in self.hw.blocks:  # a branch condition is read in the block's last cycle
+            for o in blk.graph.outputs.values():
+                last_use[o.id] = max(last_use.get(o.id, o.ready), blk.length - 1)
         for o, ii in self.ops:
             delta = last_use.get(o.id, o.ready) - o.ready
             if delta >= 1:
                 self.chains[o.id] = 1 if ii is None else (delta - 1) // ii + 1
-
-    def _block_last(self, o: Op) -> int:
-        for b in self.hw.blocks:
-            if o in b.graph.ops:
-                return b.length - 1
-        return o.ready
 
     def value(self, a: Op, at: int) -> str:
         """The expression for a's value in cycle `at` of its region."""
@@ -435,6 +438,11 @@ class Emitter:
         return step(len(p.levels) - 1)
 
 
+def _bits(t: ScalarType) -> int:
+    lo, hi = internal(t)
+    return (hi - 1).bit_length() + 1
+
+
 def _low_bits(o: Op, expr: str, t: IntType | int) -> str:
     """A value as an unsigned port of `t` bits (or a signed port of type t): constants are folded."""
     width, signed = (t, False) if isinstance(t, int) else (t.width, t.signed)
@@ -509,4 +517,4 @@ def _divmod(o: Op, v: str, a: list[str], em: Emitter) -> list[str]:
     return code
 
 
-__all__ = ["Emitter", "clean", "internal", "port_range", "IntType", "BoolType"]
+__all__ = ["Emitter", "clean", "internal", "port_range"]

@@ -24,7 +24,7 @@ from hls.hw.dfg import BOOL, Builder, Edge, Graph, Op, Timing, exact, int_type
 from hls.hw.latency import Lat
 from hls.hw.memory import Memory
 from hls.hw.schedule import Limits, schedule_block, schedule_modulo
-from hls.types import ArrayType, BoolType, IntType, ScalarType, bool_
+from hls.types import ArrayType, IntType, ScalarType, bool_
 
 
 @dataclass(eq=False)
@@ -210,30 +210,28 @@ class Hardware:
         return tuple(out)
 
     def _clear(self, s: ir.Alloc) -> list[ir.Stmt]:
+        """Zero every word of every bank: one pipelined loop over the bank address, the indices recovered."""
         mem = self.memories[s.name]
-        zero = ir.Const(0, IntType(1, False), s.loc)
         depth = mem.banks[0].depth
         var = self.fresh("clr", exact(0, depth))
-        iv = ir.Var(var, exact(0, depth), s.loc)
+        flat = ir.Var(var, exact(0, depth), s.loc)
+
+        def const(v: int) -> ir.Const:
+            return ir.Const(v, exact(v, v), s.loc)
+
+        strides = dict(mem.strides())
+        first = min(strides, default=None)  # the slowest axis needs no modulo
         stores = []
-        for bank in mem.banks:  # index the flattened bank address back into the array's axes
-            idx, rest = [], iv
-            strides = dict(mem.strides())
-            for axis in range(len(mem.shape)):
+        for bank in mem.banks:
+            idx: list[ir.Expr] = []
+            for axis, size in enumerate(mem.shape):
                 if axis == mem.axis:
-                    idx.append(ir.Const(bank.number, exact(bank.number, bank.number), s.loc))
+                    idx.append(const(bank.number))
                     continue
-                stride = strides[axis]
-                c = ir.Const(stride, exact(stride, stride), s.loc)
-                q = ir.BinOp("//", rest, c, exact(0, depth), s.loc) if stride > 1 else rest
-                n = ir.Const(mem.shape[axis], exact(mem.shape[axis], mem.shape[axis]), s.loc)
-                idx.append(ir.BinOp("%", q, n, exact(0, mem.shape[axis]), s.loc) if axis > 0 or
-                           mem.axis == 0 and axis == 1 else q)
-            stores.append(ir.Store(s.name, tuple(idx), zero, s.loc))
-        start = ir.Const(0, IntType(1, False), s.loc)
-        stop = ir.Const(depth, exact(depth, depth), s.loc)
-        step = ir.Const(1, IntType(1, False), s.loc)
-        return [ir.For(var, start, stop, step, "pipeline", tuple(stores), s.loc, ii=1)]
+                x = flat if strides[axis] == 1 else ir.BinOp("//", flat, const(strides[axis]), exact(0, depth), s.loc)
+                idx.append(x if axis == first else ir.BinOp("%", x, const(size), exact(0, size), s.loc))
+            stores.append(ir.Store(s.name, tuple(idx), const(0), s.loc))
+        return [ir.For(var, const(0), const(depth), const(1), "pipeline", tuple(stores), s.loc, ii=1)]
 
     # ---- sequences and compound statements -------------------------------------------------------------
 
@@ -498,4 +496,4 @@ def _independent_across_iterations(a: Op, b: Op, loop_vars: list[str]) -> bool:
     return all(any(_injective_in(x, v) for x in a.index) for v in loop_vars)
 
 
-__all__ = ["Block", "Hardware", "Label", "Level", "Pipeline", "PipelineReport", "State", "BoolType"]
+__all__ = ["Block", "Hardware", "Label", "Level", "Pipeline", "PipelineReport", "State"]
