@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import re
 
-from hls.hw.dfg import BOOL, Op, int_type
+from hls.hw.dfg import BOOL, Op, exact, int_type
 from hls.hw.fsm import Hardware, Label, Pipeline, State
 from hls.hw.memory import Bank
 from hls.types import IntType, ScalarType
@@ -80,6 +80,7 @@ class Emitter:
         self.params = {p.name: f"p_{clean(p.name)}" for p in hw.params}
         self.banks: list[Bank] = [b for m in hw.memories.values() if m.reads or m.writes for b in m.banks]
         self.chains: dict[int, int] = {}  # op id -> number of registers holding its value
+        self.consts: dict[int, str] = {}  # wide constants -> their variables
         self.ii_of: dict[int, int | None] = {}
         self.ops: list[tuple[Op, int | None]] = []
         for blk in hw.blocks:
@@ -118,10 +119,20 @@ class Emitter:
             if delta >= 1:
                 self.chains[o.id] = 1 if ii is None else (delta - 1) // ii + 1
 
+    def constant(self, v: int) -> str:
+        """A constant operand. MyHDL writes integers beyond 32 bits as *unsigned* sized Verilog literals, which
+        would make a whole expression unsigned: those live in a signed variable initialised to the value."""
+        if -(1 << 31) <= v < (1 << 31):
+            return str(v)
+        name = self.consts.get(v)
+        if name is None:
+            name = self.consts[v] = f"k{len(self.consts)}"
+        return name
+
     def value(self, a: Op, at: int) -> str:
         """The expression for a's value in cycle `at` of its region."""
         if a.kind == "const":
-            return str(a.attr)
+            return self.constant(a.attr)
         if a.kind == "reg":
             return self.regs[a.attr]
         delta = at - a.ready
@@ -282,6 +293,9 @@ class Emitter:
             body.append(f"{kw} {cond}:")
             body += ["    " + c for c in (code or ["pass"])]
         decl = [f"{name} = intbv(0, min={lo}, max={hi})" for name, (lo, hi) in self.vars.items()]
+        for v, name in self.consts.items():
+            lo, hi = internal(exact(v, v))
+            decl.append(f"{name} = intbv({v}, min={lo}, max={hi})")
         for line in decl + body:
             out.append("        " + line)
         out.append("")
