@@ -220,7 +220,7 @@ def sweep(torch: Any, sparse_only: bool = True) -> None:
             for what, fn in runs.items():
                 try:
                     ms = time_ms(torch, fn, 150)
-                    attrs = _runtime.kernel(SOURCE, tile.name(KIND[dtype], d), smem).attributes
+                    attrs = _runtime.kernel(SOURCE, tile.name(KIND[dtype], d)).attributes
                 except Exception as exc:  # noqa: BLE001 - report and go on
                     print(f"sweep {what} {dtype} d={d} {tile}: {exc}")
                     continue

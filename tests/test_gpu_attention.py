@@ -253,7 +253,8 @@ def test_dma_arguments_are_checked():
 
 @needs_gpu
 @pytest.mark.parametrize("causal", [False, True])
-@pytest.mark.parametrize(("nq", "nk", "keep"), [(300, 300, 64), (100, 2500, 1000), (700, 500, 1), (50, 40, 64)])
+@pytest.mark.parametrize(("nq", "nk", "keep"), [(300, 300, 64), (100, 2500, 1000), (700, 500, 1), (50, 40, 64),
+                                              (300, 6000, 5000)])  # the last: over 48 KB of shared memory
 def test_dma_topk_threshold_matches_cpu(causal, nq, nk, keep):
     rng = np.random.default_rng([nq, nk, keep])
     zoh = np.round(rng.random((2, 3, nk)), 2)  # many ties: the index order must break them alike

@@ -82,20 +82,19 @@ def _program(source: str, names: tuple[str, ...]) -> Any:
 
 
 @cache
-def kernel(source: str, name: str, smem_bytes: int = 0) -> Any:
-    """The cuda.core Kernel `name` (a C++ name expression such as "flash_fwd<0, 64, 4, 64>") of `source`.
-
-    `smem_bytes` of dynamic shared memory are allowed (the per-block opt-in above 48 KB is set here).
-    """
+def kernel(source: str, name: str) -> Any:
+    """The cuda.core Kernel `name` (a C++ name expression such as "flash_fwd<0, 64, 4, 64, 2, true, false>") of
+    `source`, allowed the device's whole opt-in shared memory (a launch still asks only for what it needs)."""
     require_gpu()
     from cuda.bindings import driver
     from cuda.core import Device
     kern = _program(source, (name,)).get_kernel(name)
-    if smem_bytes > 48 * 1024:
-        attr = driver.CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES
-        (err,) = driver.cuKernelSetAttribute(attr, smem_bytes, kern.handle, Device().device_id)
-        if err != driver.CUresult.CUDA_SUCCESS:
-            raise RuntimeError(f"cannot give {name} {smem_bytes} bytes of shared memory: {err}")
+    dev = Device()
+    optin = dev.properties.max_shared_memory_per_block_optin
+    attr = driver.CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES
+    (err,) = driver.cuKernelSetAttribute(attr, optin - kern.attributes.shared_size_bytes, kern.handle, dev.device_id)
+    if err != driver.CUresult.CUDA_SUCCESS:
+        raise RuntimeError(f"cannot raise the shared memory limit of {name}: {err}")
     return kern
 
 

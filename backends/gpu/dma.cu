@@ -34,10 +34,10 @@ __device__ __forceinline__ double to_double<unsigned short>(unsigned short x) { 
 // value [B, N, G, D] (float32, float64 or bfloat16 bits); dt_proj [G, G * D]; zoh [B, G, N] float64.
 // A small GEMM: each CTA takes ZJ keys, stages ZJ x ZE value and G x ZE dt_proj chunks in shared memory (as
 // float64), and each thread sums its (key, kv head) dot products in the order of algorithms.dma (e ascending,
-// compiled without FMA contraction, so zoh matches the CPU's bit for bit). Shared memory: (ZJ + G) (ZE + 1) 8 B.
-#define ZJ 64
+// compiled without FMA contraction, so zoh matches the CPU's to rounding). Shared memory: (ZJ + G) (ZE + 1) 8 B.
+// ZJ = 16 spreads short sequences over more CTAs; ZJ = 64 re-reads dt_proj less on long ones.
 #define ZE 64
-template <typename T>
+template <typename T, int ZJ>
 __global__ void __launch_bounds__(256)
 dma_zoh(const T* __restrict__ value, const double* __restrict__ dt_proj, const double* __restrict__ a_coef,
         double* __restrict__ zoh, int B, int N, int G, int D) {
@@ -47,7 +47,7 @@ dma_zoh(const T* __restrict__ value, const double* __restrict__ dt_proj, const d
     const int E = G * D, tid = threadIdx.x;
     const long long row0 = (long long)blockIdx.x * ZJ;  // flat (b, j) row
     const long long rows = (long long)B * N;
-    double acc[8];  // outputs o = tid + 256 r, r < 8, of the ZJ x G block (G <= 32)
+    double acc[8];  // outputs o = tid + 256 r, r < 8, of the ZJ x G block (ZJ G <= 2048)
 #pragma unroll
     for (int r = 0; r < 8; ++r) acc[r] = 0.0;
     for (int e0 = 0; e0 < E; e0 += ZE) {
@@ -174,10 +174,17 @@ dma_select(const double* __restrict__ zoh, int G, int N, int keep, int pow2, int
         return;
     }
     // 3. gather the top-keep set of the prefix, pad to pow2 with "best" entries, prefetch the segment's keys
-    for (int j = tid; j < P; j += nt) {
-        u64 u = order_key(z[j]);
-        if (u > T || (u == T && j <= jcut)) {
-            int at = atomicAdd(&s_fill, 1);
+    for (int j0 = 0; j0 < P; j0 += nt) {  // one atomic per warp: lanes take consecutive slots
+        const int j = j0 + tid;
+        const u64 u = j < P ? order_key(z[j]) : 0;
+        const bool kept = j < P && (u > T || (u == T && j <= jcut));
+        const u32 votes = __ballot_sync(0xffffffffu, kept);
+        const int lane = tid & 31;
+        int base = 0;
+        if (lane == 0 && votes) base = atomicAdd(&s_fill, __popc(votes));
+        base = __shfl_sync(0xffffffffu, base, 0);
+        if (kept) {
+            const int at = base + __popc(votes & ((1u << lane) - 1u));
             heap_u[at] = u;
             heap_j[at] = j;
         }

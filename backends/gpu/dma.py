@@ -33,9 +33,9 @@ SOURCE = "dma.cu"
 MIN_SEG, MAX_SEG = 64, 1024  # prefixes per dma_select CTA (its sequential part), chosen to fill the GPU
 MAX_HEAP = 16384  # keep_window_size limit of the causal selection (12 bytes a key of shared memory, pow2)
 DMA_TILE = Tile(4, 64, 1, True)
-ZOH_ROWS, ZOH_CHUNK = 64, 64  # dma_zoh's ZJ and ZE
+ZOH_CHUNK = 64  # dma_zoh's ZE
 MAX_KV_HEADS = 32  # dma_zoh: ZJ * G outputs over 256 threads of 8 accumulators
-ZOH_KERNEL = {"f32": "dma_zoh<float>", "f64": "dma_zoh<double>", "bf16": "dma_zoh<unsigned short>"}
+ZOH_TYPE = {"f32": "float", "f64": "double", "bf16": "unsigned short"}
 
 
 @dataclass
@@ -91,7 +91,7 @@ def _select(dev: Device, zoh_ptr: int, b: int, g: int, nk: int, keep: int, causa
         segments = -(-(nk - keep) // seg) if causal else 1
         pow2 = 1 << (keep - 1).bit_length()
         smem = 12 * pow2 + 8 * seg if causal else 0
-        kern = _runtime.kernel(SOURCE, "dma_select", smem)
+        kern = _runtime.kernel(SOURCE, "dma_select")
         _runtime.launch(kern, (segments, b * g), 256, smem, dev.handle, np.uint64(zoh_ptr), np.int32(g),
                         np.int32(nk), np.int32(keep), np.int32(pow2), np.int32(causal), np.int32(seg),
                         np.uint64(arrays["thr_key"][1]), np.uint64(arrays["thr_idx"][1]))
@@ -121,9 +121,10 @@ def dma_prepare(value: Any, dt_proj: Any, a_coef: Any, n_query: int, keep_window
     v_ptr = dev.upload(vt, vt.elem)
     zoh = dev.empty((b, g, nk), "f64")
     if b * g * nk:
-        smem = (ZOH_ROWS + g) * (ZOH_CHUNK + 1) * 8
-        kern = _runtime.kernel(SOURCE, ZOH_KERNEL[vt.elem], smem)
-        _runtime.launch(kern, (-(-b * nk // ZOH_ROWS),), 256, smem, dev.handle, np.uint64(v_ptr),
+        rows = 16 if b * nk <= 32768 else 64  # keys per CTA: more CTAs for short sequences
+        smem = (rows + g) * (ZOH_CHUNK + 1) * 8
+        kern = _runtime.kernel(SOURCE, f"dma_zoh<{ZOH_TYPE[vt.elem]}, {rows}>")
+        _runtime.launch(kern, (-(-b * nk // rows),), 256, smem, dev.handle, np.uint64(v_ptr),
                         np.uint64(dev.upload(dt, "f64")), np.uint64(dev.upload(a, "f64")), np.uint64(zoh[1]),
                         np.int32(b), np.int32(nk), np.int32(g), np.int32(d))
     arrays = {"zoh": zoh, **_select(dev, zoh[1], b, g, nk, keep, causal)}

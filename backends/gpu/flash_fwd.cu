@@ -157,7 +157,7 @@ flash_fwd(const u16* __restrict__ q, const u16* __restrict__ k, const u16* __res
           const float* __restrict__ bias, const int* __restrict__ expiry, const int* __restrict__ tile_max,
           const int* __restrict__ kv_num, const int* __restrict__ kv_idx, int max_blocks, int idx_b_stride,
           int idx_h_stride, int q_tiles_per_block, int kv_tiles_per_block, int block_n,
-          int H, int Hkv, int Nq, int Nk, float scale_log2, int causal) {
+          int H, int Hkv, int Nq, int Nk, float scale_log2, int causal, int head_major) {
     constexpr int WM = 16 * MT;   // query rows per warp
     constexpr int BM = WM * NW;   // query rows per CTA
     constexpr int NT = NW * 32;
@@ -172,8 +172,11 @@ flash_fwd(const u16* __restrict__ q, const u16* __restrict__ k, const u16* __res
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
     const int g = lane >> 2, t = lane & 3;
     const int n_qtiles = (Nq + BM - 1) / BM;
-    const int qtile = n_qtiles - 1 - blockIdx.x;  // longest (causal) tiles first
-    const int bh = blockIdx.y, b = bh / H, h = bh % H;
+    // Blocks start in x-fastest order. head_major (grid [B H, tiles]): every head's longest (causal) query tile
+    // first, then the next (longest-processing-time-first: balances causal grids of a few waves). Else (grid
+    // [tiles, B H]) one head's tiles after another, so concurrent CTAs share K/V in L2 (long sequences).
+    const int qtile = n_qtiles - 1 - (head_major ? blockIdx.y : blockIdx.x);
+    const int bh = head_major ? blockIdx.x : blockIdx.y, b = bh / H, h = bh % H;
     const int hk = h / (H / Hkv);
     const int i0 = qtile * BM;
     const int off = Nk - Nq;
