@@ -19,7 +19,7 @@ from backends._result import RunResult
 from hls.errors import UnsupportedKernel
 from hls.ir.walk import statements, stmt_exprs, subexpressions
 from hls.lang import Kernel
-from hls.lower import Design, lower
+from hls.compiler import Design, lower
 from hls.types import ArrayType, FloatType
 
 MAX_CYCLES = 10_000_000

@@ -31,8 +31,8 @@ import numpy as np
 
 from algorithms import detect, masks, qk
 from algorithms.csr import RowCSR
-from hls.lower import Design
-from hls.lower import lower as hls_lower
+from hls.compiler import Design
+from hls.compiler import lower as hls_lower
 
 REPO = Path(__file__).resolve().parent.parent
 SIZES = [(64, 64, 64), (8, 8, 16)]

@@ -38,7 +38,7 @@ def check(kernel, backends=("python", "numba-cpu"), examples=100, **options):
 
 
 def lower(kernel, **params):
-    """Compile `kernel` to hardware (a Design: MyHDL source, Verilog, VHDL, report); see hls.lower.lower."""
-    from hls.lower import lower as _lower
+    """Compile `kernel` to hardware (a Design: MyHDL source, Verilog, VHDL, report); see hls.compiler.lower."""
+    from hls.compiler import lower as _lower
 
     return _lower(kernel, **params)

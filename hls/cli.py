@@ -118,7 +118,7 @@ def cmd_ir(args: argparse.Namespace) -> int:
 def cmd_lower(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from hls.lower import lower
+    from hls.compiler import lower
 
     t0 = time.perf_counter()
     design = lower(load_kernel(args.target), clock_ns=args.clock_ns, multipliers=args.multipliers,

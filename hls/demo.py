@@ -59,7 +59,7 @@ def _equivalence(kernels: list[Kernel], names: list[str], examples: int, size: i
 def _qk_unit() -> int:
     """Lower the QK unit at 64 x 64 x 64, dense and sparse, and run both on Verilator."""
     from algorithms import csr, masks, qk
-    from hls.lower import Design, lower
+    from hls.compiler import Design, lower
 
     print("\n4. The QK unit in hardware (64 queries x 64 keys x D=64, int8), lowered from the same kernels")
     rng = np.random.default_rng(1)

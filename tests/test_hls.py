@@ -16,7 +16,7 @@ import pytest
 
 from algorithms import csr, detect, masks, qk
 from hls import Array, KernelError, i8, i16, i32, kernel, pipeline, u8, unroll
-from hls.lower import lower
+from hls.compiler import lower
 from hls.tools import verilator, vhdl
 
 GOLDEN = Path(__file__).parent / "golden"

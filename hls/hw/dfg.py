@@ -220,7 +220,15 @@ class Builder:
 
     def _select(self, e: ir.Select) -> Op:
         c = self.truth(self.expr(e.cond))
-        return self.op("sel", (c, self.expr(e.then), self.expr(e.orelse)), int_type(e.type), None, e.loc)
+        then, orelse = self.expr(e.then), self.expr(e.orelse)
+        t = int_type(e.type)
+        if then.kind == "bin" and then.attr == "+" and orelse in then.args:
+            # `x + p if c else x` is `x + (p if c else 0)`: an if-converted accumulation stays an add chain,
+            # which balance_sums turns into an adder tree (the value is one of the two, so t still holds it)
+            p = then.args[1] if then.args[0] is orelse else then.args[0]
+            gated = self.op("sel", (c, p, self.const(0)), exact(min(p.type.lo, 0), max(p.type.hi, 0)), None, e.loc)
+            return self.op("bin", (orelse, gated), t, "+", e.loc)
+        return self.op("sel", (c, then, orelse), t, None, e.loc)
 
     def _cast(self, e: ir.Cast) -> Op:
         return self.cast(self.expr(e.operand), e.type, e.loc)
@@ -312,6 +320,7 @@ class Builder:
         """Balance sums, then write back every local the run assigned (`cond`: the branch condition)."""
         if cond is not None:
             self.g.outputs["cond"] = cond
+        self.drop_dead()
         self.balance_sums()
         for name, value in self.env.items():
             old = self.old.get(name)
@@ -327,6 +336,20 @@ class Builder:
                         self.g.edges.append(Edge(w, o, 1, 1, f"recurrence on `{name}`"))
         return self.g
 
+
+    def drop_dead(self) -> None:
+        """Remove ops nothing needs (a value replaced while building, a load no one reads)."""
+        g = self.g
+        live: set[int] = set()
+        todo = [o for o in g.ops if o.kind == "store"] + list(g.outputs.values())
+        todo += [v for name, v in self.env.items() if self.old.get(name) is not v]
+        while todo:
+            o = todo.pop()
+            if o.id not in live:
+                live.add(o.id)
+                todo.extend(o.args)
+        g.ops[:] = [o for o in g.ops if o.id in live or o.pinned is not None]
+        g.edges[:] = [e for e in g.edges if e.src.id in live and e.dst.id in live]
 
     def balance_sums(self) -> None:
         """Tree-height reduction: a chain of wrapping additions becomes a balanced adder tree.
