@@ -16,10 +16,10 @@ from typing import Any
 
 from backends._args import Bound
 from backends._result import RunResult
+from hls.compiler import Design, lower
 from hls.errors import UnsupportedKernel
 from hls.ir.walk import statements, stmt_exprs, subexpressions
 from hls.lang import Kernel
-from hls.compiler import Design, lower
 from hls.types import ArrayType, FloatType
 
 MAX_CYCLES = 10_000_000
