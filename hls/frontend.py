@@ -138,6 +138,7 @@ class _Scope:
     params: dict[str, ir.Param] = field(default_factory=dict)
     locals: dict[str, _LocalInfo] = field(default_factory=dict)
     loop_vars: dict[str, ScalarType] = field(default_factory=dict)  # live loop variables
+    past_loop_vars: set[str] = field(default_factory=set)  # variables of loops already parsed
     tables: dict[str, ir.Table] = field(default_factory=dict)
     arrays: dict[str, tuple[ArrayType, str, ir.Loc]] = field(default_factory=dict)  # local arrays
     array_dims: dict[str, tuple[ScalarType, ...]] = field(default_factory=dict)  # local array -> size types
@@ -148,7 +149,9 @@ class _Scope:
         internal = self.alias.get(name, name)
         owner = self.locals[internal].scope if internal in self.locals else \
             self.arrays[internal][1] if internal in self.arrays else None
-        if owner is None or owner == owner_scope or not owner or owner in self.prange:
+        if owner is None and name in self.past_loop_vars:
+            pass  # a local named like an earlier loop's variable: its own IR name, so it still starts at zero
+        elif owner is None or owner == owner_scope or not owner or owner in self.prange:
             return internal
         k = 2
         while f"{name}__{k}" in self.locals or f"{name}__{k}" in self.arrays:
@@ -417,6 +420,7 @@ class _Frontend:
             body = self.block(s.body)
         finally:
             del self.scope.loop_vars[var]
+            self.scope.past_loop_vars.add(var)
             if kind == "prange":
                 self.scope.prange.pop()
         return ir.For(var, start, stop, step, kind, body, self.loc(s), ii, factor)

@@ -127,3 +127,20 @@ def test_refused_at_compile_time(k, message: str) -> None:
     with pytest.raises(KernelError) as info:
         k.ir  # noqa: B018
     assert info.value.message.startswith(message)
+
+
+@kernel
+def local_named_like_a_finished_loop_var(x: Array[i32, 2], out: Array[i32, 1]):
+    for c in range(3):
+        out[0] = c
+    if x[0] > 0:
+        c = 7
+    out[0] = c  # the local `c` starts at zero: it is not the loop's variable
+
+
+@pytest.mark.parametrize("backend", ["python", "numba-cpu", "myhdl"])
+@pytest.mark.parametrize(("first", "want"), [(0, 0), (1, 7)])
+def test_local_named_like_a_finished_loop_var_starts_at_zero(backend: str, first: int, want: int) -> None:
+    out = np.zeros(1, np.int32)
+    backends.run(local_named_like_a_finished_loop_var, np.array([first, 0], np.int32), out, backend=backend)
+    assert out[0] == want
