@@ -188,6 +188,20 @@ class Design:
                     sig[f"{bank.prefix}_we{p}"] = Signal(bool(0))
         return sig
 
+    def elaborated(self) -> tuple[dict[str, Any], Any]:
+        """The signals and the elaborated MyHDL instance, made once and reused by every simulation.
+
+        Each run resets the design and reloads its inputs; internal RAMs are zero-filled by the design
+        itself where the kernel declares them, and signals return to their initial values when a
+        simulation ends.
+        """
+        if self._elaborated is None:
+            sig = self.signals()
+            self._elaborated = (sig, self.block(**sig))
+        return self._elaborated
+
+    _elaborated: tuple[dict[str, Any], Any] | None = None
+
     def ext_banks(self) -> list:
         """The banks of the array arguments the design touches (an unused array gets no ports)."""
         return [b for m in self.memories.values() if m.kind == "ext" and (m.reads or m.writes) for b in m.banks]

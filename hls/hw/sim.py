@@ -23,8 +23,7 @@ def run_myhdl(design: Any, scalars: dict[str, int], images: dict[str, np.ndarray
               max_cycles: int) -> tuple[dict[str, np.ndarray], int | None, int]:
     from myhdl import Simulation, StopSimulation, delay, instance
 
-    sig = design.signals()
-    dut = design.block(**sig)
+    sig, dut = design.elaborated()
     banks = design.ext_banks()
     mems = {b.prefix: [int(x) for x in images[b.prefix]] for b in banks}
     ports = []
