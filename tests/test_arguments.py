@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import backends
-from hls import ArgumentError, Array, Int, UInt, f64, i8, i16, i32, i64, kernel
+from hls import ArgumentError, Array, Int, UInt, UnsupportedKernel, f64, i8, i16, i32, i64, kernel
 
 BACKENDS = [pytest.param(b, marks=pytest.mark.skipif(backends.available(b) is not None,
                                                    reason=f"backend {b} not run: {backends.available(b)}"))
@@ -17,8 +17,10 @@ BACKENDS = [pytest.param(b, marks=pytest.mark.skipif(backends.available(b) is no
 N, M = "N", "M"  # dim symbols, as names
 
 by_backend = pytest.mark.parametrize("backend", BACKENDS)
-# NOTE: a GPU kernel cannot raise; on numba-cuda these run-time errors are undefined (README, Semantics).
-by_raising_backend = pytest.mark.parametrize("backend", [b for b in BACKENDS if b.values[0] != "numba-cuda"])
+# NOTE: a GPU kernel or a circuit cannot raise; on numba-cuda, myhdl and verilator these run-time errors are
+# undefined (README, Semantics).
+by_raising_backend = pytest.mark.parametrize(
+    "backend", [b for b in BACKENDS if b.values[0] not in ("numba-cuda", "myhdl", "verilator")])
 
 
 @kernel
@@ -204,6 +206,10 @@ def test_non_finite_floats(bad, backend):
 @by_backend
 def test_float_kernel_runs(backend):
     out = np.zeros(3)
+    if backend in ("myhdl", "verilator"):  # hardware refuses floats, asking for fixed point
+        with pytest.raises(UnsupportedKernel, match="fixed-point"):
+            backends.run(fscale, np.array([1.0, -2.5, 3.0]), 2, out, backend=backend)
+        return
     backends.run(fscale, np.array([1.0, -2.5, 3.0]), 2, out, backend=backend)
     assert out.tolist() == [2.0, -5.0, 6.0]
 

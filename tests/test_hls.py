@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from algorithms import csr, detect, masks, qk
-from hls import Array, KernelError, i8, i16, i32, kernel, pipeline, u8, unroll
+from hls import Array, KernelError, i8, i16, i32, kernel, pipeline, u8, u32, unroll
 from hls.compiler import lower
 from hls.tools import verilator, vhdl
 
@@ -304,3 +304,24 @@ def test_each_pattern_agrees_on_every_backend(pattern: str) -> None:
             got = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
             backends.run(kern, *got, backend=name)
             np.testing.assert_array_equal(got[-1], want[-1], err_msg=f"{pattern} {kern.__name__} on {name}")
+
+
+@kernel
+def wide_constants(a: Array[i32, 1], b: Array[i8, 1], c: Array[u32, 1], out: Array[i32, 4]):
+    """Constants near and beyond 2**30: MyHDL writes those as unsigned Verilog literals."""
+    out[0] = a[0] < 2147483647
+    out[1] = (b[0] * c[0]) > (-2147483648)
+    out[2] = b[0] // (-2147483647)
+    out[3] = a[0] + (1 << 40) > (1 << 30)
+
+
+@needs_verilator
+def test_wide_constants_keep_their_sign_in_verilog() -> None:
+    args = {"a": np.array([-1], np.int32), "b": np.array([-1], np.int8), "c": np.array([0], np.uint32)}
+    want = np.zeros(4, np.int32)
+    wide_constants(*args.values(), want)
+    assert want.tolist() == [1, 1, 0, 1]
+    for sim in ("simulate_myhdl", "simulate_verilator"):
+        out = np.zeros(4, np.int32)
+        getattr(lower(wide_constants), sim)({**args, "out": out})
+        assert out.tolist() == want.tolist(), sim

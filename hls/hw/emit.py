@@ -120,9 +120,9 @@ class Emitter:
                 self.chains[o.id] = 1 if ii is None else (delta - 1) // ii + 1
 
     def constant(self, v: int) -> str:
-        """A constant operand. MyHDL writes integers beyond 32 bits as *unsigned* sized Verilog literals, which
-        would make a whole expression unsigned: those live in a signed variable initialised to the value."""
-        if -(1 << 31) <= v < (1 << 31):
+        """A constant operand. MyHDL writes integers of magnitude 2**30 and more as *unsigned* sized Verilog
+        literals, which would make a whole expression unsigned: those live in a signed variable set to the value."""
+        if abs(v) < (1 << 30):
             return str(v)
         name = self.consts.get(v)
         if name is None:
