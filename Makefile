@@ -32,6 +32,7 @@ bench: $(STAMP)
 	$(PY) -m benchmarks.bench_qk
 	$(PY) -m benchmarks.bench_sdpa
 	$(PY) -m benchmarks.bench_dma
+	$(PY) -m benchmarks.bench_hls
 
 clean:
 	rm -rf $(VENV) .hypothesis .pytest_cache
