@@ -1,7 +1,7 @@
 """Randomly generated kernels agree bit for bit on every backend, and the generator covers the language.
 
 `RANDOM_KERNELS_SEED` (default 2026), `RANDOM_KERNELS` (how many kernels, 200) and
-`RANDOM_KERNELS_EXAMPLES` (Hypothesis examples per kernel; 6, and 3 on myhdl) choose the run; see tests/README.md.
+`RANDOM_KERNELS_EXAMPLES` (Hypothesis examples per kernel; 6, and 2 on myhdl) choose the run; see tests/README.md.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from tests.random_kernels import RandomKernel, generate, generate_cases, kernel_
 
 SEED = int(os.environ.get("RANDOM_KERNELS_SEED", "2026"))
 COUNT = int(os.environ.get("RANDOM_KERNELS", "200"))
-EXAMPLES = os.environ.get("RANDOM_KERNELS_EXAMPLES")  # default: 6, and 3 on myhdl (a Python simulator)
+EXAMPLES = os.environ.get("RANDOM_KERNELS_EXAMPLES")  # default: 6, and 2 on myhdl (a Python simulator)
 CHUNK = 10  # kernels per test, so that pytest-xdist spreads them over the workers
 HDL = ("myhdl", "verilator")
 MAX_NOT_RUN = 0.1  # a registered HDL backend may refuse (UnsupportedKernel) at most this share of a chunk
@@ -34,7 +34,7 @@ def _backends_under_test() -> list[str]:
 
 
 def _examples(backend: str) -> int:
-    return int(EXAMPLES) if EXAMPLES else 3 if backend == "myhdl" else 6
+    return int(EXAMPLES) if EXAMPLES else 2 if backend == "myhdl" else 6
 
 
 def _chunk(k: int) -> tuple[RandomKernel, ...]:
@@ -53,6 +53,18 @@ def _prebuild(backend: str, kernels: list[Kernel]) -> None:
                       stacklevel=2)
 
 
+_PREBUILT: set[str] = set()
+
+
+def _prebuild_all(backend: str) -> None:
+    """Build every random kernel's design in one batch, once per process: one Verilator build of all of
+    them (compiled in parallel chunks, linked once) costs far less than a build per chunk; a second
+    pytest-xdist worker asking for the same batch waits for the first and reuses it."""
+    if backend not in _PREBUILT:
+        _PREBUILT.add(backend)
+        _prebuild(backend, [c.kernel for c in generate_cases(SEED, COUNT)])
+
+
 @pytest.mark.parametrize("chunk", range((COUNT + CHUNK - 1) // CHUNK))
 @pytest.mark.parametrize("backend", _backends_under_test())
 def test_random_kernels_agree(backend: str, chunk: int) -> None:
@@ -60,7 +72,7 @@ def test_random_kernels_agree(backend: str, chunk: int) -> None:
     if why:
         pytest.skip(f"backend {backend} not run: {why}")
     cases = _chunk(chunk)
-    _prebuild(backend, [c.kernel for c in cases])
+    _prebuild_all(backend)
     failures, not_run = [], {}
     for case in cases:
         try:
