@@ -5,7 +5,10 @@
     design.verilog, design.vhdl   # converted by MyHDL
     design.myhdl_source           # the generated @block (readable)
 
-The compiler, in order:
+The compiler, in order (`lower` below): the IR passes (hls/passes: inline, bind, fold, unroll, if-convert,
+narrow), memory mapping (hls/hw/memory.py), scheduling and the FSM (hls/hw/dfg.py, schedule.py, fsm.py), and the
+MyHDL emitter (hls/hw/emit.py). `Design` holds the result and simulates it (MyHDL, or Verilator through
+hls/tools).
 """
 
 from __future__ import annotations
@@ -31,8 +34,6 @@ from hls.hw.memory import Memory, map_memories
 from hls.hw.schedule import Limits
 from hls.lang import Kernel
 from hls.types import BoolType
-
-OPTIONS = ("clock_ns", "multipliers", "partition", "ports", "strict_ii")
 
 
 def lower(kernel: Kernel, *, clock_ns: float = 5.0, multipliers: int | None = None,
@@ -128,7 +129,7 @@ class Design:
 
     def __init__(self, kernel: Kernel, params: dict[str, int], fn: ir.Function, hw: Hardware, top: str, source: str,
                  registers: list[tuple[str, int]]):
-        self.registers = registers
+        self.registers = registers  # (name, bits) of every register
         self.kernel = kernel
         self.params = params
         self.ir = fn
@@ -136,6 +137,8 @@ class Design:
         self.top = top
         self.myhdl_source = source
         self.memories: dict[str, Memory] = hw.memories
+        self._elaborated: tuple[dict[str, Any], Any] | None = None  # MyHDL signals and instance, made once
+        self._model: Any = None  # the Verilator model, built on first use (or in a batch)
 
     @cached_property
     def block(self) -> Any:
@@ -199,8 +202,6 @@ class Design:
             sig = self.signals()
             self._elaborated = (sig, self.block(**sig))
         return self._elaborated
-
-    _elaborated: tuple[dict[str, Any], Any] | None = None
 
     def ext_banks(self) -> list:
         """The banks of the array arguments the design touches (an unused array gets no ports)."""
@@ -291,8 +292,6 @@ class Design:
         models = verilator.build_many([(d.verilog, d.interface()) for d in todo])
         for d, m in zip(todo, models):
             d._model = m
-
-    _model: Any = None
 
     def simulate_verilator(self, values: dict[str, Any], max_cycles: int = 10_000_000) -> tuple[Any, int]:
         """Run the Verilog with Verilator on the arguments (by parameter name); returns (return value, cycles)."""
