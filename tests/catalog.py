@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 import backends
 from algorithms import detect, dma, examples, fixed, qk, sdpa
 from hls.lang import Kernel
