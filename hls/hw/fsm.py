@@ -201,11 +201,11 @@ class Hardware:
                 out.extend(self._clear(s))
                 continue
             if isinstance(s, ir.For):
-                s = _replace(s, body=self._expand_allocs(s.body))
+                s = replace(s, body=self._expand_allocs(s.body))
             elif isinstance(s, ir.While):
-                s = _replace(s, body=self._expand_allocs(s.body))
+                s = replace(s, body=self._expand_allocs(s.body))
             elif isinstance(s, ir.If):
-                s = _replace(s, then=self._expand_allocs(s.then), orelse=self._expand_allocs(s.orelse))
+                s = replace(s, then=self._expand_allocs(s.then), orelse=self._expand_allocs(s.orelse))
             out.append(s)
         return tuple(out)
 
@@ -425,10 +425,6 @@ class Hardware:
         return Label(states[0]), Lat.const(length)
 
 
-def _replace(node, **kw):
-    return replace(node, **kw)
-
-
 def _idle_value(body: tuple[ir.Stmt, ...], var: str) -> int:
     """A value of `var` inside the range its uses are typed for (the bitwidth pass narrows it to the loop's range).
 
@@ -438,7 +434,7 @@ def _idle_value(body: tuple[ir.Stmt, ...], var: str) -> int:
     from hls.ir.walk import statements, stmt_exprs, subexpressions
 
     for s in statements(body):
-        for e in stmt_exprs(s) + ((s.pred,) if isinstance(s, ir.Store) and s.pred is not None else ()):
+        for e in stmt_exprs(s):
             for x in subexpressions(e):
                 if isinstance(x, ir.Var) and x.name == var:
                     t = int_type(x.type)

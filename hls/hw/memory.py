@@ -24,7 +24,7 @@ from typing import Any
 
 from hls import ir
 from hls.errors import KernelError
-from hls.ir.walk import statements, subexpressions
+from hls.ir.walk import statements, stmt_exprs, subexpressions
 from hls.types import ArrayType, ScalarType
 
 DEFAULT_PORTS = 2
@@ -162,7 +162,7 @@ def _accesses(fn: ir.Function) -> dict[str, list[tuple[bool, tuple[ir.Expr, ...]
 
     def visit(body: tuple[ir.Stmt, ...], pipe: str | None) -> None:
         for s in body:
-            for e in _stmt_exprs(s):
+            for e in stmt_exprs(s):
                 for x in subexpressions(e):
                     if isinstance(x, ir.Load):
                         out.setdefault(x.array, []).append((False, x.indices, pipe))
@@ -178,22 +178,6 @@ def _accesses(fn: ir.Function) -> dict[str, list[tuple[bool, tuple[ir.Expr, ...]
 
     visit(fn.body, None)
     return out
-
-
-def _stmt_exprs(s: ir.Stmt) -> list[ir.Expr]:
-    if isinstance(s, ir.Assign):
-        return [s.value]
-    if isinstance(s, ir.Store):
-        return [*s.indices, s.value] + ([s.pred] if getattr(s, "pred", None) is not None else [])
-    if isinstance(s, ir.For):
-        return [s.start, s.stop, s.step]
-    if isinstance(s, (ir.While, ir.If)):
-        return [s.cond]
-    if isinstance(s, ir.Return):
-        return [s.value]
-    if isinstance(s, ir.CallStmt):
-        return [s.call]
-    return []
 
 
 def _auto_axis(accs: list, shape: tuple[int, ...], nports: int) -> int | None:

@@ -16,11 +16,11 @@ def statements(stmts: tuple[ir.Stmt, ...]) -> Iterator[ir.Stmt]:
 
 
 def stmt_exprs(s: ir.Stmt) -> tuple[ir.Expr, ...]:
-    """The expressions statement `s` itself evaluates (not those of its nested blocks)."""
+    """The expressions statement `s` itself evaluates (not those of its nested blocks), a store's predicate last."""
     if isinstance(s, ir.Assign | ir.Return):
         return (s.value,)
     if isinstance(s, ir.Store):
-        return (*s.indices, s.value)
+        return (*s.indices, s.value) + ((s.pred,) if s.pred is not None else ())
     if isinstance(s, ir.For):
         return (s.start, s.stop, s.step)
     if isinstance(s, ir.While | ir.If):

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Iterator
 
 from hls.frontend import _bitwise_range, _int_type
 from hls.ir import nodes as ir
-from hls.ir.walk import expr_children, statements
+from hls.ir.walk import expr_children, statements, stmt_exprs
 from hls.types import BoolType, FloatType, ScalarType, bool_
 
 __all__ = ["NameSupply", "assigned", "bitwise_range", "const", "contains", "function_names", "int_type", "join_types",
@@ -67,23 +67,6 @@ def map_expr(e: ir.Expr, fn: Callable[[ir.Expr], ir.Expr]) -> ir.Expr:
         if any(n is not k for n, k in zip(new, kids)):
             e = with_children(e, new)
     return fn(e)
-
-
-def stmt_exprs(s: ir.Stmt) -> tuple[ir.Expr, ...]:
-    """The expressions `s` itself evaluates, a store's predicate included (see `with_exprs`)."""
-    if isinstance(s, ir.Assign | ir.Return):
-        return (s.value,)
-    if isinstance(s, ir.Store):
-        return (*s.indices, s.value) + ((s.pred,) if s.pred is not None else ())
-    if isinstance(s, ir.For):
-        return (s.start, s.stop, s.step)
-    if isinstance(s, ir.While | ir.If):
-        return (s.cond,)
-    if isinstance(s, ir.CallStmt):
-        return (s.call,)
-    if isinstance(s, ir.Alloc):
-        return s.dims
-    raise TypeError(f"unknown statement {s!r}")  # pragma: no cover
 
 
 def with_exprs(s: ir.Stmt, exprs: tuple[ir.Expr, ...]) -> ir.Stmt:
