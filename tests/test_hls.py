@@ -61,16 +61,25 @@ def test_sparse_qk_cycles_follow_kept_scores() -> None:
     assert dense / cycles > 0.8 * mask.size / c.nnz  # the speedup tracks 1 / density
 
 
-def test_csr_pointer_form_reports_a_latency_formula() -> None:
-    c = csr.RowCSR.from_mask(masks.causal_mask(6, 6))
-    design = lower(qk.qk_csr_values, M=6, N=6, D=4, R=7, E=c.nnz)
+EMPTY_ROWS = np.array([[0, 1, 0, 0, 1], [0] * 5, [0] * 5, [1, 1, 1, 1, 1], [0] * 5], bool)
+
+
+@pytest.mark.parametrize("mask", [masks.causal_mask(6, 6), EMPTY_ROWS], ids=["causal", "empty-rows"])
+def test_csr_pointer_form_is_one_pipeline_over_rows(mask: np.ndarray) -> None:
+    m = mask.shape[0]
+    c = csr.RowCSR.from_mask(mask)
+    design = lower(qk.qk_csr_values, M=m, N=m, D=4, R=m + 1, E=max(c.nnz, 1))
+    (pipe,) = design.report.pipelines
+    assert (pipe.ii, pipe.flattened) == (1, ["i"])  # the row pointers are read while the previous row issues
     lat = design.report.latency
     assert not lat.exact and "trips@" in lat.formula and lat.hi is None
-    q, k, values = int8(6, 4), int8(6, 4), np.zeros(c.nnz, np.int32)
-    _, cycles = design.simulate_myhdl({"q": q, "k": k, "indptr": c.indptr.copy(), "indices": c.indices.copy(),
+    q, k, values = int8(m, 4), int8(m, 4), np.zeros(max(c.nnz, 1), np.int32)
+    indices = np.resize(c.indices, max(c.nnz, 1))
+    _, cycles = design.simulate_myhdl({"q": q, "k": k, "indptr": c.indptr.copy(), "indices": indices,
                                        "values": values})
-    np.testing.assert_array_equal(values, qk.qk_csr_values_reference(q, k, c.indptr, c.indices))
-    assert lat.lo <= cycles
+    np.testing.assert_array_equal(values[:c.nnz], qk.qk_csr_values_reference(q, k, c.indptr, c.indices))
+    assert cycles == lat.lo + c.nnz  # one cycle per kept score, one per row, the fill and drain: nnz + M + 5
+    assert cycles <= c.nnz + m + 64
 
 
 def test_detector_streams_scores_once() -> None:
@@ -200,8 +209,10 @@ QK_LINT_WAIVERS = [
 
 
 @needs_verilator
-def test_qk_unit_verilog_passes_verilator_lint() -> None:
-    design = lower(qk.qk_dense, M=8, N=8, D=16)
+@pytest.mark.parametrize(("kern", "dims"), [(qk.qk_dense, {}), (qk.qk_masked, {}),
+                                            (qk.qk_csr_values, {"R": 9, "E": 40})], ids=["dense", "masked", "csr"])
+def test_qk_unit_verilog_passes_verilator_lint(kern, dims: dict[str, int]) -> None:
+    design = lower(kern, M=8, N=8, D=16, **dims)
     assert verilator.lint(design.verilog, design.top, QK_LINT_WAIVERS) == []
 
 
@@ -261,6 +272,66 @@ def test_unpipelinable_loop_is_reported_or_refused() -> None:
     assert list(out) == want
     with pytest.raises(KernelError, match="cannot be pipelined"):
         lower(while_in_pipeline, strict_ii=True)
+
+
+# ---- loops whose bounds change per row, flattened into one pipeline ---------------------------------------
+
+
+@kernel
+def triangle(a: Array[i16, "N", "N"], s: Array[i32, "N", "N"]):
+    for i in range(a.shape[0]):
+        for j in pipeline(range(i + 1, a.shape[1]), ii=1):  # bounds without reads; the last row is empty
+            s[i, j] = a[i, j] * 3 - i
+
+
+@kernel
+def segments(n: i32, starts: Array[i32, "R"], ends: Array[i32, "R"], x: Array[i16, "E"], y: Array[i32, "E"]):
+    for r in range(n):  # a run-time number of rows; both bounds read, segments may overlap or be empty
+        for e in pipeline(range(starts[r], ends[r]), ii=1):
+            y[e] = x[e] * r + e
+
+
+@kernel
+def bounds_written(ptr: Array[i32, "R"], out: Array[i32, "E"]):
+    for i in range(ptr.shape[0] - 1):  # the body writes the bounds' array: the rows stay an FSM loop
+        for e in pipeline(range(ptr[i], ptr[i + 1]), ii=1):
+            out[e] = i
+            ptr[0] = e
+
+
+def _row_runs() -> list[tuple]:
+    starts = np.array([0, 4, 4, 9, 2, 7], np.int32)
+    ends = np.array([4, 4, 9, 12, 5, 6], np.int32)
+    return [
+        (triangle, (RNG.integers(-1000, 1000, (6, 6)).astype(np.int16), np.zeros((6, 6), np.int32)), ["i"]),
+        (segments, (5, starts, ends, RNG.integers(-1000, 1000, 12).astype(np.int16), np.ones(12, np.int32)), ["r"]),
+        (bounds_written, (np.array([0, 2, 2, 5], np.int32), np.zeros(5, np.int32)), []),
+    ]
+
+
+def test_rows_with_changing_bounds_agree_on_every_backend() -> None:
+    import backends
+    from backends._args import bind
+    from backends.hdl import prebuild
+
+    runs = _row_runs()
+    for kern, args, flat in runs:
+        dims = bind(kern, args, {}).dims
+        (pipe,) = lower(kern, **dims).report.pipelines
+        assert (pipe.ii, pipe.flattened) == (1, flat), kern.__name__
+    if backends.available("verilator") is None:
+        prebuild([(kern, bind(kern, args, {}).dims) for kern, args, _ in runs])
+    for kern, args, _ in runs:
+        want = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+        backends.run(kern, *want, backend="python")
+        for name in BACKENDS:
+            why = backends.available(name)
+            if why:
+                pytest.skip(f"{name} not run: {why}")
+            got = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+            backends.run(kern, *got, backend=name)
+            for g, w in zip(got, want):
+                np.testing.assert_array_equal(g, w, err_msg=f"{kern.__name__} on {name}")
 
 
 # ---- every sparse pattern, mask-aware and CSR-sparse, on every backend -----------------------------------

@@ -317,6 +317,8 @@ class Emitter:
             code += [f"nx_{p.name}_ph.next = 0", f"nx_{p.name}_drn.next = 0", f"nx_{p.name}_dcnt.next = 0"]
             valid = next(o for o in p.graph.ops if o.kind == "valid")
             code += [f"nx_c{valid.id}_{k}.next = 0" for k in range(self.chains.get(valid.id, 0))]
+            if p.rows is not None:
+                code.append(f"nx_{self.regs[p.rows.adv]}.next = 0")
         return code
 
     def state_code(self, st: State) -> list[str]:
@@ -394,6 +396,9 @@ class Emitter:
             if o.attr == p.levels[0].var:  # past the end, the outer counter would leave its type's range
                 return [f"if {self.issue_var} != 0:", f"    {v}[:] = {self.regs[o.attr]}", "else:",
                         f"    {v}[:] = {p.idle}"]
+            if p.rows is not None:  # the row's counter, or its first index in the cycle after a row change
+                return [f"if {self.issue_var} != 0:", f"    {v}[:] = {p.name}_e", "else:",
+                        f"    {v}[:] = {p.rows.idle}"]
             return [f"{v}[:] = {self.regs[o.attr]}"]
         if o.kind == "valid":
             return [f"{v}[:] = {self.issue_var}"]
@@ -402,6 +407,8 @@ class Emitter:
     # ---- pipelines -----------------------------------------------------------------------------------------
 
     def pipeline_code(self, st: State, p: Pipeline) -> list[str]:
+        if p.rows is not None:
+            return self.rows_code(st, p)
         code: list[str] = []
         outer = p.levels[0]
         iss = self.var(f"{p.name}_issue", BOOL)
@@ -422,16 +429,55 @@ class Emitter:
                      f"    nx_{p.name}_ph.next = {p.name}_ph + 1"]
         code.append(f"if {iss} != 0:")
         code += ["    " + c for c in self.odometer(p)]
+        return code + self.finish_code(st, p, f"{phase0}{p.name}_drn == 0 and {iss} == 0")
+
+    def finish_code(self, st: State, p: Pipeline, last: str) -> list[str]:
+        """Leave the pipeline once `last` holds (no more iterations to issue), after its drain cycles."""
         exit_code = self.goto(st.goto)
-        code.append(f"if {phase0}{p.name}_drn == 0 and {iss} == 0:")
+        code = [f"if {last}:"]
         if p.drain == 0:
-            code += ["    " + c for c in exit_code]
-        else:
-            code += [f"    nx_{p.name}_drn.next = 1", f"    nx_{p.name}_dcnt.next = {p.drain - 1}"]
-            code += [f"elif {p.name}_drn != 0:", f"    if {p.name}_dcnt == 0:"]
-            code += ["        " + c for c in exit_code]
-            code += ["    else:", f"        nx_{p.name}_dcnt.next = {p.name}_dcnt - 1"]
-        return code
+            return code + ["    " + c for c in exit_code]
+        code += [f"    nx_{p.name}_drn.next = 1", f"    nx_{p.name}_dcnt.next = {p.drain - 1}"]
+        code += [f"elif {p.name}_drn != 0:", f"    if {p.name}_dcnt == 0:"]
+        code += ["        " + c for c in exit_code]
+        return code + ["    else:", f"        nx_{p.name}_dcnt.next = {p.name}_dcnt - 1"]
+
+    def rows_code(self, st: State, p: Pipeline) -> list[str]:
+        """A pipeline over rows with per-row bounds (II = 1): issue (i, e) while e < hi, else move to row i + step.
+
+        The bounds of the row entered in the last cycle come from the datapath (`Rows`), so they are computed
+        first; the row's counter `e` and bound are registers from then on.
+        """
+        rows = p.rows
+        outer, inner = p.levels
+        iss = self.var(f"{p.name}_issue", BOOL)
+        self.issue_var, self.pipe = iss, p
+        i, e = self.regs[outer.var], self.regs[inner.var]
+        hreg, adv = self.regs[rows.hi_reg], self.regs[rows.adv]
+        bound = _cone([o for o in (rows.lo, rows.hi) if o is not None])
+        code = self.cycle_code([o for o in p.graph.ops if o.id in bound], 0, 1)
+        ec = self.var(f"{p.name}_e", self.hw.reg_type(inner.var))
+        hc = self.var(f"{p.name}_h", self.hw.reg_type(rows.hi_reg))
+        lo = hreg if rows.lo is None else self.value(rows.lo, rows.lo.ready)
+        code += [f"if {adv} != 0:", f"    {ec}[:] = {lo}", f"    {hc}[:] = {self.value(rows.hi, rows.hi.ready)}",
+                 "else:", f"    {ec}[:] = {e}", f"    {hc}[:] = {hreg}"]
+        stop = str(outer.stop) if isinstance(outer.stop, int) else self.regs[outer.stop]
+        more = f"{p.name}_drn == 0 and {i} < {stop}"
+        code += [f"{iss}[:] = 0", f"if {more} and {ec} < {hc}:", f"    {iss}[:] = 1"]
+        code += self.cycle_code([o for o in p.graph.ops if o.id not in bound], 0, 1)
+        code += [f"if {iss} != 0:"] + ["    " + c for c in self.bump(p, 1, ec)]
+        code += [f"    nx_{adv}.next = 0", f"    nx_{hreg}.next = {hc}"]
+        code += [f"elif {more}:"] + ["    " + c for c in self.bump(p, 0, i)]
+        code += [f"    nx_{adv}.next = 1", f"    nx_{hreg}.next = {hc}"]
+        return code + self.finish_code(st, p, f"{p.name}_drn == 0 and not ({i} < {stop})")
+
+    def bump(self, p: Pipeline, k: int, src: str) -> list[str]:
+        """Counter k's register = src + its step (within the register's type: it holds one step past the end)."""
+        lv = p.levels[k]
+        t = self.hw.reg_type(lv.var)
+        nxt = self.var(f"{p.name}_n{k}", (internal(t)[0] * 2, internal(t)[1] * 2))
+        w = t.width + (0 if t.signed else 1)
+        return [f"{nxt}[:] = {src} + {lv.step}", f"nx_{self.regs[lv.var]}.next = {nxt}[{w}:].signed()"]
 
     def odometer(self, p: Pipeline) -> list[str]:
         """Advance the loop counters by one iteration, innermost first."""
@@ -439,17 +485,28 @@ class Emitter:
         def step(k: int) -> list[str]:
             lv = p.levels[k]
             sig = self.regs[lv.var]
+            if k == 0:
+                return self.bump(p, 0, sig)
             t = self.hw.reg_type(lv.var)
             nxt = self.var(f"{p.name}_n{k}", (internal(t)[0] * 2, internal(t)[1] * 2))
-            w = t.width + (0 if t.signed else 1)
             code = [f"{nxt}[:] = {sig} + {lv.step}"]
-            if k == 0:
-                return code + [f"nx_{sig}.next = {nxt}[{w}:].signed()"]
             end = f"{nxt} {'>=' if lv.step > 0 else '<='} {lv.stop}"
             return code + [f"if {end}:", f"    nx_{sig}.next = {lv.start}"] + \
                 ["    " + c for c in step(k - 1)] + ["else:", f"    nx_{sig}.next = {nxt}"]
 
         return step(len(p.levels) - 1)
+
+
+def _cone(outs: list[Op]) -> set[int]:
+    """Ids of the ops `outs` are computed from."""
+    seen: set[int] = set()
+    todo = list(outs)
+    while todo:
+        o = todo.pop()
+        if o.id not in seen:
+            seen.add(o.id)
+            todo.extend(o.args)
+    return seen
 
 
 def _bits(t: ScalarType) -> int:

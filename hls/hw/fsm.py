@@ -7,7 +7,11 @@ increment and exit test into the last block of its body, so control costs no
 extra cycles where it can share one. Pipelined loops become one state with a
 modulo-scheduled body; a perfect nest whose innermost loop is pipelined and
 whose inner bounds are constants is flattened into one pipeline (the qk unit:
-M x N scores at II = 1 with no drain between rows).
+M x N scores at II = 1 with no drain between rows). A pipelined loop whose
+bounds are read per row of its enclosing loop (CSR row pointers:
+`for e in range(indptr[i], indptr[i + 1])`) is flattened too: the pipeline
+reads the next row's bounds while it issues the current row, and moving to the
+next row costs one cycle (`Rows`).
 
 States 0 and 1 are IDLE and DONE; `start` (in either) clears the locals,
 latches the scalar parameters and enters the body; `done` is high in DONE.
@@ -61,6 +65,25 @@ class Level:
 
 
 @dataclass(eq=False)
+class Rows:
+    """A pipeline over the rows of an outer loop whose inner bounds change per row.
+
+    `lo` and `hi` compute the bounds of the row the pipeline entered in the
+    previous cycle (bounds that read memory: the read is issued one cycle ahead,
+    from the next row's index) or of the current row (bounds without reads);
+    they are used in the cycle after a row change (`adv`), then held in `e`'s
+    counter and `hi_reg`. `lo` is None when a row starts where the previous
+    one ended (lo(i + step) is hi(i)).
+    """
+
+    lo: Op | None
+    hi: Op
+    hi_reg: str
+    adv: str
+    idle: int  # the inner counter's value in cycles that issue nothing
+
+
+@dataclass(eq=False)
 class Pipeline:
     graph: Graph
     levels: list[Level]
@@ -71,6 +94,7 @@ class Pipeline:
     loc: ir.Loc
     name: str
     idle: int = 0  # the outer counter's value in cycles that issue nothing: inside its IR type's range
+    rows: Rows | None = None
 
     @property
     def drain(self) -> int:
@@ -275,7 +299,7 @@ class Hardware:
             levels = self._flatten(s)
             if levels is not None:
                 return self.pipeline(levels, after, lat)
-            return self.serial(s, after, lat)
+            return self.rows(s, after, lat) or self.serial(s, after, lat)
         if isinstance(s, ir.Return):
             return Cont([ir.Assign("_ret", s.value, s.loc)], None, Label(self.done), lat=Lat.zero())
         raise KernelError(f"{type(s).__name__} cannot be lowered to hardware here", s.loc,
@@ -375,6 +399,108 @@ class Hardware:
         for f in levels:
             trips = trips * _trips(f, _const(f.step))
         return Cont(extra, None, Label(state), lat=trips * Lat.const(res.ii) + Lat.const(1 + p.drain) + lat)
+
+    def rows(self, s: ir.For, after: Label, lat: Lat) -> Cont | None:
+        """`for i: for e in pipeline(range(lo(i), hi(i)))` as one II = 1 pipeline over all rows, else None.
+
+        The bounds may read arrays the pipelined body does not write (row
+        pointers). The row pointers of row i + step are read while row i issues,
+        so a row costs its trip count plus one cycle. None (the nest stays an FSM
+        loop around the pipeline) when the shape does not fit or the schedule
+        cannot give II = 1 with the bounds one cycle after their reads.
+        """
+        from hls.ir.walk import statements, subexpressions
+        from hls.passes._util import assigned, map_expr
+
+        if len(s.body) != 1 or not isinstance(s.body[0], ir.For) or s.body[0].kind != "pipeline":
+            return None
+        inner = s.body[0]
+        step, istep = _const(s.step), _const(inner.step)
+        if step is None or step <= 0 or istep is None or istep <= 0 or (inner.ii or 1) != 1:
+            return None
+        if any(not isinstance(b, (ir.Assign, ir.Store)) for b in inner.body):
+            return None
+        written = assigned(inner.body) | {inner.var}
+        stored = {b.array for b in statements(inner.body) if isinstance(b, ir.Store)}
+        bounds = (inner.start, inner.stop)
+        for b in bounds:
+            for x in subexpressions(b):
+                if isinstance(x, ir.Var) and x.name in written:
+                    return None
+                if isinstance(x, ir.Load) and (x.array in stored or len(self.memories[x.array].banks) != 1):
+                    return None
+            if _reads(b) and _mentions(_without_loads(b), s.var):
+                return None  # the row index may only select what is read
+        if s.var in assigned(inner.body):
+            return None
+        loc = s.loc
+        stop: ir.Expr = s.stop
+        lim = None
+        if not isinstance(s.stop, ir.Const):
+            lim = self.fresh("lim", s.stop.type)
+            stop = ir.Var(lim, s.stop.type, loc)
+        reg_t = self.reg_type(s.var)
+
+        def row(e: ir.Expr, shift: int) -> ir.Expr:
+            """e with the row index i replaced by i + shift where that row exists, else by a row inside i's type."""
+            def sub(x: ir.Expr) -> ir.Expr:
+                if not (isinstance(x, ir.Var) and x.name == s.var):
+                    return x
+                t = int_type(x.type)
+                r: ir.Expr = ir.Var(s.var, reg_t, loc)
+                if shift:
+                    r = ir.BinOp("+", r, _int(shift, loc), exact(reg_t.lo + shift, reg_t.hi + shift), loc)
+                safe = _int(max(t.lo, min(0, t.hi)), loc)
+                return ir.Select(ir.Compare("<", r, stop, bool_, loc), r, safe, x.type, loc)
+
+            return map_expr(e, sub)
+
+        def next_row(x: ir.Expr) -> ir.Expr:
+            if isinstance(x, ir.Var) and x.name == s.var:
+                return ir.BinOp("+", x, _int(step, loc), x.type, loc)
+            return x
+
+        g = Graph()
+        bound = Builder(self, g)  # no counters: reads the row register itself
+        shifted = [step if _reads(b) else 0 for b in bounds]  # a read is issued a cycle ahead, for the next row
+        lo_is_last_hi = _key(map_expr(inner.start, next_row)) == _key(inner.stop)
+        outs = {"row_hi": bound.expr(row(inner.stop, shifted[1]))}
+        if not lo_is_last_hi:
+            outs["row_lo"] = bound.expr(row(inner.start, shifted[0]))
+        g.outputs.update(outs)
+        builder = Builder(self, g)
+        counters = {f.var: builder.op("snap", (), self.reg_type(f.var), f.var, f.loc, pinned=0, pure=False)
+                    for f in (s, inner)}
+        valid = builder.op("valid", (), BOOL, None, inner.loc, pinned=0, pure=False)
+        builder.counters, builder.valid = counters, valid
+        for st in inner.body:
+            builder.stmt(st)
+        builder.finish()
+        self._carried_memory_edges(g, [s.var, inner.var])
+        res = schedule_modulo(g, self.timing, self.limits, 1)
+        lo, hi = g.outputs.get("row_lo"), g.outputs["row_hi"]
+        late = [o for o, sh in ((lo, shifted[0]), (hi, shifted[1])) if o is not None and o.ready != sh]
+        if res.ii != 1 or late:
+            if lim is not None:
+                del self.decl[lim]
+            return None
+        hi_reg = self.fresh("hi", inner.stop.type)
+        adv = self.fresh("adv", bool_)
+        extra: list[ir.Stmt] = [ir.Assign(s.var, s.start, loc)]
+        if lim is not None:
+            extra.append(ir.Assign(lim, s.stop, loc))
+        extra += [ir.Assign(inner.var, row(inner.start, 0), inner.loc),
+                  ir.Assign(hi_reg, row(inner.stop, 0), inner.loc)]
+        levels = [Level(s.var, None, lim if lim is not None else _const(s.stop), step),
+                  Level(inner.var, None, hi_reg, istep)]
+        p = Pipeline(g, levels, 1, 1, max(res.length, 1), res.reason, inner.loc, f"p{len(self.pipelines)}",
+                     _idle_value(inner.body, s.var), Rows(lo, hi, hi_reg, adv, _idle_value(inner.body, inner.var)))
+        self.pipelines.append(p)
+        self.reports.append(PipelineReport(inner.loc.line, inner.var, 1, 1, p.depth, [s.var], res.reason))
+        state = self.new_state(pipe=p)
+        state.goto = after
+        per_row = Lat.unknown(f"trips@{inner.loc.line}") + Lat.one()
+        return Cont(extra, None, Label(state), lat=per_row * _trips(s, step) + Lat.const(1 + p.drain) + lat)
 
     def _carried_memory_edges(self, g: Graph, loop_vars: list[str]) -> None:
         """Order memory accesses of consecutive iterations unless they provably touch different elements."""
@@ -477,6 +603,23 @@ def _injective_in(e: ir.Expr, var: str) -> bool:
     return False
 
 
+def _int(v: int, loc: ir.Loc) -> ir.Const:
+    return ir.Const(v, exact(v, v), loc)
+
+
+def _reads(e: ir.Expr) -> bool:
+    from hls.ir.walk import subexpressions
+
+    return any(isinstance(x, ir.Load) for x in subexpressions(e))
+
+
+def _without_loads(e: ir.Expr) -> ir.Expr:
+    """e with every array read replaced by 0 (to ask what e uses outside its reads)."""
+    from hls.passes._util import map_expr
+
+    return map_expr(e, lambda x: _int(0, x.loc) if isinstance(x, ir.Load) else x)
+
+
 def _mentions(e: ir.Expr, var: str) -> bool:
     from hls.ir.walk import subexpressions
 
@@ -492,4 +635,4 @@ def _independent_across_iterations(a: Op, b: Op, loop_vars: list[str]) -> bool:
     return all(any(_injective_in(x, v) for x in a.index) for v in loop_vars)
 
 
-__all__ = ["Block", "Hardware", "Label", "Level", "Pipeline", "PipelineReport", "State"]
+__all__ = ["Block", "Hardware", "Label", "Level", "Pipeline", "PipelineReport", "Rows", "State"]
