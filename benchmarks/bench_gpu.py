@@ -15,6 +15,9 @@ B = 1, H = 16, d = 64 and 128, N = 4096, 16384, 65536 (--quick: 4096 and 16384).
   flex's BlockMask from `create_block_mask`, partial and full blocks) and "topk" (each query block keeps the
   diagonal block and 8 random earlier blocks, flex's BlockMask from `BlockMask.from_kv_blocks`, diagonal
   blocks causal-masked, the others full).
+Each row names the kernel "ours" ran (w: flash_wgmma.cu, the wgmma kernel on compute capability 9.0 for 16-bit
+inputs; m: flash_fwd.cu, mma.sync) and, where that was the wgmma kernel, times the mma kernel on the same call
+("mma ms", `kernel="mma"`).
 TFLOP/s counts 4 * d * (kept query-key pairs) per head (dense causal: N(N+1)/2 pairs; sparse: the pairs the
 element mask keeps). Times: CUDA events around a loop of back-to-back calls (so per-call host overhead
 is hidden when the GPU is the bottleneck), after warm-up; median over samples. ratio = torch ms / ours ms
@@ -40,6 +43,7 @@ import numpy as np
 
 from algorithms.sdpa import block_index
 from backends import gpu
+from backends.gpu.attention import last_kernel
 
 REPO = Path(__file__).resolve().parent.parent
 SIZES = [4096, 16384, 65536]
@@ -122,11 +126,14 @@ def dense_rows(torch: Any, n: int, d: int, dtype: str, causal: bool) -> dict[str
     errs = [rel_err(torch, x[:, :, rows], exact) for x in (ours, ref)]
     del exact
     t_ours = time_ms(torch, lambda: gpu.flash_attention(q, k, v, causal=causal))
+    kernel = last_kernel()
+    t_mma = time_ms(torch, lambda: gpu.flash_attention(q, k, v, causal=causal, kernel="mma")) \
+        if kernel.startswith("flash_wgmma") else t_ours
     t_ref = time_ms(torch, lambda: sdpa(q, k, v, is_causal=causal))
     pairs = n * (n + 1) // 2 if causal else n * n
     return {"kind": "dense", "variant": "causal" if causal else "full", "dtype": dtype, "n": n, "d": d,
-            "pairs": pairs, "ours_ms": t_ours, "ref": "torch sdpa", "ref_ms": t_ref, "rel_err": errs[0],
-            "ref_rel_err": errs[1]}
+            "pairs": pairs, "ours_ms": t_ours, "kernel": kernel, "mma_ms": t_mma, "ref": "torch sdpa",
+            "ref_ms": t_ref, "rel_err": errs[0], "ref_rel_err": errs[1]}
 
 
 def sparse_rows(torch: Any, n: int, d: int, variant: str) -> dict[str, Any]:
@@ -165,10 +172,13 @@ def sparse_rows(torch: Any, n: int, d: int, variant: str) -> dict[str, Any]:
     ref = flex(q, k, v, block_mask=bm)
     err = rel_err(torch, ours, ref) if variant == "topk" else float("nan")  # a_shape: ours keeps whole blocks
     t_ours = time_ms(torch, lambda: gpu.block_sparse_attention(q, k, v, idx, causal=True))
+    kernel = last_kernel()
+    t_mma = time_ms(torch, lambda: gpu.block_sparse_attention(q, k, v, idx, causal=True, kernel="mma")) \
+        if kernel.startswith("flash_wgmma") else t_ours
     t_ref = time_ms(torch, lambda: flex(q, k, v, block_mask=bm))
     return {"kind": "sparse", "variant": variant, "dtype": "bf16", "n": n, "d": d, "pairs": pairs,
-            "blocks": int(blocks.sum()), "ours_ms": t_ours, "ref": "flex_attention", "ref_ms": t_ref, "rel_err": err,
-            "ref_rel_err": float("nan")}
+            "blocks": int(blocks.sum()), "ours_ms": t_ours, "kernel": kernel, "mma_ms": t_mma, "ref": "flex_attention",
+            "ref_ms": t_ref, "rel_err": err, "ref_rel_err": float("nan")}
 
 
 def dma_row(torch: Any, n: int, d: int) -> dict[str, Any]:
@@ -180,9 +190,11 @@ def dma_row(torch: Any, n: int, d: int) -> dict[str, Any]:
     plan = gpu.dma_prepare(v, dt_proj, a_coef, n, DMA_KEEP, causal=True)
     t_select = time_ms(torch, lambda: gpu.dma_prepare(v, dt_proj, a_coef, n, DMA_KEEP, causal=True))
     t_attn = time_ms(torch, lambda: gpu.flash_dma_attention(q, k, v, dt_proj, a_coef, DMA_KEEP, True, plan=plan))
+    kernel = last_kernel()
     rows = np.arange(n, dtype=np.int64) + 1
     return {"kind": "dma", "variant": f"keep{DMA_KEEP}", "dtype": "bf16", "n": n, "d": d,
-            "pairs": int(np.minimum(rows, DMA_KEEP).sum()), "ours_ms": t_attn, "ref": "our top-k select",
+            "pairs": int(np.minimum(rows, DMA_KEEP).sum()), "ours_ms": t_attn, "kernel": kernel, "mma_ms": t_attn,
+            "ref": "our top-k select",
             "ref_ms": t_select, "rel_err": float("nan"), "ref_rel_err": float("nan")}
 
 
@@ -263,25 +275,28 @@ def main(argv: list[str] | None = None) -> int:
         r["ours_tflops"] = 4 * r["d"] * r["pairs"] * HEADS / r["ours_ms"] / 1e9
         r["ref_tflops"] = 4 * r["d"] * r["pairs"] * HEADS / r["ref_ms"] / 1e9
         r["ratio"] = r["ref_ms"] / r["ours_ms"]
+        r["vs_mma"] = r["mma_ms"] / r["ours_ms"]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     info = {"device": torch.cuda.get_device_name(), "torch": torch.__version__, "B": 1, "H": HEADS,
             "date": datetime.now(UTC).isoformat(timespec="seconds"), "command": "python -m benchmarks.bench_gpu"
             + (" --quick" if args.quick else "")}
     (out / "bench_gpu.json").write_text(json.dumps({"info": info, "rows": rows}, indent=1))
-    print(f"\n{info['device']}, torch {info['torch']}, B=1, H={HEADS}; ratio = ref ms / ours ms")
-    print(f"{'kind':6} {'variant':8} {'dtype':5} {'N':>6} {'d':>4} | {'ours ms':>9} {'TFLOP/s':>8} | "
-          f"{'ref':16} {'ms':>9} {'TFLOP/s':>8} | {'ratio':>6} {'err ours':>8} {'err ref':>8}")
+    print(f"\n{info['device']}, torch {info['torch']}, B=1, H={HEADS}; ratio = ref ms / ours ms; kernel: w = wgmma "
+          f"(flash_wgmma.cu), m = mma.sync (flash_fwd.cu); mma ms: the mma kernel on the same call")
+    print(f"{'kind':6} {'variant':8} {'dtype':5} {'N':>6} {'d':>4} | {'k':1} {'ours ms':>9} {'TFLOP/s':>8} "
+          f"{'mma ms':>9} | {'ref':16} {'ms':>9} {'TFLOP/s':>8} | {'ratio':>6} {'err ours':>8} {'err ref':>8}")
     for r in rows:
-        print(f"{r['kind']:6} {r['variant']:8} {r['dtype']:5} {r['n']:>6} {r['d']:>4} | {r['ours_ms']:9.3f} "
-              f"{r['ours_tflops']:8.1f} | {r['ref']:16} {r['ref_ms']:9.3f} {r['ref_tflops']:8.1f} | "
+        print(f"{r['kind']:6} {r['variant']:8} {r['dtype']:5} {r['n']:>6} {r['d']:>4} | "
+              f"{'w' if r['kernel'].startswith('flash_wgmma') else 'm'} {r['ours_ms']:9.3f} {r['ours_tflops']:8.1f} "
+              f"{r['mma_ms']:9.3f} | {r['ref']:16} {r['ref_ms']:9.3f} {r['ref_tflops']:8.1f} | "
               f"{r['ratio']:6.2f} {r['rel_err']:8.1e} {r['ref_rel_err']:8.1e}")
     return 0
 
 
 def _line(r: dict[str, Any]) -> str:
-    return (f"{r['kind']} {r['variant']} {r['dtype']} N={r['n']} d={r['d']}: ours {r['ours_ms']:.3f} ms, "
-            f"{r['ref']} {r['ref_ms']:.3f} ms, rel err {r['rel_err']:.1e}")
+    return (f"{r['kind']} {r['variant']} {r['dtype']} N={r['n']} d={r['d']}: ours {r['ours_ms']:.3f} ms "
+            f"({r['kernel']}; mma {r['mma_ms']:.3f} ms), {r['ref']} {r['ref_ms']:.3f} ms, rel err {r['rel_err']:.1e}")
 
 
 if __name__ == "__main__":

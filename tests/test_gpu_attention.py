@@ -5,6 +5,10 @@ simulator set up by conftest.py). The kernels themselves need a real NVIDIA GPU 
 the simulator cannot run): those tests skip without one and run on the lent GPU with
 `python -m pytest -q tests/test_gpu_attention.py`.
 
+On an H100/H200 (compute capability 9.0) bfloat16/float16 calls run the wgmma kernel (flash_wgmma.cu) and
+everything else the mma.sync kernel (flash_fwd.cu); the tests marked `wgmma` check that dispatch by name
+(`gpu.attention.last_kernel()`) and compare the two kernels, and skip on other GPUs.
+
 Tolerances (‖out - ref‖ / ‖ref‖ against float64 on the same rounded inputs, and max |lse - ref|):
 bf16 operands with bf16 P land between 1e-3 and 1e-2, f16 near 1e-3, float32 ("bf16x3") near 1e-5.
 """
@@ -19,7 +23,9 @@ from algorithms.dma import dma_reference, dma_topk_threshold, dma_zoh_values
 from algorithms.masks import a_shape_mask, block_topk_blocks, grid_mask, tri_shape_mask, vertical_slash_mask
 from algorithms.sdpa import block_index, block_mask, sdpa_block_sparse, sdpa_reference
 from backends import gpu, run
+from backends.gpu import _runtime
 from backends.gpu._tensors import bf16_bits, from_bf16_bits, round_to
+from backends.gpu.attention import WGMMA_PARAMS, WGMMA_TILES, last_kernel, wgmma_tile
 
 GPU = shutil.which("nvidia-smi") is not None and os.environ.get("NUMBA_ENABLE_CUDASIM", "0") in ("", "0")
 needs_gpu = pytest.mark.skipif(not GPU, reason="needs a real NVIDIA GPU (tensor-core kernels cannot run on the "
@@ -117,6 +123,30 @@ def test_block_index_checks():
     q = np.ones((1, 1, 512, 64), np.float32)
     with pytest.raises(ValueError, match="block_m = 96 must be a multiple of 64"):
         gpu.block_sparse_attention(q, q, q, np.tile(counts, 2)[:6], np.tile(index, (2, 1))[:6], block_m=96)
+
+
+def test_kernel_choice():
+    """Which kernel runs where (no GPU needed): wgmma only on compute capability 9.0, 16-bit, d 64/128."""
+    assert wgmma_tile("bf16", 128, (9, 0)) == WGMMA_TILES[(128, 128)]
+    assert wgmma_tile("f16", 64, (9, 0)) == WGMMA_TILES[(64, 128)]
+    assert wgmma_tile("f32", 64, (9, 0)) is None  # bf16x3 stays on mma.sync
+    assert wgmma_tile("bf16", 64, (8, 0)) is None and wgmma_tile("bf16", 64, (10, 0)) is None
+    assert wgmma_tile("bf16", 64, (12, 0)) is None
+    assert wgmma_tile("bf16", 64, (9, 0), 128, 128).bn == 128 and wgmma_tile("bf16", 64, (9, 0), 128, 128).persistent
+    assert not wgmma_tile("bf16", 64, (9, 0)).persistent  # dense: one CTA per query tile
+    assert wgmma_tile("bf16", 128, (9, 0), 256, 64).bn == 64
+    assert wgmma_tile("bf16", 64, (9, 0), 64, 64) is None  # query blocks smaller than the 128-row tile
+    assert wgmma_tile("bf16", 64, (9, 0), 128, 32) is None
+    for (d, _), tile in WGMMA_TILES.items():
+        assert tile.smem_bytes(d) <= 227 * 1024
+    # flash_wgmma's parameters packed as C lays them out: 64-byte aligned tensor maps, then 8- and 4-byte fields
+    fmt, offsets = _runtime._layout(WGMMA_PARAMS)
+    assert offsets[:6] == (0, 128, 256, 384, 392, 400) and offsets[-3:] == (484, 488, 492)
+    q = np.ones((1, 1, 4, 64), np.float32)
+    with pytest.raises(ValueError, match="kernel must be one of"):
+        gpu.flash_attention(q, q, q, kernel="fast")
+    with pytest.raises(ValueError, match="cannot be combined with kernel='wgmma'"):
+        gpu.flash_attention(q, q, q, kernel="wgmma", tile=gpu.Tile(4, 64))
 
 
 # ---- on a real GPU ---------------------------------------------------------------------------------
@@ -225,6 +255,85 @@ def test_every_tile_variant(tile, elem):
     o, lse = gpu.flash_attention(q, k, v, causal=True, dtype=NP_DTYPE[elem], return_lse=True, tile=tile)
     o_ref, lse_ref = sdpa_reference(q, k, v, causal=True)
     _assert_close(o, lse, o_ref, lse_ref, elem, f"{elem} {tile}")
+
+
+# ---- the wgmma kernel (compute capability 9.0) ------------------------------------------------------
+
+
+def _hopper() -> bool:
+    _runtime.require_gpu()
+    return _runtime.compute_capability() == (9, 0)
+
+
+needs_hopper = pytest.mark.skipif(not GPU, reason="needs a real NVIDIA GPU of compute capability 9.0")
+
+
+@needs_hopper
+@pytest.mark.parametrize("elem", ["bf16", "f16"])
+@pytest.mark.parametrize("d", [64, 128])
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("case", [*DENSE_CASES, (1, 3, 1, 1000, 3001), (2, 2, 2, 513, 257), (1, 1, 1, 1, 700),
+                                  (2, 16, 4, 1100, 1100)])  # the last: more query tiles than SMs
+def test_wgmma_dense_is_dispatched_and_matches(elem, d, causal, case):
+    if not _hopper():
+        pytest.skip("the wgmma kernel runs on compute capability 9.0 only")
+    b, h, hkv, nq, nk = case
+    rng = np.random.default_rng([d, nq, nk, int(causal), 11])
+    q, k, v = _qkv(rng, b, h, hkv, nq, nk, d, elem)
+    o, lse = gpu.flash_attention(q, k, v, causal=causal, dtype=NP_DTYPE[elem], return_lse=True)
+    assert last_kernel().startswith("flash_wgmma<"), last_kernel()
+    o_ref, lse_ref = sdpa_reference(q, k, v, causal=causal)
+    _assert_close(o, lse, o_ref, lse_ref, elem, f"wgmma {elem} d={d} causal={causal} {case}")
+    o_mma, lse_mma = gpu.flash_attention(q, k, v, causal=causal, dtype=NP_DTYPE[elem], return_lse=True,
+                                         kernel="mma")
+    assert last_kernel().startswith("flash_fwd<"), last_kernel()
+    _assert_close(o, lse, o_mma, lse_mma, elem, f"wgmma against mma {elem} d={d} causal={causal} {case}")
+
+
+@needs_hopper
+@pytest.mark.parametrize("d", [64, 128])
+@pytest.mark.parametrize(("block_m", "block_n"), [(128, 128), (128, 64), (256, 128)])
+def test_wgmma_block_sparse_is_dispatched_and_matches(d, block_m, block_n):
+    if not _hopper():
+        pytest.skip("the wgmma kernel runs on compute capability 9.0 only")
+    b, h, hkv, n = 2, 8, 2, 2200  # more query tiles than SMs (persistent CTAs take several)
+    rng = np.random.default_rng([d, block_m, block_n])
+    q, k, v = _qkv(rng, b, h, hkv, n, n, d, "f16")
+    qb, kb = -(-n // block_m), -(-n // block_n)
+    blocks = rng.random((b, h, qb, kb)) < 0.3  # a different random block set per (b, h)
+    blocks[..., 0] = True
+    counts, index = block_index(blocks)
+    o, lse = gpu.block_sparse_attention(q, k, v, counts, index, block_m, block_n, causal=True, dtype="float16",
+                                        return_lse=True)
+    assert last_kernel().startswith("flash_wgmma<"), last_kernel()
+    mask = block_mask(counts, index, n, n, block_m, block_n)
+    o_ref, lse_ref = sdpa_reference(q, k, v, causal=True, mask=mask)
+    _assert_close(o, lse, o_ref, lse_ref, "f16", f"wgmma block-sparse d={d} {block_m}x{block_n}")
+
+
+@needs_hopper
+def test_wgmma_torch_and_fallbacks():
+    torch = pytest.importorskip("torch")
+    if not _hopper():
+        pytest.skip("the wgmma kernel runs on compute capability 9.0 only")
+    rng = np.random.default_rng(12)
+    q, k, v = _qkv(rng, 1, 8, 2, 2000, 2000, 128, "bf16")
+    tq, tk, tv = (torch.tensor(x, device="cuda", dtype=torch.bfloat16) for x in (q, k, v))
+    o = gpu.flash_attention(tq, tk, tv, causal=True, kernel="wgmma")
+    assert last_kernel().startswith("flash_wgmma<") and o.dtype == torch.bfloat16
+    o_ref, _ = sdpa_reference(q, k, v, causal=True)
+    assert np.linalg.norm(o.float().cpu().numpy() - o_ref) / np.linalg.norm(o_ref) <= REL_TOL["bf16"]
+    gpu.flash_attention(q[:, :, :64], k, v, dtype="float32")
+    assert last_kernel().startswith("flash_fwd<2,")  # float32 stays on the mma kernel
+    counts, index = block_index(np.tril(np.ones((4, 4), bool)))
+    with pytest.raises(ValueError, match="kernel='wgmma' needs"):
+        gpu.block_sparse_attention(q[:, :, :256], k[:, :, :256], v[:, :, :256], counts, index, 64, 64,
+                                   dtype="bfloat16", kernel="wgmma")
+    gpu.block_sparse_attention(q[:, :, :256], k[:, :, :256], v[:, :, :256], counts, index, 64, 64, dtype="bfloat16")
+    assert last_kernel().startswith("flash_fwd<0,")
+    shifted = torch.empty(tq.numel() + 8, device="cuda", dtype=torch.bfloat16)[4:4 + tq.numel()].view(tq.shape)
+    with pytest.raises(ValueError, match="16-byte aligned"):
+        gpu.flash_attention(shifted, tk, tv)
 
 
 # ---- Dynamic Mask Attention ----------------------------------------------------------------------------

@@ -12,8 +12,17 @@ GpuUnavailableError naming the fix, after checking its arguments. Importing this
 """
 
 from backends.gpu._runtime import GpuUnavailableError, require_gpu
-from backends.gpu.attention import SUPPORTED_D, BlockIndex, Tile, block_sparse_attention, flash_attention
+from backends.gpu.attention import (
+    SUPPORTED_D,
+    BlockIndex,
+    Tile,
+    WgmmaTile,
+    block_sparse_attention,
+    flash_attention,
+    last_kernel,
+)
 from backends.gpu.dma import DmaPlan, dma_prepare, dma_topk_threshold, flash_dma_attention
 
-__all__ = ["SUPPORTED_D", "BlockIndex", "DmaPlan", "GpuUnavailableError", "Tile", "block_sparse_attention",
-           "dma_prepare", "dma_topk_threshold", "flash_attention", "flash_dma_attention", "require_gpu"]
+__all__ = ["SUPPORTED_D", "BlockIndex", "DmaPlan", "GpuUnavailableError", "Tile", "WgmmaTile",
+           "block_sparse_attention", "dma_prepare", "dma_topk_threshold", "flash_attention", "flash_dma_attention",
+           "last_kernel", "require_gpu"]

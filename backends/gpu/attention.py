@@ -10,10 +10,16 @@ and float32 ("bf16x3": each operand split into two bfloat16 halves, three tensor
 product, float32 accumulation; ~1e-5 relative error against float64, far below TF32's ~3e-4; no TF32).
 Anything else raises ValueError/TypeError naming the argument before the GPU is touched; without a GPU
 the call raises GpuUnavailableError naming the fix.
+
+Two kernels: on compute capability 9.0 (H100/H200) bfloat16/float16 calls run flash_wgmma.cu (wgmma, TMA,
+warp-specialised; block-sparse when block_m is a multiple of 128 and block_n of 64); everything else
+(float32, other GPUs, other block sizes) runs flash_fwd.cu (mma.sync). `kernel="mma"` / `"wgmma"` forces one
+(`"wgmma"` raises ValueError where it cannot run); `last_kernel()` names the kernel of the last launch.
 """
 
 import math
 from dataclasses import dataclass, field, replace
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -26,6 +32,16 @@ KIND = {"bf16": 0, "f16": 1, "f32": 2}
 SOURCE = "flash_fwd.cu"
 MAX_GRID_Y = 65535  # heads or query tiles on grid y
 HEAD_MAJOR_MAX_CTAS = 4096  # causal grids up to this size start every head's longest query tile first
+WGMMA_SOURCE = "flash_wgmma.cu"
+# flash_wgmma's parameters as struct codes: 3 tensor maps, o, lse, q strides, the sparse index, sizes, scale, flags
+WGMMA_PARAMS = "128s 128s 128s P P q q q P P i i i i i i i i i i i f i i"
+KERNELS = ("auto", "mma", "wgmma")
+_last = {"kernel": None}
+
+
+def last_kernel() -> str | None:
+    """The C++ name of the kernel the last attention call of this process launched (None before any)."""
+    return _last["kernel"]
 
 
 @dataclass(frozen=True)
@@ -60,6 +76,48 @@ DEFAULT_TILES = {
 }
 # Block-sparse runs visit few key tiles per query tile: wider key tiles pay off at d = 64 (benchmarks/bench_gpu.py).
 SPARSE_TILES = {("bf16", 64): Tile(4, 128, 2, False), ("f16", 64): Tile(4, 128, 2, False)}
+
+
+@dataclass(frozen=True)
+class WgmmaTile:
+    """One compiled variant of flash_wgmma: 128 query rows per CTA (2 consumer warpgroups of 64), bn keys per
+    tile, a ring of `stages` K/V stages in shared memory."""
+
+    bn: int
+    stages: int
+    overlap: bool = True  # issue S of the next key tile before the softmax of this one (FlashAttention-3 order)
+    persistent: bool = False  # one CTA per SM looping over the query tiles (else one CTA per query tile)
+    bm: int = 128
+
+    def smem_bytes(self, d: int) -> int:
+        return 2 * d * (self.bm + 2 * self.stages * self.bn) + (3 * self.stages + 2) * 8 + 1024
+
+    def name(self, kind: int, d: int) -> str:
+        return f"flash_wgmma<{kind}, {d}, {self.bn}, {self.stages}, {'true' if self.overlap else 'false'}>"
+
+
+# Variant per (d, key tile), chosen by sweeps on an H100 (build notes in benchmarks/RESULTS.md): at d = 64 issuing
+# the next S before the softmax gained 7-10%; at d = 128 it lost 20-30%, so d = 128 waits for each product.
+# Block-sparse calls run persistent CTAs (few key tiles per query tile: hiding one tile's prologue and epilogue
+# behind the last gained 2-8%); dense calls one CTA per query tile (the static schedule lost up to 14% causal).
+WGMMA_TILES = {(64, 128): WgmmaTile(128, 4, True), (128, 128): WgmmaTile(128, 2, False),
+               (64, 64): WgmmaTile(64, 4, True), (128, 64): WgmmaTile(64, 3, True)}
+
+
+@cache
+def wgmma_tile(elem: str, d: int, cc: tuple[int, int], block_m: int | None = None,
+               block_n: int | None = None) -> WgmmaTile | None:
+    """The flash_wgmma variant for these arguments on a GPU of compute capability `cc`, or None where only
+    flash_fwd (mma.sync) runs: wgmma needs sm_90 (H100/H200), 16-bit operands, d in SUPPORTED_D, and for
+    block-sparse calls block_m a multiple of 128 and block_n of 64."""
+    if tuple(cc) != (9, 0) or elem not in ("bf16", "f16") or d not in SUPPORTED_D:
+        return None
+    if block_m is None or block_n is None:
+        return WGMMA_TILES.get((d, 128))
+    if block_m % 128:
+        return None
+    tile = WGMMA_TILES.get((d, 128 if block_n % 128 == 0 else 64 if block_n % 64 == 0 else 0))
+    return replace(tile, persistent=True) if tile else None
 
 
 @dataclass
@@ -123,8 +181,9 @@ class BlockIndex:
         """Device pointers of (kv_num_blocks, kv_indices), uploaded once."""
         if self._device is None:
             from numba import cuda
-            self._device = (cuda.to_device(self.kv_num_blocks), cuda.to_device(self.kv_indices))
-        return tuple(int(a.device_ctypes_pointer.value or 0) for a in self._device)
+            arrays = (cuda.to_device(self.kv_num_blocks), cuda.to_device(self.kv_indices))
+            self._device = (arrays, tuple(int(a.device_ctypes_pointer.value or 0) for a in arrays))
+        return self._device[1]
 
 
 def _host_ints(name: str, x: Any) -> np.ndarray:
@@ -149,10 +208,23 @@ class _Call:
     elem: str  # what the kernel computes in
     scale: float
     tile: Tile
+    kernel: str = "auto"
+    tile_given: bool = False
+    wg_tile: WgmmaTile | None = None
 
 
-def _check(q: Any, k: Any, v: Any, scale: float | None, dtype: str | None, tile: Tile | None) -> _Call:
+def _check(q: Any, k: Any, v: Any, scale: float | None, dtype: str | None, tile: Tile | WgmmaTile | None,
+           kernel: str = "auto") -> _Call:
     """Validate the dense arguments (no GPU needed); ValueError/TypeError naming the argument."""
+    if kernel not in KERNELS:
+        raise ValueError(f"kernel must be one of {KERNELS}, got {kernel!r}")
+    wg_tile = tile if isinstance(tile, WgmmaTile) else None
+    if wg_tile is not None:
+        if kernel == "mma":
+            raise ValueError("a WgmmaTile picks a variant of the wgmma kernel; it cannot be combined with kernel='mma'")
+        tile, kernel = None, "wgmma"
+    if kernel == "wgmma" and tile is not None:
+        raise ValueError("tile picks a variant of the mma kernel; it cannot be combined with kernel='wgmma'")
     qt, kt, vt = (wrap(name, x, ("bf16", "f16", "f32")) for name, x in (("q", q), ("k", k), ("v", v)))
     for t in (qt, kt, vt):
         if len(t.shape) != 4:
@@ -197,7 +269,7 @@ def _check(q: Any, k: Any, v: Any, scale: float | None, dtype: str | None, tile:
             or not math.isfinite(scale) or scale <= 0:
         raise ValueError(f"scale must be a finite number > 0 for backends.gpu, got {scale!r} (algorithms.sdpa.sdpa "
                          f"takes any finite scale)")
-    return _Call(qt, kt, vt, elem, float(scale), tile or DEFAULT_TILES[(elem, d)])
+    return _Call(qt, kt, vt, elem, float(scale), tile or DEFAULT_TILES[(elem, d)], kernel, tile is not None, wg_tile)
 
 
 def _run(call: _Call, causal: bool, index: BlockIndex | None, return_lse: bool) -> Any:
@@ -205,21 +277,90 @@ def _run(call: _Call, causal: bool, index: BlockIndex | None, return_lse: bool) 
     q, k, v, tile, elem = call.q, call.k, call.v, call.tile, call.elem
     (b, h, nq, d), (_, hkv, nk, _) = q.shape, k.shape
     _runtime.require_gpu()
+    wg = _pick_wgmma(call, index)
     dev = Device(q)
     ptrs = upload_qkv(dev, (q, k, v), elem)
+    if any(p % 16 for p in ptrs[:3]):  # both kernels load 16 bytes at a time (TMA, cp.async)
+        raise ValueError("q, k and v must start at 16-byte aligned device addresses (a view at an odd offset? "
+                         "pass a .contiguous() copy)")
     o, o_ptr = dev.empty((b, h, nq, d), elem)
-    lse, lse_ptr = dev.empty((b, h, nq), "f32")
+    lse, lse_ptr = dev.empty((b, h, nq), "f32") if return_lse or wg is None else (None, 0)
     sparse = None
-    if index is not None:
+    if wg is not None:
+        if index is not None:
+            num_ptr, idx_ptr = index.device(dev)
+            bi, hi, qb = index.kv_num_blocks.shape
+            sparse = (num_ptr, idx_ptr, index.kv_indices.shape[-1], (hi * qb) if bi > 1 else 0,
+                      qb if hi > 1 else 0, index.block_m // wg.bm, index.block_n // wg.bn, index.block_n)
+        launch_wgmma(dev, elem, wg, ptrs[:3], o_ptr, lse_ptr, (b, h, hkv, nq, nk, d), call.scale, causal, sparse)
+    elif index is not None:
         num_ptr, idx_ptr = index.device(dev)
         bi, hi, qb = index.kv_num_blocks.shape
         sparse = (num_ptr, idx_ptr, index.kv_indices.shape[-1], (hi * qb) if bi > 1 else 0,
                   qb if hi > 1 else 0, index.block_m // tile.bm, index.block_n // tile.bn, index.block_n)
-    launch_flash(dev, elem, tile, ptrs, o_ptr, lse_ptr, (b, h, hkv, nq, nk, d), (h * nq * d, nq * d, d),
-                 (hkv * nk * d, nk * d, d), call.scale, causal, sparse)
+    if wg is None:
+        launch_flash(dev, elem, tile, ptrs, o_ptr, lse_ptr, (b, h, hkv, nq, nk, d), (h * nq * d, nq * d, d),
+                     (hkv * nk * d, nk * d, d), call.scale, causal, sparse)
     if q.where == "numpy":
-        o, lse = dev.to_host(o, elem), dev.to_host(lse, "f32")
+        o = dev.to_host(o, elem)
+        lse = dev.to_host(lse, "f32") if return_lse else None
     return (o, lse) if return_lse else o
+
+
+@cache
+def _sparse_tile(tile: Tile, block_m: int, block_n: int) -> Tile:
+    """`tile` narrowed so that its query tile lies in one query block and its key tile in one key block."""
+    while tile.bm > 64 and block_m % tile.bm:
+        tile = replace(tile, mt=1) if tile.mt > 1 else replace(tile, nw=tile.nw // 2)
+    while tile.bn > 32 and block_n % tile.bn:
+        tile = replace(tile, bn=tile.bn // 2)
+    return tile
+
+
+def _pick_wgmma(call: _Call, index: BlockIndex | None) -> WgmmaTile | None:
+    """The flash_wgmma variant this call runs, or None for flash_fwd (after require_gpu)."""
+    if call.kernel == "mma" or (call.kernel == "auto" and call.tile_given):
+        return None
+    d, nk = call.q.shape[3], call.k.shape[2]
+    wg = wgmma_tile(call.elem, d, _runtime.compute_capability(), *((index.block_m, index.block_n) if index else ()))
+    if wg is not None and call.wg_tile is not None:
+        if index is not None and (index.block_m % call.wg_tile.bm or index.block_n % call.wg_tile.bn):
+            raise ValueError(f"{call.wg_tile} does not fit block_m = {index.block_m}, block_n = {index.block_n}")
+        wg = call.wg_tile
+    if wg is None or not nk:  # (an empty key set gives no tensor map; flash_fwd writes the empty rows)
+        if call.kernel == "wgmma":
+            cc = _runtime.compute_capability()
+            raise ValueError(f"kernel='wgmma' needs compute capability 9.0 (this GPU: {cc[0]}.{cc[1]}), bfloat16 or "
+                             f"float16 (got {call.elem}), d in {SUPPORTED_D}, Nk > 0, and for block-sparse calls "
+                             f"block_m a multiple of 128 and block_n of 64")
+        return None
+    return wg
+
+
+@cache
+def _wgmma_name(wg: WgmmaTile, kind: int, d: int) -> str:
+    name = wg.name(kind, d)
+    _runtime.kernel(WGMMA_SOURCE, name)  # compile before the first tensor map is made
+    return name
+
+
+def launch_wgmma(dev: Device, elem: str, wg: WgmmaTile, ptrs: list[int], o_ptr: int, lse_ptr: int,
+                 dims: tuple[int, ...], scale: float, causal: bool, sparse: tuple[int, ...] | None = None) -> None:
+    """Launch flash_wgmma on contiguous q, k, v (ptrs), o, lse (lse_ptr 0: not written): dims (B, H, H_kv, Nq, Nk,
+    d); sparse as in launch_flash (q tiles per block counted in 128-row tiles, kv tiles in wg.bn-key tiles)."""
+    b, h, hkv, nq, nk, d = dims
+    if not nq or not b * h:
+        return
+    name = _wgmma_name(wg, KIND[elem], d)
+    sparse = sparse or (0, 0, 0, 0, 0, 1, 1, wg.bn)
+    tiles = -(-nq // wg.bm)
+    head_major = bool(causal) and tiles * b * h <= HEAD_MAJOR_MAX_CTAS
+    values = (_runtime.tensor_map(ptrs[0], d, nq, b * h, wg.bm), _runtime.tensor_map(ptrs[1], d, nk, b * hkv, wg.bn),
+              _runtime.tensor_map(ptrs[2], d, nk, b * hkv, wg.bn), o_ptr, lse_ptr, h * nq * d, nq * d, d, *sparse,
+              b * h, h, hkv, nq, nk, scale * math.log2(math.e), int(bool(causal)), int(head_major))
+    grid = min(tiles * b * h, _runtime.sm_count()) if wg.persistent else tiles * b * h
+    _runtime.launch_packed(WGMMA_SOURCE, name, (grid, 1), 384, wg.smem_bytes(d), dev.handle, WGMMA_PARAMS, values)
+    _last["kernel"] = name
 
 
 def upload_qkv(dev: Device, tensors: tuple[Tensor, ...], elem: str) -> list[int]:
@@ -251,6 +392,7 @@ def launch_flash(dev: Device, elem: str, tile: Tile, ptrs: list[int], o_ptr: int
              i32(head_major)]
     grid = (b * h, tiles) if head_major else (tiles, b * h)
     _runtime.launch(kern, grid, 32 * tile.nw, smem, dev.handle, *args)
+    _last["kernel"] = tile.name(KIND[elem], d, dma is not None)
 
 
 def _split(dev: Device, ptrs: list[int], tensors: tuple[Tensor, ...]) -> list[int]:
@@ -272,22 +414,26 @@ def _split(dev: Device, ptrs: list[int], tensors: tuple[Tensor, ...]) -> list[in
 
 
 def flash_attention(q: Any, k: Any, v: Any, causal: bool = False, scale: float | None = None,
-                    dtype: str | None = None, return_lse: bool = False, tile: Tile | None = None) -> Any:
+                    dtype: str | None = None, return_lse: bool = False, tile: Tile | WgmmaTile | None = None,
+                    kernel: str = "auto") -> Any:
     """Dense flash attention forward of q [B, H, Nq, d], k [B, H_kv, Nk, d], v [B, H_kv, Nk, d] on the GPU.
 
     Inputs: numpy arrays (float32 or float16), CUDA arrays (__cuda_array_interface__: float32, float16) or
     torch CUDA tensors (bfloat16, float16, float32), all three alike and C-contiguous. `dtype` picks the
     kernel's precision for numpy inputs ("bfloat16" rounds them to bf16; default: their own type). Returns
     o [B, H, Nq, d] (and lse [B, H, Nq] float32 with `return_lse`) as numpy for numpy inputs (bf16 as
-    float32), else as device arrays of the inputs' kind (torch for torch). `tile` overrides the kernel
-    variant (benchmarks). Raises ValueError/TypeError on unsupported input, GpuUnavailableError without a GPU.
+    float32), else as device arrays of the inputs' kind (torch for torch). `tile` (benchmarks) picks a variant:
+    a `Tile` one of the mma kernel (implies kernel="mma"), a `WgmmaTile` one of the wgmma kernel; `kernel`
+    picks "auto" (wgmma where it runs, see the module docstring), "mma" or "wgmma". Raises ValueError/TypeError
+    on unsupported input, GpuUnavailableError without a GPU.
     """
-    return _run(_check(q, k, v, scale, dtype, tile), causal, None, return_lse)
+    return _run(_check(q, k, v, scale, dtype, tile, kernel), causal, None, return_lse)
 
 
 def block_sparse_attention(q: Any, k: Any, v: Any, kv_num_blocks: Any, kv_indices: Any = None, block_m: int = 128,
                            block_n: int = 128, causal: bool = False, scale: float | None = None,
-                           dtype: str | None = None, return_lse: bool = False, tile: Tile | None = None) -> Any:
+                           dtype: str | None = None, return_lse: bool = False,
+                           tile: Tile | WgmmaTile | None = None, kernel: str = "auto") -> Any:
     """Block-sparse flash attention over a block-CSR index (algorithms/sdpa.py format) on the GPU.
 
     Query block qb (block_m rows) of head (b, h) attends to key blocks
@@ -299,16 +445,11 @@ def block_sparse_attention(q: Any, k: Any, v: Any, kv_num_blocks: Any, kv_indice
     """
     index = kv_num_blocks if isinstance(kv_num_blocks, BlockIndex) else \
         BlockIndex(kv_num_blocks, kv_indices, block_m, block_n)
-    call = _check(q, k, v, scale, dtype, tile)
+    call = _check(q, k, v, scale, dtype, tile, kernel)
     b, h, nq, d = call.q.shape
     index.check(b, h, nq, call.k.shape[2])
-    if tile is None:  # the kernel's query tile must lie in one query block, its key tile in one key block
-        tile = SPARSE_TILES.get((call.elem, d), call.tile)
-        while tile.bm > 64 and index.block_m % tile.bm:
-            tile = replace(tile, mt=1) if tile.mt > 1 else replace(tile, nw=tile.nw // 2)
-        while tile.bn > 32 and index.block_n % tile.bn:
-            tile = replace(tile, bn=tile.bn // 2)
-        call.tile = tile
+    if not call.tile_given:
+        call.tile = _sparse_tile(SPARSE_TILES.get((call.elem, d), call.tile), index.block_m, index.block_n)
     if index.block_m % call.tile.bm or index.block_n % call.tile.bn:
         raise ValueError(f"block_m = {index.block_m} must be a multiple of {call.tile.bm} and block_n = "
                          f"{index.block_n} of {call.tile.bn} for backends.gpu; use algorithms.sdpa."
