@@ -110,8 +110,8 @@ def qk_coo_values(q: Array[i8, "M", "D"], k: Array[i8, "N", "D"], rows: Array[i3
     """Compute values[e] = q[rows[e]] . k[cols[e]] for every kept score e (the CSR with its rows expanded).
 
     One pipelined loop over the kept scores: in hardware one score per cycle with
-    no per-row overhead, so the cycles follow nnz (qk_csr_values pays a few cycles
-    per row to read the row pointers and restart its pipeline).
+    no per-row overhead, so the cycles follow nnz (qk_csr_values pays one cycle
+    per row to move to the next row's pointers).
     """
     for e in pipeline(range(rows.shape[0]), ii=1):
         i = rows[e]

@@ -144,7 +144,9 @@ class Design:
     def block(self) -> Any:
         """The generated MyHDL @block function."""
         from backends._loader import load_source
+        from hls.hw import myhdl_speed
 
+        myhdl_speed.install()
         return getattr(load_source(self.myhdl_source, "myhdl"), self.top)
 
     @cached_property

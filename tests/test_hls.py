@@ -233,6 +233,21 @@ def test_keyword_names_are_renamed_and_build() -> None:
 
 
 @needs_verilator
+def test_myhdl_speed_fix_writes_the_same_bit_strings() -> None:
+    import importlib.util
+
+    from myhdl import _bin
+
+    from hls.hw import myhdl_speed
+
+    spec = importlib.util.spec_from_file_location("myhdl_bin_original", _bin.__file__)  # MyHDL's own, unpatched
+    original = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(original)
+    values = list(range(-4100, 4100)) + [s * ((1 << k) + d) for k in range(1, 130) for d in (-1, 0, 1) for s in (1, -1)]
+    values += [int(v) for v in RNG.integers(-(1 << 62), 1 << 62, 2000)]
+    assert [myhdl_speed.int2bitstring(v) for v in values] == [original._int2bitstring(v) for v in values]
+
+
 def test_verilator_and_myhdl_count_the_same_cycles() -> None:
     design = lower(qk.qk_dense, M=3, N=5, D=4)
     q, k = int8(3, 4), int8(5, 4)

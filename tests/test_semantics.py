@@ -1,4 +1,4 @@
-"""The integer semantics of the kernel language, checked on the python and numba-cpu backends.
+"""The integer semantics of the kernel language, checked on every backend.
 
 Every expected value is computed here with plain Python ints and the `wrap`
 helper below, never by the package's own code, so a bug shared by the
@@ -12,6 +12,7 @@ ValueError; division by zero raises ZeroDivisionError; operations that need
 an exact value refuse (KernelError) operands that may exceed 64 bits.
 """
 
+import functools
 import inspect
 import linecache
 
@@ -30,12 +31,28 @@ N = "N"  # the dim symbol, as a name (keeps linters from reading "N" as a forwar
 I64_MIN, I64_MAX = -(1 << 63), (1 << 63) - 1
 U64_MAX = (1 << 64) - 1
 
+HDL = ("myhdl", "verilator")
 by_backend = pytest.mark.parametrize("backend", BACKENDS)
 # NOTE: a GPU kernel or a circuit cannot raise; on numba-cuda, myhdl and verilator these run-time errors are
 # undefined (README, Semantics).
 by_raising_backend = pytest.mark.parametrize(
-    "backend", [b for b in BACKENDS if b.values[0] not in ("numba-cuda", "myhdl", "verilator")])
-hypo = settings(max_examples=50, deadline=None)
+    "backend", [b for b in BACKENDS if b.values[0] not in ("numba-cuda", *HDL)])
+
+
+def hypo(*strategies, **named):
+    """`@given(...)` for a test over `backend`: 50 examples, and 10 on the circuit simulators, which run a whole
+    simulation per example (the random kernels and the catalog check them further)."""
+
+    def deco(test):
+        runs = {n: settings(max_examples=n, deadline=None)(given(*strategies, **named)(test)) for n in (50, 10)}
+
+        @functools.wraps(runs[50])
+        def property_test(*args, backend, **kwargs):
+            return runs[10 if backend in HDL else 50](*args, backend=backend, **kwargs)
+
+        return property_test
+
+    return deco
 
 
 # ---- independent reference helpers ---------------------------------------------
@@ -170,8 +187,7 @@ def test_store_wraps_literal(label, a, plus, minus, backend):
 
 @by_backend
 @pytest.mark.parametrize(("label", "width", "signed"), TYPE_PARAMS)
-@hypo
-@given(data=st.data())
+@hypo(data=st.data())
 def test_store_wraps_property(label, width, signed, backend, data):
     lo, hi = bounds(width, signed)
     n = data.draw(st.integers(1, 6), label="n")
@@ -260,8 +276,7 @@ def exact_i64(x: Array[i64, N], y: Array[i64, N], back: Array[i64, N], avg: Arra
 
 
 @by_backend
-@hypo
-@given(st.lists(st.tuples(st.integers(I64_MIN, I64_MAX), st.integers(I64_MIN, I64_MAX)), min_size=1, max_size=6))
+@hypo(st.lists(st.tuples(st.integers(I64_MIN, I64_MAX), st.integers(I64_MIN, I64_MAX)), min_size=1, max_size=6))
 def test_i64_intermediates_exact_then_wrap(backend, pairs):
     pairs = pairs + [(I64_MAX, I64_MAX), (I64_MIN, -1), (I64_MIN, I64_MIN)]
     xs, ys = [p for p, _ in pairs], [q for _, q in pairs]
@@ -328,8 +343,7 @@ nonzero_i64 = st.integers(I64_MIN, I64_MAX).filter(lambda v: v != 0)
 
 
 @by_backend
-@hypo
-@given(st.lists(st.tuples(st.integers(I64_MIN, I64_MAX), nonzero_i64 | st.integers(-3, 3).filter(bool)),
+@hypo(st.lists(st.tuples(st.integers(I64_MIN, I64_MAX), nonzero_i64 | st.integers(-3, 3).filter(bool)),
                 min_size=1, max_size=6))
 def test_floor_div_mod_i64_property(backend, pairs):
     a, b = [p for p, _ in pairs], [q for _, q in pairs]
@@ -343,8 +357,7 @@ def test_floor_div_mod_i64_property(backend, pairs):
 
 
 @by_backend
-@hypo
-@given(st.lists(st.tuples(st.integers(-128, 127), st.integers(-128, 127).filter(bool)), min_size=1, max_size=8))
+@hypo(st.lists(st.tuples(st.integers(-128, 127), st.integers(-128, 127).filter(bool)), min_size=1, max_size=8))
 def test_floor_div_mod_i8_property(backend, pairs):
     a, b = [p for p, _ in pairs], [q for _, q in pairs]
     n = len(a)
@@ -387,8 +400,7 @@ def test_shift_cases(backend):
 
 
 @by_backend
-@hypo
-@given(st.lists(st.tuples(st.integers(I64_MIN, I64_MAX), st.integers(0, 63)), min_size=1, max_size=6))
+@hypo(st.lists(st.tuples(st.integers(I64_MIN, I64_MAX), st.integers(0, 63)), min_size=1, max_size=6))
 def test_shift_property(backend, pairs):
     a, s = [p for p, _ in pairs], [q for _, q in pairs]
     n = len(a)
@@ -593,8 +605,7 @@ u64s = st.integers(0, U64_MAX)
 
 
 @by_backend
-@hypo
-@given(st.lists(st.tuples(u64s, u64s | st.sampled_from([2**63, U64_MAX, 1])), min_size=1, max_size=6))
+@hypo(st.lists(st.tuples(u64s, u64s | st.sampled_from([2**63, U64_MAX, 1])), min_size=1, max_size=6))
 def test_u64_property(backend, pairs):
     check_u64([p for p, _ in pairs], [q for _, q in pairs], backend)
 
@@ -829,8 +840,7 @@ def test_wrapped_values_compare_as_wrapped(x, y, backend):
 
 
 @by_backend
-@hypo
-@given(st.integers(I64_MIN, I64_MAX), st.integers(I64_MIN, I64_MAX))
+@hypo(st.integers(I64_MIN, I64_MAX), st.integers(I64_MIN, I64_MAX))
 def test_wrapped_values_compare_property(backend, x, y):
     out = arr([9] * 6)
     run(wrapped_then_compared, x, y, out, backend=backend)
