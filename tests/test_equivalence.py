@@ -15,7 +15,7 @@ from tests.catalog import CASES, Case, backend_names, examples_scale
 
 # The cycle-accurate backends simulate a design per draw and lower one per shape: they draw fewer examples,
 # and kernels whose inputs come from their annotations get one fixed shape (one design, built in one batch).
-HDL_EXAMPLES = {"myhdl": 8, "verilator": 5}
+HDL_EXAMPLES = {"myhdl": 5, "verilator": 5}
 HDL_DIM = 3
 
 
