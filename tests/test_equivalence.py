@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -17,6 +19,8 @@ from tests.catalog import CASES, Case, backend_names, examples_scale
 # and kernels whose inputs come from their annotations get one fixed shape (one design, built in one batch).
 HDL_EXAMPLES = {"myhdl": 5, "verilator": 5}
 HDL_DIM = 3
+# Numba's CUDA simulator runs every GPU thread in Python: there numba-cuda draws at most this many (all on a GPU).
+CUDA_SIMULATOR_EXAMPLES = 25
 
 
 def _hdl_dims(case: Case) -> dict[str, int] | None:
@@ -41,6 +45,8 @@ def test_backend_agrees_with_reference(case: Case, backend: str, request: pytest
     if why:
         pytest.skip(f"backend {backend} not run: {why}")
     examples = max(1, int(case.examples * examples_scale()))
+    if backend == "numba-cuda" and os.environ.get("NUMBA_ENABLE_CUDASIM") == "1":
+        examples = max(1, int(min(case.examples, CUDA_SIMULATOR_EXAMPLES) * examples_scale()))
     dims = None
     if backend in HDL_EXAMPLES:
         examples = max(1, int(min(case.examples, HDL_EXAMPLES[backend]) * examples_scale()))
