@@ -9,8 +9,8 @@ mask-aware `qk_masked` row per size. Detector: `detect_vs_accumulate` over last_
 
 Every design is lowered with `hls.lower`, all are built in one Verilator batch, simulated on seeded
 random int8 (int32 for the detector) inputs, and every result is checked equal to the numpy reference
-before its cycles are recorded. Yosys `synth_xilinx` counts (LUT, FF, DSP, BRAM) for the dense and COO
-units unless --no-synth. Writes `<out>/bench_hls.json` and prints a table last.
+before its cycles are recorded. Yosys `synth_xilinx` counts (LUT, FF, DSP, BRAM) for the dense, COO and
+CSR units unless --no-synth. Writes `<out>/bench_hls.json` and prints a table last.
 """
 
 from __future__ import annotations
@@ -229,13 +229,13 @@ def add_targets(rows: list[dict[str, Any]]) -> None:
 
 
 def synthesize(cases: list[Case], timeout: float) -> list[dict[str, Any]]:
-    """Yosys synth_xilinx of the dense unit and one COO unit per size (cached by content; timed)."""
+    """Yosys synth_xilinx of the dense unit and one COO and one CSR unit per size (cached by content; timed)."""
     from hls.tools import yosys
 
     out = []
     picks: dict[tuple[str, str], Case] = {}
     for c in cases:
-        if c.unit != "qk" or c.row["kernel"] not in ("qk_dense", "qk_coo_values"):
+        if c.unit != "qk" or c.row["kernel"] not in ("qk_dense", "qk_coo_values", "qk_csr_values"):
             continue
         key = (c.row["size"], c.row["kernel"])
         best = picks.get(key)
