@@ -412,7 +412,8 @@ class Hardware:
         from hls.ir.walk import statements, subexpressions
         from hls.passes._util import assigned, map_expr
 
-        if len(s.body) != 1 or not isinstance(s.body[0], ir.For) or s.body[0].kind != "pipeline":
+        if s.kind == "pipeline" or len(s.body) != 1 or not isinstance(s.body[0], ir.For) \
+                or s.body[0].kind != "pipeline":
             return None
         inner = s.body[0]
         step, istep = _const(s.step), _const(inner.step)
@@ -427,7 +428,8 @@ class Hardware:
             for x in subexpressions(b):
                 if isinstance(x, ir.Var) and x.name in written:
                     return None
-                if isinstance(x, ir.Load) and (x.array in stored or len(self.memories[x.array].banks) != 1):
+                if isinstance(x, ir.Load) and (x.array in stored or x.array not in self.memories
+                                               or len(self.memories[x.array].banks) != 1):
                     return None
             if _reads(b) and _mentions(_without_loads(b), s.var):
                 return None  # the row index may only select what is read
