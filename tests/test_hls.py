@@ -325,18 +325,27 @@ def _row_runs() -> list[tuple]:
 
 
 def test_rows_with_changing_bounds_agree_on_every_backend() -> None:
+    from backends._args import bind
+
+    runs = _row_runs()
+    for kern, args, flat in runs:
+        (pipe,) = lower(kern, **bind(kern, args, {}).dims).report.pipelines
+        assert (pipe.ii, pipe.flattened) == (1, flat), kern.__name__
+    _agree_on_every_backend([(kern, args) for kern, args, _ in runs], "rows")
+
+
+BACKENDS = ["numba-cpu", "myhdl", "verilator"]
+
+
+def _agree_on_every_backend(runs: list[tuple], label: str) -> None:
+    """Each (kernel, args) on python and on BACKENDS (Verilator models built in one batch): every array agrees."""
     import backends
     from backends._args import bind
     from backends.hdl import prebuild
 
-    runs = _row_runs()
-    for kern, args, flat in runs:
-        dims = bind(kern, args, {}).dims
-        (pipe,) = lower(kern, **dims).report.pipelines
-        assert (pipe.ii, pipe.flattened) == (1, flat), kern.__name__
     if backends.available("verilator") is None:
-        prebuild([(kern, bind(kern, args, {}).dims) for kern, args, _ in runs])
-    for kern, args, _ in runs:
+        prebuild([(kern, bind(kern, args, {}).dims) for kern, args in runs])
+    for kern, args in runs:
         want = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
         backends.run(kern, *want, backend="python")
         for name in BACKENDS:
@@ -346,7 +355,7 @@ def test_rows_with_changing_bounds_agree_on_every_backend() -> None:
             got = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
             backends.run(kern, *got, backend=name)
             for g, w in zip(got, want):
-                np.testing.assert_array_equal(g, w, err_msg=f"{kern.__name__} on {name}")
+                np.testing.assert_array_equal(g, w, err_msg=f"{label} {kern.__name__} on {name}")
 
 
 # ---- every sparse pattern, mask-aware and CSR-sparse, on every backend -----------------------------------
@@ -357,7 +366,6 @@ PATTERNS = {
     "vertical-slash": masks.vertical_slash_mask(12, 12, verticals=[0, 5], slashes=[0, 3]),
     "grid": masks.grid_mask(12, 12, stride=3),
 }
-BACKENDS = ["numba-cpu", "myhdl", "verilator"]
 
 
 def _pattern_runs(mask: np.ndarray) -> list[tuple]:
@@ -372,24 +380,7 @@ def _pattern_runs(mask: np.ndarray) -> list[tuple]:
 
 @pytest.mark.parametrize("pattern", PATTERNS)
 def test_each_pattern_agrees_on_every_backend(pattern: str) -> None:
-    import backends
-
-    runs = _pattern_runs(PATTERNS[pattern])
-    if backends.available("verilator") is None:
-        from backends._args import bind
-        from backends.hdl import prebuild
-
-        prebuild([(kern, bind(kern, args, {}).dims) for kern, args in runs])
-    for kern, args in runs:
-        want = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
-        backends.run(kern, *want, backend="python")
-        for name in BACKENDS:
-            why = backends.available(name)
-            if why:
-                pytest.skip(f"{name} not run: {why}")
-            got = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
-            backends.run(kern, *got, backend=name)
-            np.testing.assert_array_equal(got[-1], want[-1], err_msg=f"{pattern} {kern.__name__} on {name}")
+    _agree_on_every_backend(_pattern_runs(PATTERNS[pattern]), pattern)
 
 
 @kernel
