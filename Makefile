@@ -26,7 +26,7 @@ ghdl:
 	  echo "note: GHDL is not installed (apt-get install ghdl-mcode); the VHDL checks will skip"
 
 test: $(STAMP) ghdl
-	$(PY) -m pytest -q -n 2
+	$(PY) -m pytest -q -n 2 --dist worksteal
 
 bench: $(STAMP)
 	$(PY) -m benchmarks.bench_qk

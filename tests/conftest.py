@@ -18,18 +18,20 @@ SLOWEST = ["tests/test_random_kernels.py::test_random_kernels_agree[verilator-0]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Put the slowest tests at the head of each pytest-xdist worker's first batch of tests.
+    """Put the slowest tests at the head of the first tests each pytest-xdist worker is given.
 
-    The load scheduler hands each worker a run of consecutive tests to start with, a quarter of its share
-    (pytest-xdist 3.x); without workers the order matters little.
+    `--dist worksteal` (`make test`) gives each worker an equal run of consecutive tests to start with, and
+    `--dist load` a quarter of that (pytest-xdist 3.x); without workers the order matters little.
     """
     slow = [it for it in items if it.nodeid in SLOWEST]
     if not slow:
         return
     rest = [it for it in items if it.nodeid not in SLOWEST]
-    workers = getattr(config, "workerinput", {}).get("workercount", 1)  # set in pytest-xdist's workers
-    first_batch = max(len(items) // workers // 4, 2)
-    heads = [k * first_batch for k in range(len(slow))] if workers > 1 else list(range(len(slow)))
+    worker = getattr(config, "workerinput", {})  # set in pytest-xdist's workers
+    workers = worker.get("workercount", 1)
+    share = len(items) // workers
+    first = share if "worksteal" in " ".join(worker.get("mainargv", [])) else max(share // 4, 2)
+    heads = [k * first for k in range(len(slow))] if workers > 1 else list(range(len(slow)))
     for at, item in zip(heads, slow):
         rest.insert(min(at, len(rest)), item)
     items[:] = rest
