@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import collections
+import functools
 import os
 import warnings
 from pathlib import Path
@@ -53,16 +54,12 @@ def _prebuild(backend: str, kernels: list[Kernel]) -> None:
                       stacklevel=2)
 
 
-_PREBUILT: set[str] = set()
-
-
+@functools.cache
 def _prebuild_all(backend: str) -> None:
     """Build every random kernel's design in one batch, once per process: one Verilator build of all of
     them (compiled in parallel chunks, linked once) costs far less than a build per chunk; a second
     pytest-xdist worker asking for the same batch waits for the first and reuses it."""
-    if backend not in _PREBUILT:
-        _PREBUILT.add(backend)
-        _prebuild(backend, [c.kernel for c in generate_cases(SEED, COUNT)])
+    _prebuild(backend, [c.kernel for c in generate_cases(SEED, COUNT)])
 
 
 @pytest.mark.parametrize("chunk", range((COUNT + CHUNK - 1) // CHUNK))

@@ -362,17 +362,8 @@ class Hardware:
     def pipeline(self, levels: list[ir.For], after: Label, lat: Lat) -> Cont:
         inner = levels[-1]
         g = Graph()
-        builder = Builder(self, g)
-        counters = {f.var: builder.op("snap", (), self.reg_type(f.var), f.var, f.loc, pinned=0, pure=False)
-                    for f in levels}
-        valid = builder.op("valid", (), BOOL, None, inner.loc, pinned=0, pure=False)
-        builder.counters, builder.valid = counters, valid
-        for st in inner.body:
-            builder.stmt(st)
-        builder.finish()
-        self._carried_memory_edges(g, [f.var for f in levels])
         asked = inner.ii or 1
-        res = schedule_modulo(g, self.timing, self.limits, asked)
+        res = self._schedule_body(g, levels, asked)
         if self.strict_ii and res.ii > asked:
             raise KernelError(f"II={asked} cannot be met: {res.reason}; the best is II={res.ii}", inner.loc,
                               "raise ii, or remove the bound (more ports/multipliers, or fewer accesses)")
@@ -390,11 +381,7 @@ class Hardware:
             lv.append(Level(f.var, None if k == 0 else _const(f.start), stop, step))
         p = Pipeline(g, lv, res.ii, asked, max(res.length, 1), res.reason, inner.loc, f"p{len(self.pipelines)}",
                      _idle_value(inner.body, levels[0].var))
-        self.pipelines.append(p)
-        self.reports.append(PipelineReport(inner.loc.line, inner.var, asked, res.ii, p.depth,
-                                           [f.var for f in levels[:-1]], res.reason))
-        state = self.new_state(pipe=p)
-        state.goto = after
+        state = self._add_pipeline(p, [f.var for f in levels[:-1]], after)
         trips = Lat.one()
         for f in levels:
             trips = trips * _trips(f, _const(f.step))
@@ -470,16 +457,7 @@ class Hardware:
         if not lo_is_last_hi:
             outs["row_lo"] = bound.expr(row(inner.start, shifted[0]))
         g.outputs.update(outs)
-        builder = Builder(self, g)
-        counters = {f.var: builder.op("snap", (), self.reg_type(f.var), f.var, f.loc, pinned=0, pure=False)
-                    for f in (s, inner)}
-        valid = builder.op("valid", (), BOOL, None, inner.loc, pinned=0, pure=False)
-        builder.counters, builder.valid = counters, valid
-        for st in inner.body:
-            builder.stmt(st)
-        builder.finish()
-        self._carried_memory_edges(g, [s.var, inner.var])
-        res = schedule_modulo(g, self.timing, self.limits, 1)
+        res = self._schedule_body(g, [s, inner], 1)
         lo, hi = g.outputs.get("row_lo"), g.outputs["row_hi"]
         late = [o for o, sh in ((lo, shifted[0]), (hi, shifted[1])) if o is not None and o.ready != sh]
         if res.ii != 1 or late:
@@ -497,12 +475,32 @@ class Hardware:
                   Level(inner.var, None, hi_reg, istep)]
         p = Pipeline(g, levels, 1, 1, max(res.length, 1), res.reason, inner.loc, f"p{len(self.pipelines)}",
                      _idle_value(inner.body, s.var), Rows(lo, hi, hi_reg, adv, _idle_value(inner.body, inner.var)))
-        self.pipelines.append(p)
-        self.reports.append(PipelineReport(inner.loc.line, inner.var, 1, 1, p.depth, [s.var], res.reason))
-        state = self.new_state(pipe=p)
-        state.goto = after
+        state = self._add_pipeline(p, [s.var], after)
         per_row = Lat.unknown(f"trips@{inner.loc.line}") + Lat.one()
         return Cont(extra, None, Label(state), lat=per_row * _trips(s, step) + Lat.const(1 + p.drain) + lat)
+
+    def _schedule_body(self, g: Graph, levels: list[ir.For], ii: int):
+        """Build the innermost loop's body into `g` (its counters and `valid` pinned to the issue cycle), order its
+        memory accesses across iterations, and modulo-schedule it at II >= `ii`."""
+        inner = levels[-1]
+        builder = Builder(self, g)
+        builder.counters = {f.var: builder.op("snap", (), self.reg_type(f.var), f.var, f.loc, pinned=0, pure=False)
+                            for f in levels}
+        builder.valid = builder.op("valid", (), BOOL, None, inner.loc, pinned=0, pure=False)
+        for st in inner.body:
+            builder.stmt(st)
+        builder.finish()
+        self._carried_memory_edges(g, [f.var for f in levels])
+        return schedule_modulo(g, self.timing, self.limits, ii)
+
+    def _add_pipeline(self, p: Pipeline, flattened: list[str], after: Label) -> State:
+        """Record `p` and its report; its state, which leaves for `after`."""
+        self.pipelines.append(p)
+        self.reports.append(PipelineReport(p.loc.line, p.levels[-1].var, p.ii_asked, p.ii, p.depth, flattened,
+                                           p.reason))
+        state = self.new_state(pipe=p)
+        state.goto = after
+        return state
 
     def _carried_memory_edges(self, g: Graph, loop_vars: list[str]) -> None:
         """Order memory accesses of consecutive iterations unless they provably touch different elements."""
