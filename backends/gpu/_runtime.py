@@ -94,7 +94,7 @@ def _program(source: str, names: tuple[str, ...]) -> Any:
     major, minor = _compute_capability()
     code = (HERE / source).read_text()
     arch = f"sm_{major}{minor}" + ("a" if source in ARCH_SPECIFIC else "")
-    options = ProgramOptions(std="c++17", arch=arch, fma=source not in NO_FMA)
+    options = ProgramOptions(std="c++17", arch=arch, fma=source not in NO_FMA, include_path=str(HERE))  # common.cuh
     return Program(code, "c++", options).compile("cubin", name_expressions=names)
 
 

@@ -27,17 +27,7 @@
 // batch or heads) it visits key blocks kv_idx[row * max_blocks + 0 .. kv_num[row] - 1], each of
 // kv_tiles_per_block kernel tiles of BN keys. Tiles past Nk or causally invisible to the whole query tile are skipped.
 
-typedef unsigned short u16;
-typedef unsigned int u32;
-typedef unsigned long long u64;
-
-#define NEG_INF __int_as_float(0xff800000)
-
-__device__ __forceinline__ u32 smem_addr(const void* p) {
-    u32 r;
-    asm("{ .reg .u64 a; cvta.to.shared.u64 a, %1; cvt.u32.u64 %0, a; }" : "=r"(r) : "l"(p));
-    return r;
-}
+#include "common.cuh"  // u16/u32/u64, NEG_INF, smem_addr, pack2, ex2
 
 __device__ __forceinline__ void cp_async16(u32 dst, const void* src, int bytes) {
     asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(dst), "l"(src), "r"(bytes));
@@ -69,24 +59,6 @@ __device__ __forceinline__ void mma(float* d, const u32* a, u32 b0, u32 b1) {
                      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
                      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
     }
-}
-
-// Pack two floats (x in the low half) to bf16x2 or f16x2, round to nearest even.
-template <int KIND>
-__device__ __forceinline__ u32 pack2(float x, float y) {
-    u32 r;
-    if (KIND == 1) {
-        asm("cvt.rn.f16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(y), "f"(x));
-    } else {
-        asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(y), "f"(x));
-    }
-    return r;
-}
-
-__device__ __forceinline__ float ex2(float x) {
-    float r;
-    asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(r) : "f"(x));
-    return r;
 }
 
 // Split float32 into bf16 hi and lo (x ~ hi + lo), for KIND 2.

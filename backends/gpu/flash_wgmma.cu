@@ -28,21 +28,11 @@
 // k-steps of 16 elements by advancing the start address 32 B) and MN-major (V: keys 128 B apart, 8-key groups
 // 1024 B apart, 64-column slabs BN * 128 B apart).
 
-typedef unsigned short u16;
-typedef unsigned int u32;
-typedef unsigned long long u64;
-
-#define NEG_INF __int_as_float(0xff800000)
+#include "common.cuh"  // u16/u32/u64, NEG_INF, smem_addr, pack2, ex2
 
 struct __align__(64) TmaMap {
     u64 opaque[16];  // CUtensorMap, encoded on the host by cuTensorMapEncodeTiled
 };
-
-__device__ __forceinline__ u32 smem_addr(const void* p) {
-    u32 r;
-    asm("{ .reg .u64 a; cvta.to.shared.u64 a, %1; cvt.u32.u64 %0, a; }" : "=r"(r) : "l"(p));
-    return r;
-}
 
 // ---- mbarriers and TMA ----
 
@@ -136,24 +126,6 @@ __device__ __forceinline__ void wgmma_rs(float* d, const u32* a, u64 db, int sca
     if (N == 64 && KIND != 1) WGMMA_RS(64, "bf16", WG_D32, WG_F32, "%32", "%33", "%34", "%35", "%36", "%37");
     if (N == 128 && KIND == 1) WGMMA_RS(128, "f16", WG_D64, WG_F64, "%64", "%65", "%66", "%67", "%68", "%69");
     if (N == 128 && KIND != 1) WGMMA_RS(128, "bf16", WG_D64, WG_F64, "%64", "%65", "%66", "%67", "%68", "%69");
-}
-
-// Pack two floats (x in the low half) to bf16x2 or f16x2, round to nearest even.
-template <int KIND>
-__device__ __forceinline__ u32 pack2(float x, float y) {
-    u32 r;
-    if (KIND == 1) {
-        asm("cvt.rn.f16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(y), "f"(x));
-    } else {
-        asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(y), "f"(x));
-    }
-    return r;
-}
-
-__device__ __forceinline__ float ex2(float x) {
-    float r;
-    asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(r) : "f"(x));
-    return r;
 }
 
 // The key tiles one CTA visits: dense (tiles 0..total-1) or from the block index (as in flash_fwd.cu).
