@@ -1,11 +1,11 @@
-# The two commands of the README: `make demo` and `make test`.
+# The two commands of the README: `make demo` and `make test` (CI: `make lint`, then `make test`).
 # Each creates or updates the local virtual environment .venv first.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench clean ghdl
+.PHONY: demo test test-fast lint bench clean ghdl
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "attnhls needs Python 3.11 or newer")'
@@ -28,6 +28,16 @@ ghdl:
 test: $(STAMP) ghdl
 	$(PY) -m pytest -q -n 2 --dist worksteal
 
+# Everything but the HDL and random-kernel tiers (tests/README.md): a few minutes, for the edit-test loop.
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -n 2 --dist worksteal -m "not hdl and not slow"
+
+# Lint and format check of the whole tree, and the type check of hls/ and backends/ ([tool.mypy]).
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(PY) -m mypy
+
 bench: $(STAMP)
 	$(PY) -m benchmarks.bench_qk
 	$(PY) -m benchmarks.bench_sdpa
@@ -35,4 +45,4 @@ bench: $(STAMP)
 	$(PY) -m benchmarks.bench_hls
 
 clean:
-	rm -rf $(VENV) .hypothesis .pytest_cache
+	rm -rf $(VENV) .hypothesis .pytest_cache .mypy_cache .ruff_cache

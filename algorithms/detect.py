@@ -8,7 +8,7 @@ diagonal (`o = r + Nk - L - j`), so `o = 0` is the main diagonal and the local
 band is `o < 100`.
 
 - `vertical_slash_indices`: MInference's online estimation, exactly as in
-  ALGORITHMS.md: column sums and diagonal sums of A; the first 30 columns and
+  docs/ALGORITHMS.md: column sums and diagonal sums of A; the first 30 columns and
   the last 100 diagonals (o < 100) always rank first; the top
   `max(vertical_size, 30)` columns and `max(slash_size, 50)` diagonals, both
   clipped to Nk.

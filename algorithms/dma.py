@@ -1,6 +1,6 @@
 """Dynamic Mask Attention (Flash-DMA): a learned top-k key mask whose kept values bias the scores.
 
-Per ALGORITHMS.md, for query [B, Nq, H, d], key/value [B, Nk, Hkv, d]:
+Per docs/ALGORITHMS.md, for query [B, Nq, H, d], key/value [B, Nk, Hkv, d]:
 
     dt   = reshape(V, [B, Nk, Hkv*d]) @ dt_proj^T      dt_proj: [Hkv, Hkv*d]
     zoh  = exp(softplus(dt) * A)  -> [B, Hkv, Nk]       A = a_coef: [Hkv]
@@ -29,7 +29,7 @@ Three kernels do the work:
 Kernels typed for float32 and float64 come from one source (`_float_kernels`).
 A row with no kept key (causal, Nq > Nk) gives output 0 and LSE -inf, never NaN.
 A kept key keeps its zoh bias even when zoh underflows to 0 (the seed dropped
-zero entries; ALGORITHMS.md keeps them). dropout is not implemented:
+zero entries; docs/ALGORITHMS.md keeps them). dropout is not implemented:
 dropout_p must be 0.0.
 """
 

@@ -1,7 +1,7 @@
 """Fixed-point streaming SDPA for hardware: int8 in, Q8.8 out, integer arithmetic only.
 
 The kernel `sdpa_fixed` runs the reordered ("sequence-agnostic") streaming
-softmax of ALGORITHMS.md per query row, one score at a time, in base 2:
+softmax of docs/ALGORITHMS.md per query row, one score at a time, in base 2:
 
     z   = (s * score_mult) >> 16              s = q . k (exact int), z in Q.12 log2 units
     m'  = max(m, z)

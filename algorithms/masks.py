@@ -2,7 +2,7 @@
 
 Every pattern is a function `f(nq, nk, **params) -> bool array [nq, nk]` with
 `mask[i, j]` True when query `i` attends key `j` (the definitions and defaults
-of ALGORITHMS.md). Queries are the last `nq` tokens of a sequence of `nk`
+of docs/ALGORITHMS.md). Queries are the last `nq` tokens of a sequence of `nk`
 tokens, so query `i` sits at absolute position `p = i + (nk - nq)`: causal
 masks are bottom-right aligned, and distances (`p - j`), diagonals and grid
 phases are measured on absolute positions. `functools.partial(a_shape_mask,
@@ -27,7 +27,7 @@ __all__ = ["MaskFn", "a_shape_mask", "block_topk_blocks", "block_topk_mask", "bo
 
 MaskFn = Callable[[int, int], np.ndarray]
 
-# MInference defaults (ALGORITHMS.md).
+# MInference defaults (docs/ALGORITHMS.md).
 N_INIT = 128
 N_LOCAL = 3968
 N_LAST = 100

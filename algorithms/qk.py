@@ -213,14 +213,6 @@ def qk_csr(q: np.ndarray, k: np.ndarray, csr: RowCSR, backend: str = "python",
     return out
 
 
-def qk_coo(q: np.ndarray, k: np.ndarray, csr: RowCSR, backend: str = "python") -> np.ndarray:
-    """Run qk_coo_values on `backend` for the entries of `csr`: the CSR values [nnz]."""
-    _check_qk_inputs(q, k, csr.shape)
-    out = np.zeros(csr.nnz, np.int32)
-    run(qk_coo_values, q, k, csr_rows(csr.indptr), csr.indices.copy(), out, backend=backend)
-    return out
-
-
 def qk_block_csr(q: np.ndarray, k: np.ndarray, bc: BlockCSR, backend: str = "python") -> np.ndarray:
     """Run the block-CSR QK kernel on `backend`: dense int32 scores [M, N], 0 where not kept."""
     _check_qk_inputs(q, k, bc.shape)

@@ -5,14 +5,14 @@ Every algorithm is one kernel source, instantiated for float32 and float64 by
 defined, so the factory defines each kernel once per precision; the source,
 and so every backend's code, is the same text). The kernels are:
 
-- `naive_f32/_f64`: three passes per query row (ALGORITHMS.md "Naive"): the
+- `naive_f32/_f64`: three passes per query row (docs/ALGORITHMS.md "Naive"): the
   scores of the row, their max; e_j = exp(s_j - m) and their sum l;
   o = sum_j (e_j / l) v_j.
 - `streaming_f32/_f64`: one pass per row with O(1) state per row besides the
-  output vector (ALGORITHMS.md "Reordered"): m' = max(m, s); delta = exp(m - m');
+  output vector (docs/ALGORITHMS.md "Reordered"): m' = max(m, s); delta = exp(m - m');
   e = exp(s - m'); l = l*delta + e; o = o*delta + e*v_j; one division o / l.
 - `flash_f32/_f64`: tiles of BLOCK_M queries by BLOCK_N keys with the online
-  softmax (ALGORITHMS.md "Online softmax"); `flash_sparse_f32/_f64` visits only
+  softmax (docs/ALGORITHMS.md "Online softmax"); `flash_sparse_f32/_f64` visits only
   the key tiles listed in a block-CSR index.
 
 Layout: q [B, H, Nq, D], k [B, H_kv, Nk, D], v [B, H_kv, Nk, Dv], o [B, H, Nq, Dv],

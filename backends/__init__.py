@@ -1,50 +1,47 @@
-"""Backends: one registry, one entry point `run(kernel, *args, backend=NAME, **params)`."""
+"""The backends: python, numba-cpu, numba-cuda, myhdl, verilator, behind one entry point `run`.
+
+Each is a `hls.runtime.Backend`. The packaging's entry point (group `attnhls.backends`) names
+`builtin_backends`, so `hls` finds them without importing this package; importing it registers
+them too (for a checkout used without installing).
+"""
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from collections.abc import Sequence
+from typing import Any
 
-from backends._args import Bound, bind, written_arrays
-from backends._result import RunResult
 from backends.hdl import MyhdlBackend, VerilatorBackend
 from backends.numba_cpu import NumbaCpuBackend
 from backends.numba_cuda import NumbaCudaBackend
 from backends.python import PythonBackend
-from hls.errors import ArgumentError, KernelError
+from hls import runtime
 from hls.lang import Kernel
+from hls.runtime import Backend, BackendUnavailable, Bound, RunResult
 
-__all__ = ["Backend", "BackendUnavailable", "RunResult", "available", "get", "names", "run"]
-
-
-class Backend(Protocol):
-    """What a backend provides: a name, whether it can run here, and `run`."""
-
-    name: str
-
-    def unavailable(self) -> str | None: ...
-
-    def run(self, bound: Bound) -> RunResult: ...
+__all__ = ["Backend", "BackendUnavailable", "Bound", "RunResult", "available", "builtin_backends", "get", "names",
+           "prebuild", "run"]
 
 
-class BackendUnavailable(RuntimeError):
-    """The backend cannot run on this machine; the message says what to install."""
+def builtin_backends() -> list[Backend]:
+    """One instance of each backend of this package, in the order `names()` lists them."""
+    return [PythonBackend(), NumbaCpuBackend(), NumbaCudaBackend(), MyhdlBackend(), VerilatorBackend()]
 
 
-_REGISTRY: dict[str, Backend] = {b.name: b for b in (PythonBackend(), NumbaCpuBackend(), NumbaCudaBackend(),
-                                                    MyhdlBackend(), VerilatorBackend())}
+def _registered() -> None:
+    if "python" not in runtime._REGISTRY:
+        runtime.register_all(builtin_backends())
 
 
 def names() -> list[str]:
     """Every registered backend name, in registry order."""
-    return list(_REGISTRY)
+    _registered()
+    return runtime.names()
 
 
 def get(name: str) -> Backend:
     """The backend called `name`; ValueError lists the known names."""
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise ValueError(f"unknown backend {name!r}; known backends: {', '.join(_REGISTRY)}") from None
+    _registered()
+    return runtime.get(name)
 
 
 def available(name: str) -> str | None:
@@ -52,32 +49,14 @@ def available(name: str) -> str | None:
     return get(name).unavailable()
 
 
-def run(kernel: Kernel, *args: Any, backend: str = "python", **params: Any) -> RunResult:
-    """Run `kernel` on `backend`; arrays are updated in place only if the run succeeds.
-
-    Arguments are checked against the annotations first (ArgumentError names
-    the argument). Arrays the kernel writes are worked on as copies and copied
-    back at the end, so an error part-way loses nothing.
-    """
-    if not isinstance(kernel, Kernel):
-        raise TypeError(f"run() takes a @kernel function, got {kernel!r}")
+def prebuild(items: Sequence[tuple[Kernel, dict[str, int]]], backend: str = "verilator") -> None:
+    """Build the designs of many (kernel, dims) in one batch on `backend`, when it can run here."""
     impl = get(backend)
-    reason = impl.unavailable()
-    if reason:
-        raise BackendUnavailable(f"backend {backend!r} cannot run here: {reason}")
-    try:
-        bound = bind(kernel, args, params)
-        written = written_arrays(kernel)
-    except KernelError as err:
-        raise err.with_traceback(None) from None
-    names_ = [p.name for p in kernel.ir.params]
-    originals = {n: v for n, v in zip(names_, bound.values) if n in written}
-    for n, v in originals.items():
-        if not v.flags.writeable:
-            raise ArgumentError(f"{kernel.__name__}(): argument `{n}` is read-only, but the kernel writes it")
-    work = Bound(kernel, tuple(v.copy() if n in originals else v for n, v in zip(names_, bound.values)), bound.dims)
-    result = impl.run(work)
-    for n, v in zip(names_, work.values):
-        if n in originals:
-            originals[n][...] = v
-    return result
+    if impl.unavailable() is None:
+        impl.prebuild(items)
+
+
+def run(kernel: Kernel, *args: Any, backend: str = "python", **params: Any) -> RunResult:
+    """Run `kernel` on `backend`; arrays are updated in place only if the run succeeds (see `hls.runtime.run`)."""
+    _registered()
+    return runtime.run(kernel, *args, backend=backend, **params)

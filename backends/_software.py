@@ -6,17 +6,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-
-from backends._args import Bound
-from backends._loader import load_source
-from backends._result import RunResult
 from backends._source import function_name, module_source
+from hls.cache import load_source
 from hls.lang import Kernel
-from hls.types import ArrayType, BoolType, FloatType, IntType, ScalarType
+from hls.runtime import Backend, Bound, RunResult
+from hls.types import ArrayType, ScalarType, decode_value
 
 
-class SourceBackend:
+class SourceBackend(Backend):
     """Compile a kernel to a module of generated source once, then call it."""
 
     name = ""
@@ -25,12 +22,8 @@ class SourceBackend:
     def __init__(self) -> None:
         self._compiled: dict[Kernel, Callable[..., Any]] = {}
 
-    def unavailable(self) -> str | None:
-        """Why this backend cannot run here, or None when it can."""
-        return None
-
-    def source(self, kernel: Kernel) -> str:
-        """The generated module source for `kernel` (readable; useful when debugging)."""
+    def source(self, kernel: Kernel, dims: dict[str, int] | None = None) -> str:
+        """The generated module source for `kernel` (readable; dims are bound per call, not here)."""
         return module_source(kernel, self.flavor)
 
     def compile(self, kernel: Kernel) -> Callable[..., Any]:
@@ -46,21 +39,14 @@ class SourceBackend:
         return value
 
     def run(self, bound: Bound) -> RunResult:
-        fn = self.compile(bound.kernel)
+        return self.call(self.compile(bound.kernel), bound)
+
+    def call(self, fn: Callable[..., Any], bound: Bound) -> RunResult:
+        """Call the generated `fn` on the checked arguments of `bound`; decode its return value."""
         params = bound.kernel.ir.params
         args = [v if isinstance(p.type, ArrayType) else self.scalar(v, p.type) for p, v in zip(params, bound.values)]
         t0 = time.perf_counter()
         raw = fn(*args)
         seconds = time.perf_counter() - t0
-        return RunResult(self.name, _decode(raw, bound.kernel.ir.ret), seconds=seconds)
+        return RunResult(self.name, decode_value(raw, bound.kernel.ir.ret), seconds=seconds)
 
-
-def _decode(raw: Any, t: ScalarType | None) -> Any:
-    if t is None:
-        return None
-    if isinstance(t, FloatType):
-        return float(np.float32(raw)) if t.width == 32 else float(raw)
-    if isinstance(t, BoolType):
-        return bool(raw)
-    assert isinstance(t, IntType)
-    return t.wrap(int(raw))

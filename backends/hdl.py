@@ -12,20 +12,20 @@ one Verilator/C++ build).
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any
 
-from backends._args import Bound
-from backends._result import RunResult
 from hls.compiler import Design, lower
 from hls.errors import UnsupportedKernel
 from hls.ir.walk import statements, stmt_exprs, subexpressions
 from hls.lang import Kernel
+from hls.runtime import Backend, Bound, RunResult
 from hls.types import ArrayType, FloatType
 
 MAX_CYCLES = 10_000_000
 
 
-class HdlBackend:
+class HdlBackend(Backend):
     """Shared by the two HDL backends: lower once per (kernel, dims), check floats up front."""
 
     name = ""
@@ -47,11 +47,15 @@ class HdlBackend:
             return f"{kernel.__name__} uses floats (line {float_line}); hardware needs fixed-point integer types"
         return None
 
-    def compile(self, kernel: Kernel) -> None:
-        """Refuse kernels hardware cannot run (floats) before any input is drawn."""
-        why = self.unsupported(kernel)
-        if why is not None:
-            raise UnsupportedKernel(why)
+    def source(self, kernel: Kernel, dims: dict[str, int] | None = None) -> str:
+        """The generated MyHDL source of the design for `dims` (every dim and scalar the hardware needs)."""
+        return self.design(kernel, dict(dims or {})).myhdl_source
+
+    def prebuild(self, items: Sequence[tuple[Kernel, dict[str, int]]]) -> None:
+        """Lower every (kernel, dims) that hardware can run, once."""
+        for k, dims in items:
+            if _float_line(k) is None:
+                self.design(k, dims)
 
     def design(self, kernel: Kernel, dims: dict[str, int]) -> Design:
         key = (kernel, tuple(sorted(dims.items())))
@@ -61,7 +65,9 @@ class HdlBackend:
         return d
 
     def run(self, bound: Bound) -> RunResult:
-        self.compile(bound.kernel)
+        why = self.unsupported(bound.kernel)
+        if why is not None:
+            raise UnsupportedKernel(why)
         design = self.design(bound.kernel, dict(bound.dims))
         values = {p.name: v for p, v in zip(bound.kernel.ir.params, bound.values)}
         t0 = time.perf_counter()
@@ -94,7 +100,11 @@ class VerilatorBackend(HdlBackend):
     def simulate(self, design: Design, values: dict[str, Any]) -> tuple[Any, int]:
         return design.simulate_verilator(values, MAX_CYCLES)
 
-    def prebuild(self, items: list[tuple[Kernel, dict[str, int]]]) -> None:
+    def source(self, kernel: Kernel, dims: dict[str, int] | None = None) -> str:
+        """The Verilog MyHDL converts the design for `dims` to (what Verilator simulates)."""
+        return self.design(kernel, dict(dims or {})).verilog
+
+    def prebuild(self, items: Sequence[tuple[Kernel, dict[str, int]]]) -> None:
         """Lower every (kernel, dims) and build all their Verilator models in one batch."""
         designs = [self.design(k, dims) for k, dims in items if _float_line(k) is None]
         Design.build_verilator_many(designs)
@@ -122,11 +132,3 @@ def _float_line(kernel: Kernel) -> int | None:
             return line
     return None
 
-
-def prebuild(items: list[tuple[Kernel, dict[str, int]]]) -> None:
-    """Build the Verilator models of many (kernel, dims) in one batch (used by the test suites)."""
-    from backends import get
-
-    backend = get("verilator")
-    if backend.unavailable() is None:
-        backend.prebuild(items)

@@ -17,17 +17,15 @@ from typing import Any
 
 import numpy as np
 
-from backends._args import Bound, written_arrays
 from backends._cuda_source import CudaUnsupported, cuda_module_source
-from backends._loader import load_source
-from backends._result import RunResult
-from backends._software import _decode
 from backends._source import function_name
+from hls.cache import load_source
 from hls.lang import Kernel
-from hls.types import ArrayType, FloatType
+from hls.runtime import Backend, Bound, RunResult
+from hls.types import ArrayType, FloatType, decode_value
 
 
-class NumbaCudaBackend:
+class NumbaCudaBackend(Backend):
     """Run kernels through `numba.cuda.jit`; arrays are copied to the device and written ones back."""
 
     name = "numba-cuda"
@@ -50,8 +48,16 @@ class NumbaCudaBackend:
                     "to run on Numba's CUDA simulator")
         return None
 
-    def source(self, kernel: Kernel) -> str:
-        """The generated module source for `kernel`."""
+    def unsupported(self, kernel: Kernel) -> str | None:
+        """Why `kernel` cannot become a CUDA kernel (a local array of run-time size in a `prange`), or None."""
+        try:
+            self.compile(kernel)
+        except CudaUnsupported as err:
+            return str(err)
+        return None
+
+    def source(self, kernel: Kernel, dims: dict[str, int] | None = None) -> str:
+        """The generated module source for `kernel` (dims are bound per call, not here)."""
         return cuda_module_source(kernel)
 
     def compile(self, kernel: Kernel) -> Callable[..., Any]:
@@ -75,7 +81,7 @@ class NumbaCudaBackend:
 
         kernel = bound.kernel
         fn = self.compile(kernel)
-        written = written_arrays(kernel)
+        written = kernel.written_arrays
         params = kernel.ir.params
         args, device = [], {}
         for p, v in zip(params, bound.values):
@@ -96,4 +102,4 @@ class NumbaCudaBackend:
         for p, v in zip(params, bound.values):
             if p.name in written:
                 v[...] = device[p.name].copy_to_host()
-        return RunResult(self.name, _decode(raw, kernel.ir.ret), seconds=seconds)
+        return RunResult(self.name, decode_value(raw, kernel.ir.ret), seconds=seconds)

@@ -1,12 +1,18 @@
-"""`python`: the reference backend; exact integers, checked indices."""
+"""`python`: the reference backend; exact integers, checked indices; records coverage for `hls.check`."""
 
 from __future__ import annotations
 
+from types import ModuleType
 from typing import Any
 
 import numpy as np
 
 from backends._software import SourceBackend
+from backends._source import function_name, module_source
+from hls.cache import load_source
+from hls.coverage import Site, sites
+from hls.lang import Kernel
+from hls.runtime import Bound, RunResult
 from hls.types import FloatType, ScalarType
 
 
@@ -16,7 +22,29 @@ class PythonBackend(SourceBackend):
     name = "python"
     flavor = "python"
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._covered: dict[Kernel, tuple[ModuleType, tuple[Site, ...]]] = {}
+
     def scalar(self, value: Any, t: ScalarType) -> Any:
         if isinstance(t, FloatType):  # NOTE: float32 arithmetic must round to float32, as compiled code does
             return np.float32(value) if t.width == 32 else np.float64(value)
         return value
+
+    def run_covered(self, bound: Bound) -> tuple[RunResult, frozenset[Site]]:
+        """Run the generated code with a probe at every branch arm and loop body; return the sites it reached.
+
+        NOTE: the probes live in the generated module, so two runs of one kernel must not overlap (threads).
+        """
+        kernel = bound.kernel
+        if kernel not in self._covered:
+            covered = sites(kernel)
+            module = load_source(module_source(kernel, self.flavor, coverage=covered), "python_coverage")
+            self._covered[kernel] = (module, covered)
+        module, covered = self._covered[kernel]
+        if not covered:
+            return self.call(getattr(module, function_name(kernel)), bound), frozenset()
+        probes: bytearray = module._cov
+        probes[:] = bytes(len(probes))
+        result = self.call(getattr(module, function_name(kernel)), bound)
+        return result, frozenset(site for site, hit in zip(covered, probes) if hit)

@@ -52,13 +52,23 @@ def machine() -> dict[str, Any]:
 
     model = "unknown"
     try:
-        model = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                     if line.startswith("model name"))
+        model = next(
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        )
     except (OSError, StopIteration):
         pass
-    return {"cpu_model": model, "usable_cpus": len(os.sched_getaffinity(0)), "numba_threads": numba.get_num_threads(),
-            "numba": numba.__version__, "numpy": np.__version__, "python": platform.python_version(),
-            "platform": platform.platform(), "date": datetime.now(UTC).isoformat(timespec="seconds")}
+    return {
+        "cpu_model": model,
+        "usable_cpus": len(os.sched_getaffinity(0)),
+        "numba_threads": numba.get_num_threads(),
+        "numba": numba.__version__,
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
 
 
 def sample_times(call: Callable[[], Any], repeats: int, budget_s: float) -> list[float]:
@@ -109,8 +119,9 @@ def bench_one(n: int, keep: int, workload: str, repeats: int, with_seed: bool) -
     if n <= 1024:
         out = dma.flash_dma_attention(q, k, v, dt_proj, a_coef, keep_window_size=keep, causal=True)
         ref, _ = dma.dma_reference(q, k, v, dt_proj, a_coef, keep_window_size=keep, causal=True)
-        naive, _ = dma.dma_reference(q, k, v, dt_proj, a_coef, keep_window_size=keep, causal=True,
-                                     compute_dtype=np.float32)
+        naive, _ = dma.dma_reference(
+            q, k, v, dt_proj, a_coef, keep_window_size=keep, causal=True, compute_dtype=np.float32
+        )
         err, bound = float(np.abs(out - ref).max()), 2 * float(np.abs(naive - ref).max()) + 1e-6
         if not err <= bound:
             raise AssertionError(f"N={n} keep={keep} {workload}: error {err:.2e} exceeds {bound:.2e}")
@@ -137,23 +148,36 @@ def bench_one(n: int, keep: int, workload: str, repeats: int, with_seed: bool) -
     times["mask"] = times["thr"] + times["flags"]
     medians = {name: statistics.median(s) for name, s in samples.items()}
     kept_pairs = int(mask.kept(zoh, True).sum()) if n <= 2048 else None
-    return {"n": n, "keep": keep, "workload": workload, "seconds": times, "median_seconds": medians,
-            "samples": {name: len(s) for name, s in samples.items()}, "live_fraction": float(mask.live.mean()),
-            "kept_pairs": kept_pairs, "mask_over_attn": times["mask"] / times["attn"],
-            "zoh_and_mask_over_attn": (times["zoh"] + times["mask"]) / times["attn"], "verified": verified}
+    return {
+        "n": n,
+        "keep": keep,
+        "workload": workload,
+        "seconds": times,
+        "median_seconds": medians,
+        "samples": {name: len(s) for name, s in samples.items()},
+        "live_fraction": float(mask.live.mean()),
+        "kept_pairs": kept_pairs,
+        "mask_over_attn": times["mask"] / times["attn"],
+        "zoh_and_mask_over_attn": (times["zoh"] + times["mask"]) / times["attn"],
+        "verified": verified,
+    }
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    head = ("| N | keep | workload | live tiles | zoh ms | mask ms (thr + flags) | attn ms | mask / attn "
-            "| (zoh+mask) / attn | attn, no skip ms | end to end ms | seed-style mask ms |")
+    head = (
+        "| N | keep | workload | live tiles | zoh ms | mask ms (thr + flags) | attn ms | mask / attn "
+        "| (zoh+mask) / attn | attn, no skip ms | end to end ms | seed-style mask ms |"
+    )
     lines = [head, "|" + "---|" * 12]
     for r in rows:
         t = {k: v * 1e3 for k, v in r["seconds"].items()}
         seed = f"{t['seed_mask']:.0f}" if "seed_mask" in t else "-"
-        lines.append(f"| {r['n']} | {r['keep']} | {r['workload']} | {r['live_fraction']:.2f} | {t['zoh']:.2f} | "
-                     f"{t['mask']:.2f} ({t['thr']:.2f} + {t['flags']:.2f}) | {t['attn']:.1f} | "
-                     f"{r['mask_over_attn']:.3f} | {r['zoh_and_mask_over_attn']:.3f} | {t['attn_all']:.1f} | "
-                     f"{t['e2e']:.1f} | {seed} |")
+        lines.append(
+            f"| {r['n']} | {r['keep']} | {r['workload']} | {r['live_fraction']:.2f} | {t['zoh']:.2f} | "
+            f"{t['mask']:.2f} ({t['thr']:.2f} + {t['flags']:.2f}) | {t['attn']:.1f} | "
+            f"{r['mask_over_attn']:.3f} | {r['zoh_and_mask_over_attn']:.3f} | {t['attn_all']:.1f} | "
+            f"{t['e2e']:.1f} | {seed} |"
+        )
     return "\n".join(lines)
 
 
@@ -177,12 +201,27 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             for workload in ("random", "clustered"):
                 print(f"N={n} keep={keep} {workload} ...", file=sys.stderr, flush=True)
                 rows.append(bench_one(n, keep, workload, repeats, with_seed=workload == "random"))
-    report = {"benchmark": "bench_dma", "command": " ".join([".venv/bin/python -m benchmarks.bench_dma"]
-                                                            + (argv if argv is not None else sys.argv[1:])),
-              "config": {"batch": 1, "heads": HEADS, "kv_heads": HEADS, "head_dim": HEAD_DIM, "dtype": "float32",
-                         "causal": True, "block_m": 64, "block_n": 64, "repeats": repeats},
-              "machine": machine(), "load_average_1_5_15min": {"before": load_before, "after": os.getloadavg()},
-              "rows": rows, "elapsed_s": time.perf_counter() - t0}
+    report = {
+        "benchmark": "bench_dma",
+        "command": " ".join(
+            [".venv/bin/python -m benchmarks.bench_dma"] + (argv if argv is not None else sys.argv[1:])
+        ),
+        "config": {
+            "batch": 1,
+            "heads": HEADS,
+            "kv_heads": HEADS,
+            "head_dim": HEAD_DIM,
+            "dtype": "float32",
+            "causal": True,
+            "block_m": 64,
+            "block_n": 64,
+            "repeats": repeats,
+        },
+        "machine": machine(),
+        "load_average_1_5_15min": {"before": load_before, "after": os.getloadavg()},
+        "rows": rows,
+        "elapsed_s": time.perf_counter() - t0,
+    }
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "bench_dma.json").write_text(json.dumps(report, indent=2) + "\n")

@@ -127,17 +127,33 @@ def dense_rows(torch: Any, n: int, d: int, dtype: str, causal: bool) -> dict[str
     del exact
     t_ours = time_ms(torch, lambda: gpu.flash_attention(q, k, v, causal=causal))
     kernel = last_kernel()
-    t_mma = time_ms(torch, lambda: gpu.flash_attention(q, k, v, causal=causal, kernel="mma")) \
-        if kernel.startswith("flash_wgmma") else t_ours
+    t_mma = (
+        time_ms(torch, lambda: gpu.flash_attention(q, k, v, causal=causal, kernel="mma"))
+        if kernel.startswith("flash_wgmma")
+        else t_ours
+    )
     t_ref = time_ms(torch, lambda: sdpa(q, k, v, is_causal=causal))
     pairs = n * (n + 1) // 2 if causal else n * n
-    return {"kind": "dense", "variant": "causal" if causal else "full", "dtype": dtype, "n": n, "d": d,
-            "pairs": pairs, "ours_ms": t_ours, "kernel": kernel, "mma_ms": t_mma, "ref": "torch sdpa",
-            "ref_ms": t_ref, "rel_err": errs[0], "ref_rel_err": errs[1]}
+    return {
+        "kind": "dense",
+        "variant": "causal" if causal else "full",
+        "dtype": dtype,
+        "n": n,
+        "d": d,
+        "pairs": pairs,
+        "ours_ms": t_ours,
+        "kernel": kernel,
+        "mma_ms": t_mma,
+        "ref": "torch sdpa",
+        "ref_ms": t_ref,
+        "rel_err": errs[0],
+        "ref_rel_err": errs[1],
+    }
 
 
 def sparse_rows(torch: Any, n: int, d: int, variant: str) -> dict[str, Any]:
     from torch.nn.attention.flex_attention import BlockMask, create_block_mask, flex_attention
+
     q, k, v = (torch.randn(1, HEADS, n, d, device="cuda", dtype=torch.bfloat16) for _ in range(3))
     if variant == "a_shape":
         blocks = a_shape_blocks(n)
@@ -148,8 +164,10 @@ def sparse_rows(torch: Any, n: int, d: int, variant: str) -> dict[str, Any]:
         bm = create_block_mask(mask_mod, None, None, n, n, device="cuda", BLOCK_SIZE=BLOCK)
         flex_blocks = bm.to_dense()[0, 0].bool().cpu().numpy()
         if not np.array_equal(flex_blocks, blocks):
-            print(f"note: flex's A-shape blocks differ from ours ({int(flex_blocks.sum())} vs {int(blocks.sum())}); "
-                  f"using flex's")
+            print(
+                f"note: flex's A-shape blocks differ from ours ({int(flex_blocks.sum())} vs {int(blocks.sum())}); "
+                f"using flex's"
+            )
             blocks = flex_blocks
         pairs = a_shape_pairs(n)
     else:
@@ -161,9 +179,13 @@ def sparse_rows(torch: Any, n: int, d: int, variant: str) -> dict[str, Any]:
         diag = np.eye(blocks.shape[0], dtype=bool)
         part_n, part_i = gpu_index(diag)
         full_n, full_i = gpu_index(blocks & ~diag)
-        bm = BlockMask.from_kv_blocks(*(torch.tensor(x, device="cuda")[None, None] for x in (part_n, part_i)),
-                                      *(torch.tensor(x, device="cuda")[None, None] for x in (full_n, full_i)),
-                                      BLOCK_SIZE=BLOCK, mask_mod=mask_mod, seq_lengths=(n, n))
+        bm = BlockMask.from_kv_blocks(
+            *(torch.tensor(x, device="cuda")[None, None] for x in (part_n, part_i)),
+            *(torch.tensor(x, device="cuda")[None, None] for x in (full_n, full_i)),
+            BLOCK_SIZE=BLOCK,
+            mask_mod=mask_mod,
+            seq_lengths=(n, n),
+        )
         pairs = int((blocks & ~diag).sum()) * BLOCK * BLOCK + blocks.shape[0] * BLOCK * (BLOCK + 1) // 2
     counts, index = gpu_index(blocks)
     idx = gpu.BlockIndex(counts, index, BLOCK, BLOCK)
@@ -173,12 +195,28 @@ def sparse_rows(torch: Any, n: int, d: int, variant: str) -> dict[str, Any]:
     err = rel_err(torch, ours, ref) if variant == "topk" else float("nan")  # a_shape: ours keeps whole blocks
     t_ours = time_ms(torch, lambda: gpu.block_sparse_attention(q, k, v, idx, causal=True))
     kernel = last_kernel()
-    t_mma = time_ms(torch, lambda: gpu.block_sparse_attention(q, k, v, idx, causal=True, kernel="mma")) \
-        if kernel.startswith("flash_wgmma") else t_ours
+    t_mma = (
+        time_ms(torch, lambda: gpu.block_sparse_attention(q, k, v, idx, causal=True, kernel="mma"))
+        if kernel.startswith("flash_wgmma")
+        else t_ours
+    )
     t_ref = time_ms(torch, lambda: flex(q, k, v, block_mask=bm))
-    return {"kind": "sparse", "variant": variant, "dtype": "bf16", "n": n, "d": d, "pairs": pairs,
-            "blocks": int(blocks.sum()), "ours_ms": t_ours, "kernel": kernel, "mma_ms": t_mma, "ref": "flex_attention",
-            "ref_ms": t_ref, "rel_err": err, "ref_rel_err": float("nan")}
+    return {
+        "kind": "sparse",
+        "variant": variant,
+        "dtype": "bf16",
+        "n": n,
+        "d": d,
+        "pairs": pairs,
+        "blocks": int(blocks.sum()),
+        "ours_ms": t_ours,
+        "kernel": kernel,
+        "mma_ms": t_mma,
+        "ref": "flex_attention",
+        "ref_ms": t_ref,
+        "rel_err": err,
+        "ref_rel_err": float("nan"),
+    }
 
 
 def dma_row(torch: Any, n: int, d: int) -> dict[str, Any]:
@@ -192,23 +230,42 @@ def dma_row(torch: Any, n: int, d: int) -> dict[str, Any]:
     t_attn = time_ms(torch, lambda: gpu.flash_dma_attention(q, k, v, dt_proj, a_coef, DMA_KEEP, True, plan=plan))
     kernel = last_kernel()
     rows = np.arange(n, dtype=np.int64) + 1
-    return {"kind": "dma", "variant": f"keep{DMA_KEEP}", "dtype": "bf16", "n": n, "d": d,
-            "pairs": int(np.minimum(rows, DMA_KEEP).sum()), "ours_ms": t_attn, "kernel": kernel, "mma_ms": t_attn,
-            "ref": "our top-k select",
-            "ref_ms": t_select, "rel_err": float("nan"), "ref_rel_err": float("nan")}
+    return {
+        "kind": "dma",
+        "variant": f"keep{DMA_KEEP}",
+        "dtype": "bf16",
+        "n": n,
+        "d": d,
+        "pairs": int(np.minimum(rows, DMA_KEEP).sum()),
+        "ours_ms": t_attn,
+        "kernel": kernel,
+        "mma_ms": t_attn,
+        "ref": "our top-k select",
+        "ref_ms": t_select,
+        "rel_err": float("nan"),
+        "ref_rel_err": float("nan"),
+    }
 
 
 def gpu_index(blocks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(kv_num_blocks, kv_indices) of a [QB, KB] block matrix, indices padded to KB columns (flex's layout)."""
     counts, index = block_index(blocks)
     padded = np.zeros((blocks.shape[0], blocks.shape[1]), np.int32)
-    padded[:, :index.shape[1]] = index
+    padded[:, : index.shape[1]] = index
     return counts, padded
 
 
-SWEEP = [gpu.Tile(4, 64, 1, True), gpu.Tile(8, 64, 1, True), gpu.Tile(4, 64, 2, True), gpu.Tile(4, 128, 2, True),
-         gpu.Tile(4, 32, 2, False), gpu.Tile(4, 64, 2, False), gpu.Tile(4, 128, 2, False), gpu.Tile(8, 64, 2, False),
-         gpu.Tile(8, 32, 2, False)]
+SWEEP = [
+    gpu.Tile(4, 64, 1, True),
+    gpu.Tile(8, 64, 1, True),
+    gpu.Tile(4, 64, 2, True),
+    gpu.Tile(4, 128, 2, True),
+    gpu.Tile(4, 32, 2, False),
+    gpu.Tile(4, 64, 2, False),
+    gpu.Tile(4, 128, 2, False),
+    gpu.Tile(8, 64, 2, False),
+    gpu.Tile(8, 32, 2, False),
+]
 
 
 def sweep(torch: Any, sparse_only: bool = True) -> None:
@@ -216,6 +273,7 @@ def sweep(torch: Any, sparse_only: bool = True) -> None:
     block-sparse on the A-shape index."""
     from backends.gpu import _runtime
     from backends.gpu.attention import KIND, SOURCE
+
     n = 16384
     idx = gpu.BlockIndex(*gpu_index(a_shape_blocks(n)), BLOCK, BLOCK)
     for dtype, d in [("bf16", 64), ("bf16", 128), ("f32", 64), ("f32", 128)]:
@@ -225,8 +283,11 @@ def sweep(torch: Any, sparse_only: bool = True) -> None:
             smem = tile.smem_bytes(d, 2 if dtype == "f32" else 1)
             if smem > 227 * 1024:
                 continue
-            runs = {"sparse": lambda tile=tile, q=q, k=k, v=v: gpu.block_sparse_attention(q, k, v, idx, causal=True,
-                                                                                          tile=tile)}
+            runs = {
+                "sparse": lambda tile=tile, q=q, k=k, v=v: gpu.block_sparse_attention(
+                    q, k, v, idx, causal=True, tile=tile
+                )
+            }
             if not sparse_only:
                 runs["dense"] = lambda tile=tile, q=q, k=k, v=v: gpu.flash_attention(q, k, v, tile=tile)
             for what, fn in runs.items():
@@ -236,8 +297,11 @@ def sweep(torch: Any, sparse_only: bool = True) -> None:
                 except Exception as exc:  # noqa: BLE001 - report and go on
                     print(f"sweep {what} {dtype} d={d} {tile}: {exc}")
                     continue
-                print(f"sweep {what} {dtype} d={d} {tile}: {ms:.3f} ms, {attrs.num_regs} regs, "
-                      f"{attrs.local_size_bytes} B local, {smem} B smem", flush=True)
+                print(
+                    f"sweep {what} {dtype} d={d} {tile}: {ms:.3f} ms, {attrs.num_regs} regs, "
+                    f"{attrs.local_size_bytes} B local, {smem} B smem",
+                    flush=True,
+                )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -249,8 +313,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         import torch
     except ImportError:
-        print("bench_gpu: torch is not installed here; this benchmark compares against torch's SDPA and "
-              "flex_attention and needs torch with CUDA (on the lent GPU, python3 has it)", file=sys.stderr)
+        print(
+            "bench_gpu: torch is not installed here; this benchmark compares against torch's SDPA and "
+            "flex_attention and needs torch with CUDA (on the lent GPU, python3 has it)",
+            file=sys.stderr,
+        )
         return 2
     if not torch.cuda.is_available():
         print("bench_gpu: torch sees no CUDA GPU; run on a machine with an NVIDIA GPU", file=sys.stderr)
@@ -278,25 +345,38 @@ def main(argv: list[str] | None = None) -> int:
         r["vs_mma"] = r["mma_ms"] / r["ours_ms"]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    info = {"device": torch.cuda.get_device_name(), "torch": torch.__version__, "B": 1, "H": HEADS,
-            "date": datetime.now(UTC).isoformat(timespec="seconds"), "command": "python -m benchmarks.bench_gpu"
-            + (" --quick" if args.quick else "")}
+    info = {
+        "device": torch.cuda.get_device_name(),
+        "torch": torch.__version__,
+        "B": 1,
+        "H": HEADS,
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "command": "python -m benchmarks.bench_gpu" + (" --quick" if args.quick else ""),
+    }
     (out / "bench_gpu.json").write_text(json.dumps({"info": info, "rows": rows}, indent=1))
-    print(f"\n{info['device']}, torch {info['torch']}, B=1, H={HEADS}; ratio = ref ms / ours ms; kernel: w = wgmma "
-          f"(flash_wgmma.cu), m = mma.sync (flash_fwd.cu); mma ms: the mma kernel on the same call")
-    print(f"{'kind':6} {'variant':8} {'dtype':5} {'N':>6} {'d':>4} | {'k':1} {'ours ms':>9} {'TFLOP/s':>8} "
-          f"{'mma ms':>9} | {'ref':16} {'ms':>9} {'TFLOP/s':>8} | {'ratio':>6} {'err ours':>8} {'err ref':>8}")
+    print(
+        f"\n{info['device']}, torch {info['torch']}, B=1, H={HEADS}; ratio = ref ms / ours ms; kernel: w = wgmma "
+        f"(flash_wgmma.cu), m = mma.sync (flash_fwd.cu); mma ms: the mma kernel on the same call"
+    )
+    print(
+        f"{'kind':6} {'variant':8} {'dtype':5} {'N':>6} {'d':>4} | {'k':1} {'ours ms':>9} {'TFLOP/s':>8} "
+        f"{'mma ms':>9} | {'ref':16} {'ms':>9} {'TFLOP/s':>8} | {'ratio':>6} {'err ours':>8} {'err ref':>8}"
+    )
     for r in rows:
-        print(f"{r['kind']:6} {r['variant']:8} {r['dtype']:5} {r['n']:>6} {r['d']:>4} | "
-              f"{'w' if r['kernel'].startswith('flash_wgmma') else 'm'} {r['ours_ms']:9.3f} {r['ours_tflops']:8.1f} "
-              f"{r['mma_ms']:9.3f} | {r['ref']:16} {r['ref_ms']:9.3f} {r['ref_tflops']:8.1f} | "
-              f"{r['ratio']:6.2f} {r['rel_err']:8.1e} {r['ref_rel_err']:8.1e}")
+        print(
+            f"{r['kind']:6} {r['variant']:8} {r['dtype']:5} {r['n']:>6} {r['d']:>4} | "
+            f"{'w' if r['kernel'].startswith('flash_wgmma') else 'm'} {r['ours_ms']:9.3f} {r['ours_tflops']:8.1f} "
+            f"{r['mma_ms']:9.3f} | {r['ref']:16} {r['ref_ms']:9.3f} {r['ref_tflops']:8.1f} | "
+            f"{r['ratio']:6.2f} {r['rel_err']:8.1e} {r['ref_rel_err']:8.1e}"
+        )
     return 0
 
 
 def _line(r: dict[str, Any]) -> str:
-    return (f"{r['kind']} {r['variant']} {r['dtype']} N={r['n']} d={r['d']}: ours {r['ours_ms']:.3f} ms "
-            f"({r['kernel']}; mma {r['mma_ms']:.3f} ms), {r['ref']} {r['ref_ms']:.3f} ms, rel err {r['rel_err']:.1e}")
+    return (
+        f"{r['kind']} {r['variant']} {r['dtype']} N={r['n']} d={r['d']}: ours {r['ours_ms']:.3f} ms "
+        f"({r['kernel']}; mma {r['mma_ms']:.3f} ms), {r['ref']} {r['ref_ms']:.3f} ms, rel err {r['rel_err']:.1e}"
+    )
 
 
 if __name__ == "__main__":

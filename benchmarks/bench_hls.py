@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import operator
 import platform
 import subprocess
 import sys
@@ -24,6 +25,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,7 @@ import numpy as np
 
 from algorithms import detect, masks, qk
 from algorithms.csr import RowCSR
+from benchmarks import _plot
 from hls.compiler import Design
 from hls.compiler import lower as hls_lower
 
@@ -123,10 +126,16 @@ def qk_cases(size: tuple[int, int, int], targets: list[float], rng: np.random.Ge
     k = rng.integers(-128, 128, (n, d), dtype=np.int8)
     dense_ref = qk.qk_reference(q, k)
     base = {"size": f"{m}x{n}x{d}", "M": m, "N": n, "D": d}
-    cases = [Case("qk", qk.qk_dense, {"M": m, "N": n, "D": d},
-                  lambda: {"q": q, "k": k, "s": np.full((m, n), 0x5A5A5A5A, np.int32)},
-                  lambda v: np.array_equal(v["s"], dense_ref),
-                  {**base, "kernel": "qk_dense", "pattern": "dense", "density": 1.0, "nnz": m * n})]
+    cases = [
+        Case(
+            "qk",
+            qk.qk_dense,
+            {"M": m, "N": n, "D": d},
+            lambda: {"q": q, "k": k, "s": np.full((m, n), 0x5A5A5A5A, np.int32)},
+            lambda v: np.array_equal(v["s"], dense_ref),
+            {**base, "kernel": "qk_dense", "pattern": "dense", "density": 1.0, "nnz": m * n},
+        )
+    ]
     masked_done = False
     for pattern in PATTERNS:
         for target, params, mask in pattern_masks(pattern, m, n, targets):
@@ -135,31 +144,69 @@ def qk_cases(size: tuple[int, int, int], targets: list[float], rng: np.random.Ge
             rows, cols = qk.csr_rows(csr.indptr), csr.indices.astype(np.int32)
             indptr = csr.indptr.astype(np.int32)
             ref = qk.qk_csr_values_reference(q, k, indptr, cols)
-            info = {**base, "pattern": pattern, "params": params, "params_short": _short(params),
-                    "target_density": target, "density": nnz / (m * n), "nnz": nnz}
+            info = {
+                **base,
+                "pattern": pattern,
+                "params": params,
+                "params_short": _short(params),
+                "target_density": target,
+                "density": nnz / (m * n),
+                "nnz": nnz,
+            }
 
             def fresh(nnz: int = nnz) -> np.ndarray:
                 return np.full(nnz, 0x5A5A5A5A, np.int32)
 
-            cases.append(Case("qk", qk.qk_coo_values, {"M": m, "N": n, "D": d, "E": nnz},
-                              lambda rows=rows, cols=cols, fresh=fresh: {"q": q, "k": k, "rows": rows.copy(),
-                                                                         "cols": cols.copy(), "values": fresh()},
-                              lambda v, ref=ref: np.array_equal(v["values"], ref),
-                              {**info, "kernel": "qk_coo_values"}))
-            cases.append(Case("qk", qk.qk_csr_values, {"M": m, "N": n, "D": d, "R": m + 1, "E": nnz},
-                              lambda indptr=indptr, cols=cols, fresh=fresh: {
-                                  "q": q, "k": k, "indptr": indptr.copy(), "indices": cols.copy(),
-                                  "values": fresh()},
-                              lambda v, ref=ref: np.array_equal(v["values"], ref),
-                              {**info, "kernel": "qk_csr_values"}))
+            cases.append(
+                Case(
+                    "qk",
+                    qk.qk_coo_values,
+                    {"M": m, "N": n, "D": d, "E": nnz},
+                    lambda rows=rows, cols=cols, fresh=fresh: {
+                        "q": q,
+                        "k": k,
+                        "rows": rows.copy(),
+                        "cols": cols.copy(),
+                        "values": fresh(),
+                    },
+                    lambda v, ref=ref: np.array_equal(v["values"], ref),
+                    {**info, "kernel": "qk_coo_values"},
+                )
+            )
+            cases.append(
+                Case(
+                    "qk",
+                    qk.qk_csr_values,
+                    {"M": m, "N": n, "D": d, "R": m + 1, "E": nnz},
+                    lambda indptr=indptr, cols=cols, fresh=fresh: {
+                        "q": q,
+                        "k": k,
+                        "indptr": indptr.copy(),
+                        "indices": cols.copy(),
+                        "values": fresh(),
+                    },
+                    lambda v, ref=ref: np.array_equal(v["values"], ref),
+                    {**info, "kernel": "qk_csr_values"},
+                )
+            )
             if pattern == "vertical_slash" and not masked_done and target >= 0.3:
                 masked_done = True
                 mref = qk.qk_reference(q, k, mask)
-                cases.append(Case("qk", qk.qk_masked, {"M": m, "N": n, "D": d},
-                                  lambda mask=mask: {"q": q, "k": k, "mask": mask.copy(),
-                                                     "s": np.full((m, n), 0x5A5A5A5A, np.int32)},
-                                  lambda v, mref=mref: np.array_equal(v["s"], mref),
-                                  {**info, "kernel": "qk_masked"}))
+                cases.append(
+                    Case(
+                        "qk",
+                        qk.qk_masked,
+                        {"M": m, "N": n, "D": d},
+                        lambda mask=mask: {
+                            "q": q,
+                            "k": k,
+                            "mask": mask.copy(),
+                            "s": np.full((m, n), 0x5A5A5A5A, np.int32),
+                        },
+                        lambda v, mref=mref: np.array_equal(v["s"], mref),
+                        {**info, "kernel": "qk_masked"},
+                    )
+                )
     return cases
 
 
@@ -168,13 +215,20 @@ def detect_cases(shapes: list[tuple[int, int]], rng: np.random.Generator) -> lis
     for last_q, n in shapes:
         scores = rng.integers(-(2**31), 2**31, (last_q, n), dtype=np.int64).astype(np.int32)
         col, diag = detect.detect_vs_reference(scores)
-        cases.append(Case("detect", detect.detect_vs_accumulate, {"L": last_q, "N": n},
-                          lambda scores=scores, n=n: {"scores": scores,
-                                                      "col_acc": np.full(n, 0x5A5A5A5A, np.int64),
-                                                      "diag_acc": np.full(n, 0x5A5A5A5A, np.int64)},
-                          lambda v, col=col, diag=diag: (np.array_equal(v["col_acc"], col)
-                                                         and np.array_equal(v["diag_acc"], diag)),
-                          {"kernel": "detect_vs_accumulate", "last_q": last_q, "N": n, "work": last_q * n}))
+        cases.append(
+            Case(
+                "detect",
+                detect.detect_vs_accumulate,
+                {"L": last_q, "N": n},
+                lambda scores=scores, n=n: {
+                    "scores": scores,
+                    "col_acc": np.full(n, 0x5A5A5A5A, np.int64),
+                    "diag_acc": np.full(n, 0x5A5A5A5A, np.int64),
+                },
+                lambda v, col=col, diag=diag: np.array_equal(v["col_acc"], col) and np.array_equal(v["diag_acc"], diag),
+                {"kernel": "detect_vs_accumulate", "last_q": last_q, "N": n, "work": last_q * n},
+            )
+        )
     return cases
 
 
@@ -190,14 +244,32 @@ def lower_case(c: Case) -> None:
     t2 = time.perf_counter()
     rep = c.design.report
     c.row.update(c.info)
-    c.row.update({
-        "dims": c.dims, "lower_s": t1 - t0, "verilog_s": t2 - t1,
-        "latency": str(rep.latency), "latency_lo": rep.latency.lo, "latency_hi": rep.latency.hi,
-        "pipelines": [{"line": p.line, "var": p.var, "ii_asked": p.ii_asked, "ii": p.ii, "depth": p.depth,
-                       "flattened": p.flattened, "reason": p.reason} for p in rep.pipelines],
-        "operators": dict(rep.operators), "registers": rep.registers, "register_bits": rep.register_bits,
-        "report": str(rep),
-    })
+    c.row.update(
+        {
+            "dims": c.dims,
+            "lower_s": t1 - t0,
+            "verilog_s": t2 - t1,
+            "latency": str(rep.latency),
+            "latency_lo": rep.latency.lo,
+            "latency_hi": rep.latency.hi,
+            "pipelines": [
+                {
+                    "line": p.line,
+                    "var": p.var,
+                    "ii_asked": p.ii_asked,
+                    "ii": p.ii,
+                    "depth": p.depth,
+                    "flattened": p.flattened,
+                    "reason": p.reason,
+                }
+                for p in rep.pipelines
+            ],
+            "operators": dict(rep.operators),
+            "registers": rep.registers,
+            "register_bits": rep.register_bits,
+            "report": str(rep),
+        }
+    )
 
 
 def simulate_case(c: Case) -> None:
@@ -280,9 +352,15 @@ def machine_info() -> dict[str, Any]:
         load = [round(x, 2) for x in os.getloadavg()]
     except OSError:
         load = None
-    return {"cpu_model": model, "logical_cpus": os.cpu_count(), "python_version": platform.python_version(),
-            "platform": platform.platform(), "git_commit": git("rev-parse", "HEAD"),
-            "git_dirty": bool(git("status", "--porcelain")), "loadavg_start": load}
+    return {
+        "cpu_model": model,
+        "logical_cpus": os.cpu_count(),
+        "python_version": platform.python_version(),
+        "platform": platform.platform(),
+        "git_commit": git("rev-parse", "HEAD"),
+        "git_dirty": bool(git("status", "--porcelain")),
+        "loadavg_start": load,
+    }
 
 
 # ---- main ----------------------------------------------------------------------------------------
@@ -291,8 +369,11 @@ def machine_info() -> dict[str, Any]:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m benchmarks.bench_hls", description=__doc__.split("\n\n")[0])
     p.add_argument("--out", default=str(REPO / "benchmarks" / "out" / "hls"), help="folder for bench_hls.json")
-    p.add_argument("--quick", action="store_true", help="the 8x8x16 unit at one density per pattern, one tiny "
-                                                        "detector (smoke test)")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="the 8x8x16 unit at one density per pattern, one tiny detector (smoke test)",
+    )
     p.add_argument("--no-synth", action="store_true", help="skip Yosys")
     p.add_argument("--synth-timeout", type=float, default=600.0, help="seconds per Yosys run (default 600)")
     p.add_argument("--seed", type=int, default=0)
@@ -306,11 +387,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     sizes, targets = (QUICK_SIZES, QUICK_DENSITIES) if args.quick else (SIZES, DENSITIES)
     cases = [c for size in sizes for c in qk_cases(size, targets, rng)]
     cases += detect_cases(QUICK_DETECT if args.quick else DETECT, rng)
-    command = "python -m benchmarks.bench_hls" + ("" if argv is None and len(sys.argv) <= 1 else
-                                                  " " + " ".join(sys.argv[1:] if argv is None else argv))
-    report: dict[str, Any] = {"benchmark": "bench_hls", "command": command, "quick": args.quick,
-                              "date_utc": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-                              "machine": machine_info(), "seed": args.seed}
+    command = "python -m benchmarks.bench_hls" + (
+        "" if argv is None and len(sys.argv) <= 1 else " " + " ".join(sys.argv[1:] if argv is None else argv)
+    )
+    report: dict[str, Any] = {
+        "benchmark": "bench_hls",
+        "command": command,
+        "quick": args.quick,
+        "date_utc": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": machine_info(),
+        "seed": args.seed,
+    }
 
     t0 = time.perf_counter()
     for c in cases:
@@ -339,8 +426,59 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     (out / "bench_hls.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
     print(f"wrote {out / 'bench_hls.json'} ({report['elapsed_s']:.1f} s)", file=sys.stderr)
+    print(f"wrote {plot(report, out / 'bench_hls.png')}", file=sys.stderr)
     print(format_table(report))
     return report
+
+
+def plot(report: dict[str, Any], path: str | Path) -> Path:
+    """Draw, per QK size, the speedup over qk_dense against density, and the cycles of the units against N.
+
+    Speedup panels: one line per sparse form and pattern, and the ideal 1 / density (every cycle a kept
+    score). Cycles panel: qk_dense (M = N) and the detector per last_q, with one score per cycle dashed.
+    `report` is what `main` returns (or its JSON, loaded); returns the PNG's path.
+    """
+    qk_rows, det_rows = report["qk"], report["detect"]
+    panels = []
+    percent = {d: f"{d:.0%}" for d in (0.05, 0.1, 0.2, 0.3, 0.5, 1.0)}
+    for size in dict.fromkeys(r["size"] for r in qk_rows):
+        rows = [r for r in qk_rows if r["size"] == size and r["kernel"] != "qk_dense"]
+        series = _plot.series_by(rows, lambda r: f"{r['kernel']} {r['pattern']}", "density", "speedup")
+        series.append(_plot.ideal("ideal: 1 / density", [r["density"] for r in rows] + [1.0], lambda d: 1 / d))
+        panels.append(
+            _plot.Panel(
+                f"QK unit {size}: speedup over qk_dense (Verilator cycles)",
+                "density (kept / M*N, log)",
+                "dense cycles / cycles (log)",
+                series,
+                logx=True,
+                logy=True,
+                xticks=percent,
+            )
+        )
+    dense = [{**r, "what": "qk_dense (M = N)"} for r in qk_rows if r["kernel"] == "qk_dense"]
+    det = [{**r, "what": f"detect_vs_accumulate, last_q = {r['last_q']}"} for r in det_rows]
+    series = _plot.series_by(dense + det, lambda r: r["what"], "N", "cycles")
+    ns = sorted({r["N"] for r in dense + det})
+    series.append(_plot.ideal("one score per cycle: M*N", ns, lambda n: n * n))
+    for last_q in sorted({r["last_q"] for r in det}):
+        series.append(_plot.ideal(f"one score per cycle: {last_q}*N", ns, partial(operator.mul, last_q)))
+    panels.append(
+        _plot.Panel(
+            "cycles against N (Verilator)",
+            "N (keys, log)",
+            "cycles (log)",
+            series,
+            logx=True,
+            logy=True,
+            xticks={n: str(n) for n in ns},
+        )
+    )
+    note = (
+        f"{report['command']}; {report['date_utc']}; {report['machine']['cpu_model']}; every result verified "
+        f"against numpy: {report['all_verified']}"
+    )
+    return _plot.write_png(path, panels, "HLS units: simulated hardware cycles", note)
 
 
 def _lat(r: dict[str, Any]) -> str:
@@ -354,46 +492,65 @@ def _yn(x: bool | None) -> str:
 
 
 def format_table(report: dict[str, Any]) -> str:
-    lines = ["QK unit (Verilator cycles; report = Design.report latency; speedup = dense cycles / cycles; "
-             "target: dense <= M*N+64, sparse <= nnz+M+64)",
-             f"{'size':<9} {'kernel':<14} {'pattern':<15} {'params':<22} {'dens':>5} {'nnz':>5} {'cycles':>6} "
-             f"{'report':>6} {'cyc/nnz':>7} {'speedup':>7} {'sp*dens':>7} {'target':>6} {'held':>4} {'II':>3} "
-             f"{'depth':>5} {'ok':>3}"]
+    lines = [
+        "QK unit (Verilator cycles; report = Design.report latency; speedup = dense cycles / cycles; "
+        "target: dense <= M*N+64, sparse <= nnz+M+64)",
+        f"{'size':<9} {'kernel':<14} {'pattern':<15} {'params':<22} {'dens':>5} {'nnz':>5} {'cycles':>6} "
+        f"{'report':>6} {'cyc/nnz':>7} {'speedup':>7} {'sp*dens':>7} {'target':>6} {'held':>4} {'II':>3} "
+        f"{'depth':>5} {'ok':>3}",
+    ]
     for r in report["qk"]:
         p = r["pipelines"][0] if r["pipelines"] else {}
         lines.append(
             f"{r['size']:<9} {r['kernel']:<14} {r['pattern']:<15} {r.get('params_short', '-'):<22} "
             f"{r['density']:>5.3f} {r['nnz']:>5} {r['cycles']:>6} {_lat(r):>6} {r['cycles_per_nnz']:>7.2f} "
             f"{r['speedup']:>7.2f} {r['speedup_x_density']:>7.2f} {r['target'] if r['target'] is not None else '-':>6} "
-            f"{_yn(r['target_held']):>4} {p.get('ii', '-'):>3} {p.get('depth', '-'):>5} {_yn(r['verified']):>3}")
-    lines += ["", "Detector detect_vs_accumulate (Verilator cycles)",
-              f"{'last_q':>6} {'N':>5} {'last_q*N':>8} {'cycles':>7} {'report':>7} {'cyc/score':>9} {'II':>3} "
-              f"{'ok':>3}"]
+            f"{_yn(r['target_held']):>4} {p.get('ii', '-'):>3} {p.get('depth', '-'):>5} {_yn(r['verified']):>3}"
+        )
+    lines += [
+        "",
+        "Detector detect_vs_accumulate (Verilator cycles)",
+        f"{'last_q':>6} {'N':>5} {'last_q*N':>8} {'cycles':>7} {'report':>7} {'cyc/score':>9} {'II':>3} {'ok':>3}",
+    ]
     for r in report["detect"]:
         ii = ",".join(str(p["ii"]) for p in r["pipelines"]) or "-"
-        lines.append(f"{r['last_q']:>6} {r['N']:>5} {r['work']:>8} {r['cycles']:>7} {_lat(r):>7} "
-                     f"{r['cycles_per_score']:>9.3f} {ii:>3} {_yn(r['verified']):>3}")
+        lines.append(
+            f"{r['last_q']:>6} {r['N']:>5} {r['work']:>8} {r['cycles']:>7} {_lat(r):>7} "
+            f"{r['cycles_per_score']:>9.3f} {ii:>3} {_yn(r['verified']):>3}"
+        )
     if report["synthesis"]:
-        lines += ["", "Yosys synth_xilinx", f"{'size':<9} {'kernel':<14} {'LUT':>6} {'FF':>6} {'DSP':>4} "
-                  f"{'BRAM':>4} {'CARRY':>5} {'seconds':>7}"]
+        lines += [
+            "",
+            "Yosys synth_xilinx",
+            f"{'size':<9} {'kernel':<14} {'LUT':>6} {'FF':>6} {'DSP':>4} {'BRAM':>4} {'CARRY':>5} {'seconds':>7}",
+        ]
         for s in report["synthesis"]:
             if "error" in s:
                 lines.append(f"{s['size']:<9} {s['kernel']:<14} {s['error'][:60]} ({s['seconds']:.0f} s)")
             else:
-                lines.append(f"{s['size']:<9} {s['kernel']:<14} {s['LUT']:>6} {s['FF']:>6} {s['DSP']:>4} "
-                             f"{s['BRAM']:>4} {s['CARRY']:>5} {s['seconds']:>7.1f}")
-    lines += ["", "Lowering (seconds, max over the designs of each kernel and size)",
-              f"{'size':<9} {'kernel':<20} {'hls.lower':>9} {'.verilog':>8}"]
+                lines.append(
+                    f"{s['size']:<9} {s['kernel']:<14} {s['LUT']:>6} {s['FF']:>6} {s['DSP']:>4} "
+                    f"{s['BRAM']:>4} {s['CARRY']:>5} {s['seconds']:>7.1f}"
+                )
+    lines += [
+        "",
+        "Lowering (seconds, max over the designs of each kernel and size)",
+        f"{'size':<9} {'kernel':<20} {'hls.lower':>9} {'.verilog':>8}",
+    ]
     groups: dict[tuple[str, str], list[dict]] = {}
     for r in report["qk"] + report["detect"]:
         size = r.get("size") or f"L{r['last_q']}xN{r['N']}"
         groups.setdefault((size, r["kernel"]), []).append(r)
     for (size, kernel), rs in groups.items():
-        lines.append(f"{size:<9} {kernel:<20} {max(r['lower_s'] for r in rs):>9.2f} "
-                     f"{max(r['verilog_s'] for r in rs):>8.2f}")
-    lines += ["", f"{report['designs']} designs; lower+verilog {report['lower_all_s']:.1f} s, one Verilator batch "
-              f"build {report['verilator_build_s']:.1f} s, simulate {report['simulate_all_s']:.1f} s; "
-              f"all results verified against numpy: {report['all_verified']}"]
+        lines.append(
+            f"{size:<9} {kernel:<20} {max(r['lower_s'] for r in rs):>9.2f} {max(r['verilog_s'] for r in rs):>8.2f}"
+        )
+    lines += [
+        "",
+        f"{report['designs']} designs; lower+verilog {report['lower_all_s']:.1f} s, one Verilator batch "
+        f"build {report['verilator_build_s']:.1f} s, simulate {report['simulate_all_s']:.1f} s; "
+        f"all results verified against numpy: {report['all_verified']}",
+    ]
     return "\n".join(lines)
 
 

@@ -39,6 +39,7 @@ import numpy as np
 
 import backends
 from algorithms.qk import qk_dense, qk_masked, qk_reference
+from benchmarks import _plot
 from hls.strategies import random_arguments
 
 REPO = Path(__file__).resolve().parent.parent
@@ -112,8 +113,12 @@ def _cpu_counters() -> dict[str, float] | None:
     hz = os.sysconf("SC_CLK_TCK")
     user, nice, system, _idle, _iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
     own = os.times()
-    return {"busy_s": (user + nice + system + irq + softirq) / hz, "steal_s": steal / hz,
-            "own_s": own.user + own.system + own.children_user + own.children_system, "wall_s": time.monotonic()}
+    return {
+        "busy_s": (user + nice + system + irq + softirq) / hz,
+        "steal_s": steal / hz,
+        "own_s": own.user + own.system + own.children_user + own.children_system,
+        "wall_s": time.monotonic(),
+    }
 
 
 def _other_work(a: dict[str, float] | None, b: dict[str, float] | None) -> dict[str, float] | None:
@@ -123,8 +128,12 @@ def _other_work(a: dict[str, float] | None, b: dict[str, float] | None) -> dict[
     wall = b["wall_s"] - a["wall_s"]
     others = max(0.0, (b["busy_s"] - a["busy_s"]) - (b["own_s"] - a["own_s"]))
     steal = (b["steal_s"] - a["steal_s"]) / wall
-    return {"other_processes_cpus": round(others / wall, 2), "steal_cpus": round(steal, 2),
-            "own_cpus": round((b["own_s"] - a["own_s"]) / wall, 2), "wall_s": round(wall, 1)}
+    return {
+        "other_processes_cpus": round(others / wall, 2),
+        "steal_cpus": round(steal, 2),
+        "own_cpus": round((b["own_s"] - a["own_s"]) / wall, 2),
+        "wall_s": round(wall, 1),
+    }
 
 
 def _git(*args: str) -> str | None:
@@ -138,8 +147,9 @@ def _git(*args: str) -> str | None:
 # ---- timing --------------------------------------------------------------------------------------
 
 
-def time_round_robin(calls: dict[str, Callable[[], Any]], first_s: dict[str, float], repeats: int,
-                     min_sample_s: float) -> dict[str, dict[str, Any]]:
+def time_round_robin(
+    calls: dict[str, Callable[[], Any]], first_s: dict[str, float], repeats: int, min_sample_s: float
+) -> dict[str, dict[str, Any]]:
     """Median seconds per call for each of `calls`, sampled in turn so that drift in machine load hits all alike.
 
     Each sample of a call lasts at least about `min_sample_s` (fast calls are repeated and divided).
@@ -152,8 +162,10 @@ def time_round_robin(calls: dict[str, Callable[[], Any]], first_s: dict[str, flo
             for _ in range(inner[key]):
                 call()
             samples[key].append((time.perf_counter() - t0) / inner[key])
-    return {key: {"seconds": statistics.median(v), "samples_s": v, "calls_per_sample": inner[key]}
-            for key, v in samples.items()}
+    return {
+        key: {"seconds": statistics.median(v), "samples_s": v, "calls_per_sample": inner[key]}
+        for key, v in samples.items()
+    }
 
 
 def timed(call: Callable[[], Any]) -> tuple[float, Any]:
@@ -176,8 +188,9 @@ class Method:
     expected: np.ndarray
 
 
-def make_methods(q: np.ndarray, k: np.ndarray, mask: np.ndarray, s: np.ndarray,
-                 ref: np.ndarray, ref_masked: np.ndarray) -> list[Method]:
+def make_methods(
+    q: np.ndarray, k: np.ndarray, mask: np.ndarray, s: np.ndarray, ref: np.ndarray, ref_masked: np.ndarray
+) -> list[Method]:
     py = backends.get("python").compile(qk_dense)
     nb = backends.get("numba-cpu").compile(qk_dense)
     nbm = backends.get("numba-cpu").compile(qk_masked)
@@ -189,6 +202,7 @@ def make_methods(q: np.ndarray, k: np.ndarray, mask: np.ndarray, s: np.ndarray,
         def call() -> np.ndarray:
             fn(*args)
             return out
+
         return call
 
     def user_call(kernel: Any, backend: str, *args: Any) -> Callable[[], np.ndarray]:
@@ -197,26 +211,63 @@ def make_methods(q: np.ndarray, k: np.ndarray, mask: np.ndarray, s: np.ndarray,
         def call() -> np.ndarray:
             backends.run(kernel, *args, backend=backend)
             return out
+
         return call
 
     methods = [
-        Method("numpy", "qk_dense", "numpy", "-",
-               lambda: q.astype(np.int32) @ k.astype(np.int32).T, None, ref),
+        Method("numpy", "qk_dense", "numpy", "-", lambda: q.astype(np.int32) @ k.astype(np.int32).T, None, ref),
     ]
     if q.shape[1] <= 1024:  # |partial sums| <= 2**14 * D <= 2**24: float32 is exact
-        methods.append(Method("numpy-f32-blas", "qk_dense", "numpy-f32-blas", "-",
-                              lambda: (q.astype(np.float32) @ k.astype(np.float32).T).astype(np.int32), None, ref))
+        methods.append(
+            Method(
+                "numpy-f32-blas",
+                "qk_dense",
+                "numpy-f32-blas",
+                "-",
+                lambda: (q.astype(np.float32) @ k.astype(np.float32).T).astype(np.int32),
+                None,
+                ref,
+            )
+        )
     methods += [
-        Method("python/run", "qk_dense", "python", "run", user_call(qk_dense, "python", q, k, s["py-run"]),
-               s["py-run"], ref),
+        Method(
+            "python/run",
+            "qk_dense",
+            "python",
+            "run",
+            user_call(qk_dense, "python", q, k, s["py-run"]),
+            s["py-run"],
+            ref,
+        ),
         Method("python/raw", "qk_dense", "python", "raw", kernel_call(py, q, k, s["py-raw"]), s["py-raw"], ref),
-        Method("numba-cpu/run", "qk_dense", "numba-cpu", "run", user_call(qk_dense, "numba-cpu", q, k, s["nb-run"]),
-               s["nb-run"], ref),
+        Method(
+            "numba-cpu/run",
+            "qk_dense",
+            "numba-cpu",
+            "run",
+            user_call(qk_dense, "numba-cpu", q, k, s["nb-run"]),
+            s["nb-run"],
+            ref,
+        ),
         Method("numba-cpu/raw", "qk_dense", "numba-cpu", "raw", kernel_call(nb, q, k, s["nb-raw"]), s["nb-raw"], ref),
-        Method("masked/numba-cpu/run", "qk_masked", "numba-cpu", "run",
-               user_call(qk_masked, "numba-cpu", q, k, mask, s["nbm-run"]), s["nbm-run"], ref_masked),
-        Method("masked/numba-cpu/raw", "qk_masked", "numba-cpu", "raw",
-               kernel_call(nbm, q, k, mask, s["nbm-raw"]), s["nbm-raw"], ref_masked),
+        Method(
+            "masked/numba-cpu/run",
+            "qk_masked",
+            "numba-cpu",
+            "run",
+            user_call(qk_masked, "numba-cpu", q, k, mask, s["nbm-run"]),
+            s["nbm-run"],
+            ref_masked,
+        ),
+        Method(
+            "masked/numba-cpu/raw",
+            "qk_masked",
+            "numba-cpu",
+            "raw",
+            kernel_call(nbm, q, k, mask, s["nbm-raw"]),
+            s["nbm-raw"],
+            ref_masked,
+        ),
     ]
     return methods
 
@@ -249,9 +300,15 @@ def compile_time(kernel: Any, args: tuple[Any, ...]) -> dict[str, Any]:
         how = "loaded from the Numba disk cache"
     else:
         how = "compiled (cold)"
-    return {"load_s": t_load, "first_call_s": t_first, "total_s": t_load + t_first, "how": how,
-            "numba_cache_hits": hits, "numba_cache_misses": misses,
-            "cache_dir": getattr(stats, "cache_path", None)}
+    return {
+        "load_s": t_load,
+        "first_call_s": t_first,
+        "total_s": t_load + t_first,
+        "how": how,
+        "numba_cache_hits": hits,
+        "numba_cache_misses": misses,
+        "cache_dir": getattr(stats, "cache_path", None),
+    }
 
 
 _CACHED_PROBE = """
@@ -275,8 +332,9 @@ def cached_first_call(cache: str | None) -> dict[str, Any]:
     if cache:
         env["ATTNHLS_CACHE"] = cache
     try:
-        out = subprocess.run([sys.executable, "-c", _CACHED_PROBE], cwd=REPO, env=env, capture_output=True,
-                             text=True, timeout=120)
+        out = subprocess.run(
+            [sys.executable, "-c", _CACHED_PROBE], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
+        )
         if out.returncode == 0:
             return json.loads(out.stdout.strip().splitlines()[-1])
         return {"error": out.stderr.strip()[-500:]}
@@ -293,11 +351,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="two small sizes, few repeats (smoke test, < ~30 s)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--repeats", type=int, default=None, help="samples per figure (default 7, quick 3)")
-    p.add_argument("--python-limit", type=float, default=None,
-                   help="skip the python backend where one call is estimated above this many seconds "
-                        "(default 20, quick 1)")
-    p.add_argument("--keep-cache", action="store_true",
-                   help="use the usual attnhls/Numba cache (compile time may then be a cache load)")
+    p.add_argument(
+        "--python-limit",
+        type=float,
+        default=None,
+        help="skip the python backend where one call is estimated above this many seconds (default 20, quick 1)",
+    )
+    p.add_argument(
+        "--keep-cache",
+        action="store_true",
+        help="use the usual attnhls/Numba cache (compile time may then be a cache load)",
+    )
     return p.parse_args(argv)
 
 
@@ -311,8 +375,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     sizes = QUICK_SIZES if quick else SIZES
     started = time.perf_counter()
     load_start, cpu_start = _loadavg(), _cpu_counters()
-    command = "python -m benchmarks.bench_qk" + ("" if argv is None and len(sys.argv) <= 1 else
-                                                 " " + " ".join(sys.argv[1:] if argv is None else argv))
+    command = "python -m benchmarks.bench_qk" + (
+        "" if argv is None and len(sys.argv) <= 1 else " " + " ".join(sys.argv[1:] if argv is None else argv)
+    )
 
     old_cache = os.environ.get("ATTNHLS_CACHE")
     cache = None
@@ -337,12 +402,20 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     (out / "bench_qk.json").write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {out / 'bench_qk.json'} ({report['elapsed_s']:.1f} s)", file=sys.stderr)
+    print(f"wrote {plot(report, out / 'bench_qk.png')}", file=sys.stderr)
     print(format_table(report))
     return report
 
 
-def _bench(args: argparse.Namespace, sizes: list[tuple[int, int, int]], repeats: int, min_sample_s: float,
-           python_limit: float, python_budget: float, cache: str | None) -> dict[str, Any]:
+def _bench(
+    args: argparse.Namespace,
+    sizes: list[tuple[int, int, int]],
+    repeats: int,
+    min_sample_s: float,
+    python_limit: float,
+    python_budget: float,
+    cache: str | None,
+) -> dict[str, Any]:
     import numba
 
     def log(msg: str) -> None:
@@ -363,8 +436,10 @@ def _bench(args: argparse.Namespace, sizes: list[tuple[int, int, int]], repeats:
     generated = {}
     for kernel in (qk_dense, qk_masked):
         src = backends.get("numba-cpu").source(kernel)
-        generated[kernel.__name__] = {"numba_source_sha256": hashlib.sha256(src.encode()).hexdigest(),
-                                      "numba_kernel_source": src[src.rfind("@_njit"):].strip()}
+        generated[kernel.__name__] = {
+            "numba_source_sha256": hashlib.sha256(src.encode()).hexdigest(),
+            "numba_kernel_source": src[src.rfind("@_njit") :].strip(),
+        }
     machine = machine_info()
     machine["numba_threading_layer"] = numba.threading_layer()
 
@@ -386,8 +461,17 @@ def _bench(args: argparse.Namespace, sizes: list[tuple[int, int, int]], repeats:
         fast: dict[str, Method] = {}  # everything but the python backend, timed round-robin below
         first: dict[str, float] = {}
         for m in make_methods(q, k, mask, s, ref, ref_masked):
-            row: dict[str, Any] = {"size": size, "M": mm, "N": nn, "D": dd, "ops": ops, "key": m.key,
-                                   "kernel": m.kernel, "backend": m.backend, "path": m.path}
+            row: dict[str, Any] = {
+                "size": size,
+                "M": mm,
+                "N": nn,
+                "D": dd,
+                "ops": ops,
+                "key": m.key,
+                "kernel": m.kernel,
+                "backend": m.backend,
+                "path": m.path,
+            }
             rows[m.key] = row
             if m.kernel == "qk_masked":
                 row["mask_density"] = nnz / (mm * nn)
@@ -409,8 +493,14 @@ def _bench(args: argparse.Namespace, sizes: list[tuple[int, int, int]], repeats:
             verified[f"{size}/{m.key}"] = True
             while len(samples) < repeats and sum(samples) + samples[0] <= python_budget:
                 samples.append(timed(m.call)[0])
-            row.update(seconds=statistics.median(samples), samples_s=samples, calls_per_sample=1,
-                       verified=True, skipped=False, note="the first sample is the verifying call")
+            row.update(
+                seconds=statistics.median(samples),
+                samples_s=samples,
+                calls_per_sample=1,
+                verified=True,
+                skipped=False,
+                note="the first sample is the verifying call",
+            )
             py_per_mac[m.path] = row["seconds"] / (mm * nn * dd)
         timings = time_round_robin({key: m.call for key, m in fast.items()}, first, repeats, min_sample_s)
         for key, row in rows.items():
@@ -439,21 +529,71 @@ def _bench(args: argparse.Namespace, sizes: list[tuple[int, int, int]], repeats:
         "date_utc": datetime.now(UTC).isoformat(timespec="seconds"),
         "quick": args.quick,
         "machine": machine,
-        "settings": {"seed": args.seed, "sizes": [list(x) for x in sizes], "repeats": repeats,
-                     "min_sample_s": min_sample_s, "python_limit_s": python_limit,
-                     "python_budget_s": python_budget, "mask_density": MASK_DENSITY,
-                     "numba_cache": "fresh temporary folder" if cache else "user cache (--keep-cache)",
-                     "statistic": "median seconds per call over samples; fast calls are batched per sample",
-                     "gops": "2*M*N*D / seconds / 1e9 (dense count, also for qk_masked)",
-                     "speedup": "t_reference / t; vs numpy: numpy's dense int32 matmul (also for qk_masked); "
-                                "vs python: the python backend on qk_dense, same path, measured or estimated "
-                                "(per multiply-accumulate) from the largest measured size"},
+        "settings": {
+            "seed": args.seed,
+            "sizes": [list(x) for x in sizes],
+            "repeats": repeats,
+            "min_sample_s": min_sample_s,
+            "python_limit_s": python_limit,
+            "python_budget_s": python_budget,
+            "mask_density": MASK_DENSITY,
+            "numba_cache": "fresh temporary folder" if cache else "user cache (--keep-cache)",
+            "statistic": "median seconds per call over samples; fast calls are batched per sample",
+            "gops": "2*M*N*D / seconds / 1e9 (dense count, also for qk_masked)",
+            "speedup": "t_reference / t; vs numpy: numpy's dense int32 matmul (also for qk_masked); "
+            "vs python: the python backend on qk_dense, same path, measured or estimated "
+            "(per multiply-accumulate) from the largest measured size",
+        },
         "compile": compile_info,
         "generated": generated,
         "results": results,
         "verified": verified,
         "all_verified": all(verified.values()) and bool(verified),
     }
+
+
+# ---- picture -------------------------------------------------------------------------------------
+
+
+def plot(report: dict[str, Any], path: str | Path) -> Path:
+    """Draw GOPS and the speedup over numpy against the problem size, one line per kernel, backend and path.
+
+    `report` is what `main` returns (or its JSON, loaded); returns the PNG's path.
+    """
+    rows = [{**r, "macs": r["M"] * r["N"] * r["D"]} for r in report["results"] if r.get("seconds")]
+
+    def label(r: dict[str, Any]) -> str:
+        name = f"{r['kernel']} {_LABELS.get(r['backend'], r['backend'])}"
+        return name + (f" ({r['path']})" if r["path"] != "-" else "")
+
+    ticks = {r["M"] * r["N"] * r["D"]: r["size"] for r in report["results"]}
+    panels = [
+        _plot.Panel(
+            "throughput",
+            "M x N x D (multiply-accumulates, log)",
+            "GOPS = 2*M*N*D / time (log)",
+            _plot.series_by(rows, label, "macs", "gops"),
+            logx=True,
+            logy=True,
+            xticks=ticks,
+        ),
+        _plot.Panel(
+            "speedup over numpy's dense int32 matmul",
+            "M x N x D (multiply-accumulates, log)",
+            "numpy time / time (log)",
+            _plot.series_by(rows, label, "macs", "speedup_vs_numpy"),
+            logx=True,
+            logy=True,
+            xticks=ticks,
+        ),
+    ]
+    mach = report["machine"]
+    note = (
+        f"{report.get('command', 'python -m benchmarks.bench_qk')}; {report['date_utc']}; {mach['cpu_model']}, "
+        f"{mach['usable_cpus']} CPUs, numba {mach['numba_version']}; qk_masked: "
+        f"{report['settings']['mask_density']:.0%} random mask; median of {report['settings']['repeats']} samples"
+    )
+    return _plot.write_png(path, panels, "QK: int8 q, k -> int32 scores, on this CPU", note)
 
 
 # ---- table ---------------------------------------------------------------------------------------
@@ -470,15 +610,40 @@ def format_table(report: dict[str, Any]) -> str:
         if r["kernel"] == "qk_masked":
             label += f" ({r['mask_density']:.0%} mask)"
         if r.get("skipped"):
-            lines.append([r["size"], r["kernel"], label, r["path"], f"skipped (estimated {r['estimated_s']:.0f} s)",
-                          "", "", "", ""])
+            lines.append(
+                [
+                    r["size"],
+                    r["kernel"],
+                    label,
+                    r["path"],
+                    f"skipped (estimated {r['estimated_s']:.0f} s)",
+                    "",
+                    "",
+                    "",
+                    "",
+                ]
+            )
             continue
         vs_py = r["speedup_vs_python"]
-        vs_py_s = "" if vs_py is None or r["backend"] == "python" else \
-            ("~" if r["python_time_estimated"] else "") + f"{vs_py:,.0f}x"
+        vs_py_s = (
+            ""
+            if vs_py is None or r["backend"] == "python"
+            else ("~" if r["python_time_estimated"] else "") + f"{vs_py:,.0f}x"
+        )
         spread = f"{r['spread']:.0%}" if len(r["samples_s"]) > 1 else "-"
-        lines.append([r["size"], r["kernel"], label, r["path"], _ms(r["ms_per_call"]), spread, f"{r['gops']:.3g}",
-                      f"{r['speedup_vs_numpy']:.3g}x", vs_py_s])
+        lines.append(
+            [
+                r["size"],
+                r["kernel"],
+                label,
+                r["path"],
+                _ms(r["ms_per_call"]),
+                spread,
+                f"{r['gops']:.3g}",
+                f"{r['speedup_vs_numpy']:.3g}x",
+                vs_py_s,
+            ]
+        )
     widths = [max(len(row[i]) for row in lines if len(row) > i) for i in range(len(head))]
     right = {4, 5, 6, 7, 8}
     out = []
@@ -492,27 +657,35 @@ def format_table(report: dict[str, Any]) -> str:
             out.append("  ".join("-" * w for w in widths))
     comp = report["compile"]
     reps = report["settings"]["repeats"]
-    notes = [f"ms/call: median of {reps} samples; spread: (max - min) / median; GOPS: 2*M*N*D / time (dense count, "
-             "also for qk_masked)",
-             "vs numpy / vs python: speedup over numpy's dense int32 matmul / over the python backend on qk_dense "
-             "(~ = estimated); run: backends.run(), raw: the compiled function called directly",
-             f"numba-cpu first call (JIT compile, {comp['qk_dense']['numba-cpu']['how']}): "
-             f"qk_dense {comp['qk_dense']['numba-cpu']['total_s']:.2f} s, "
-             f"qk_masked {comp['qk_masked']['numba-cpu']['total_s']:.2f} s"]
+    notes = [
+        f"ms/call: median of {reps} samples; spread: (max - min) / median; GOPS: 2*M*N*D / time (dense count, "
+        "also for qk_masked)",
+        "vs numpy / vs python: speedup over numpy's dense int32 matmul / over the python backend on qk_dense "
+        "(~ = estimated); run: backends.run(), raw: the compiled function called directly",
+        f"numba-cpu first call (JIT compile, {comp['qk_dense']['numba-cpu']['how']}): "
+        f"qk_dense {comp['qk_dense']['numba-cpu']['total_s']:.2f} s, "
+        f"qk_masked {comp['qk_masked']['numba-cpu']['total_s']:.2f} s",
+    ]
     warm = comp.get("warm_cache_new_process", {})
     if "qk_dense" in warm:
-        notes.append(f"new process, warm Numba disk cache: qk_dense {warm['qk_dense']['total_s']:.2f} s, "
-                     f"qk_masked {warm['qk_masked']['total_s']:.2f} s")
+        notes.append(
+            f"new process, warm Numba disk cache: qk_dense {warm['qk_dense']['total_s']:.2f} s, "
+            f"qk_masked {warm['qk_masked']['total_s']:.2f} s"
+        )
     mach = report["machine"]
-    notes.append(f"{mach['cpu_model']}, {mach['usable_cpus']} CPUs, numba {mach['numba_version']} "
-                 f"({mach['numba_threads']} threads), numpy {mach['numpy_version']}; "
-                 f"all results verified equal to numpy: {report['all_verified']}")
+    notes.append(
+        f"{mach['cpu_model']}, {mach['usable_cpus']} CPUs, numba {mach['numba_version']} "
+        f"({mach['numba_threads']} threads), numpy {mach['numpy_version']}; "
+        f"all results verified equal to numpy: {report['all_verified']}"
+    )
     other = mach.get("other_work")
     if other:
         busy = other["other_processes_cpus"] + other["steal_cpus"] > 0.25
-        notes.append(f"other work during the run: {other['other_processes_cpus']:.2f} CPUs busy with other processes, "
-                     f"{other['steal_cpus']:.2f} CPUs stolen by the hypervisor"
-                     + (" -- figures are pessimistic" if busy else " (quiet)"))
+        notes.append(
+            f"other work during the run: {other['other_processes_cpus']:.2f} CPUs busy with other processes, "
+            f"{other['steal_cpus']:.2f} CPUs stolen by the hypervisor"
+            + (" -- figures are pessimistic" if busy else " (quiet)")
+        )
     return "\n".join(out + [""] + notes)
 
 

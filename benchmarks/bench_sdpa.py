@@ -45,6 +45,7 @@ import numpy as np
 
 import backends
 from algorithms.sdpa import block_index, block_mask, flash_f32, flash_sparse_f32, sdpa, sdpa_reference
+from benchmarks import _plot
 from tests.tolerance import max_error
 
 REPO = Path(__file__).resolve().parent.parent
@@ -52,6 +53,7 @@ SIZES = [1024, 2048, 4096, 8192]
 HEADS, DIM = 4, 64
 DENSITIES = [0.05, 0.1, 0.2, 0.3, 0.5]
 TILES = [(64, 64), (128, 64), (64, 128), (128, 128), (256, 64)]
+SETTLE_S = 0.25  # pause before each timed call (timeit); the smoke test sets 0
 
 
 # ---- machine -------------------------------------------------------------------------------------
@@ -75,17 +77,27 @@ def cpu_info() -> dict[str, Any]:
         cores = os.cpu_count() or 1
     mhz = float(fields.get("cpu MHz", "0") or 0)
     peak = cores * mhz * 1e6 * lanes * fma_units * 2 / 1e9
-    return {"model": fields.get("model name") or platform.processor(), "cores": cores, "mhz": mhz,
-            "simd": "AVX-512" if lanes == 16 else "AVX2" if lanes == 8 else "SSE",
-            "fp32_lanes": lanes, "fma_units_assumed": fma_units, "peak_gflops": round(peak, 1),
-            "peak_formula": f"{cores} cores x {mhz / 1000:.3f} GHz x {lanes} lanes x {fma_units} FMA x 2 flops"}
+    return {
+        "model": fields.get("model name") or platform.processor(),
+        "cores": cores,
+        "mhz": mhz,
+        "simd": "AVX-512" if lanes == 16 else "AVX2" if lanes == 8 else "SSE",
+        "fp32_lanes": lanes,
+        "fma_units_assumed": fma_units,
+        "peak_gflops": round(peak, 1),
+        "peak_formula": f"{cores} cores x {mhz / 1000:.3f} GHz x {lanes} lanes x {fma_units} FMA x 2 flops",
+    }
 
 
 def versions() -> dict[str, Any]:
     import numba
 
-    out = {"python": platform.python_version(), "numpy": np.__version__, "numba": numba.__version__,
-           "numba_threads": numba.get_num_threads()}
+    out = {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "numba": numba.__version__,
+        "numba_threads": numba.get_num_threads(),
+    }
     torch = _torch()
     out["torch"] = torch.__version__ if torch else "torch not installed"
     if torch:
@@ -125,13 +137,16 @@ def numpy_sdpa(q: np.ndarray, k: np.ndarray, v: np.ndarray, scale: float) -> np.
     return np.matmul(s, v)
 
 
-def timeit(calls: dict[str, Callable[[], Any]], repeats: int, settle_s: float = 0.25) -> dict[str, dict[str, Any]]:
+def timeit(
+    calls: dict[str, Callable[[], Any]], repeats: int, settle_s: float | None = None
+) -> dict[str, dict[str, Any]]:
     """Median and best wall seconds per call over `repeats` rounds that visit every method in turn.
 
     In each round a method gets one untimed call, then a pause of `settle_s`, then the timed call:
     the worker threads of OpenBLAS (about 2**28 cycles), OpenMP (torch) and Numba keep spinning for
     a while after a call and would otherwise take cores from whichever method runs next.
     """
+    settle_s = SETTLE_S if settle_s is None else settle_s
     samples: dict[str, list[float]] = {key: [] for key in calls}
     for _ in range(repeats):
         for key, call in calls.items():
@@ -140,8 +155,10 @@ def timeit(calls: dict[str, Callable[[], Any]], repeats: int, settle_s: float = 
             t0 = time.perf_counter()
             call()
             samples[key].append(time.perf_counter() - t0)
-    return {key: {"seconds": statistics.median(v), "best_s": min(v), "samples_s": [round(x, 5) for x in v]}
-            for key, v in samples.items()}
+    return {
+        key: {"seconds": statistics.median(v), "best_s": min(v), "samples_s": [round(x, 5) for x in v]}
+        for key, v in samples.items()
+    }
 
 
 def pick_tiles(q: np.ndarray, k: np.ndarray, v: np.ndarray, scale: float) -> tuple[tuple[int, int], dict]:
@@ -149,8 +166,9 @@ def pick_tiles(q: np.ndarray, k: np.ndarray, v: np.ndarray, scale: float) -> tup
     fn = backends.get("numba-cpu").compile(flash_f32)
     o = np.zeros_like(q)
     lse = np.zeros(q.shape[:3], np.float32)
-    calls = {f"{bm}x{bn}": (lambda bm=bm, bn=bn: fn(q, k, v, np.float32(scale), False, bm, bn, o, lse))
-             for bm, bn in TILES}
+    calls = {
+        f"{bm}x{bn}": (lambda bm=bm, bn=bn: fn(q, k, v, np.float32(scale), False, bm, bn, o, lse)) for bm, bn in TILES
+    }
     for call in calls.values():
         call()
     timing = timeit(calls, 3)
@@ -173,8 +191,15 @@ def dense_rows(sizes: list[int], repeats: int, peak: float, log: Callable[[str],
     return rows, {"tiles": list(tiles or ()), "sweep_seconds": sweep}
 
 
-def _dense_one(q: np.ndarray, k: np.ndarray, v: np.ndarray, tiles: tuple[int, int], repeats: int, peak: float,
-               log: Callable[[str], None]) -> list[dict[str, Any]]:
+def _dense_one(
+    q: np.ndarray,
+    k: np.ndarray,
+    v: np.ndarray,
+    tiles: tuple[int, int],
+    repeats: int,
+    peak: float,
+    log: Callable[[str], None],
+) -> list[dict[str, Any]]:
     n = q.shape[2]
     fn = backends.get("numba-cpu").compile(flash_f32)
     torch = _torch()
@@ -209,14 +234,36 @@ def _dense_one(q: np.ndarray, k: np.ndarray, v: np.ndarray, tiles: tuple[int, in
     rows = []
     for key, t in timing.items():
         gf = flops / t["seconds"] / 1e9
-        rows.append({"N": n, "method": key, "tiles": f"{bm}x{bn}" if "numba" in key or "wrapper" in key else "-",
-                     "seconds": t["seconds"], "best_s": t["best_s"], "gflops": round(gf, 2),
-                     "best_gflops": round(flops / t["best_s"] / 1e9, 2), "peak_fraction": round(gf / peak, 4),
-                     "check": round(checks[key], 8), "check_is": check_note, "samples_s": t["samples_s"]})
+        rows.append(
+            {
+                "N": n,
+                "method": key,
+                "tiles": f"{bm}x{bn}" if "numba" in key or "wrapper" in key else "-",
+                "seconds": t["seconds"],
+                "best_s": t["best_s"],
+                "gflops": round(gf, 2),
+                "best_gflops": round(flops / t["best_s"] / 1e9, 2),
+                "peak_fraction": round(gf / peak, 4),
+                "check": round(checks[key], 8),
+                "check_is": check_note,
+                "samples_s": t["samples_s"],
+            }
+        )
         log(f"N={n} {key}: {t['seconds']:.4f} s, {gf:.1f} GFLOP/s")
     if not torch:
-        rows.append({"N": n, "method": "torch sdpa", "tiles": "-", "seconds": None, "gflops": None,
-                     "peak_fraction": None, "check": None, "check_is": "torch not installed", "samples_s": []})
+        rows.append(
+            {
+                "N": n,
+                "method": "torch sdpa",
+                "tiles": "-",
+                "seconds": None,
+                "gflops": None,
+                "peak_fraction": None,
+                "check": None,
+                "check_is": "torch not installed",
+                "samples_s": [],
+            }
+        )
     return rows
 
 
@@ -248,15 +295,16 @@ def _sparse_one(n: int, repeats: int, log: Callable[[str], None]) -> list[dict[s
         np.put_along_axis(blocks, choice, True, axis=-1)
         counts, idx = block_index(blocks)
         index[density] = (keep / nb, counts, idx)
-        calls[f"{density}"] = (lambda c=counts, i=idx: sparse(q, k, v, c, i, scale, False, bm, bn, o, lse))
+        calls[f"{density}"] = lambda c=counts, i=idx: sparse(q, k, v, c, i, scale, False, bm, bn, o, lse)
     # check one density against numpy float32 with the implied mask, head by head
     _, counts, idx = index[DENSITIES[1]]
     sparse(q, k, v, counts, idx, scale, False, bm, bn, o, lse)
     mask = block_mask(counts, idx, n, n, bm, bn)
     for h in range(HEADS):
-        want, _ = sdpa_reference(q[:, h:h + 1], k[:, h:h + 1], v[:, h:h + 1], mask=mask[:, h:h + 1],
-                                 dtype=np.float32)
-        err = max_error(o[:, h:h + 1], want.astype(np.float64))
+        want, _ = sdpa_reference(
+            q[:, h : h + 1], k[:, h : h + 1], v[:, h : h + 1], mask=mask[:, h : h + 1], dtype=np.float32
+        )
+        err = max_error(o[:, h : h + 1], want.astype(np.float64))
         if err > 1e-4:
             raise AssertionError(f"block-sparse N={n} head {h}: max |diff| {err} vs numpy")
     for call in calls.values():
@@ -268,13 +316,25 @@ def _sparse_one(n: int, repeats: int, log: Callable[[str], None]) -> list[dict[s
         kept, counts, _ = index[density]
         t = timing[f"{density}"]["seconds"]
         speedup = t_dense / t
-        rows.append({"N": n, "density": density, "kept_fraction": round(kept, 4), "dense_s": t_dense,
-                     "sparse_s": t, "sparse_best_s": timing[f"{density}"]["best_s"],
-                     "dense_best_s": timing["dense"]["best_s"], "speedup": round(speedup, 2),
-                     "target": round(0.7 / kept, 2),
-                     "meets_target": bool(speedup >= 0.7 / kept), "samples_s": timing[f"{density}"]["samples_s"]})
-        log(f"sparse N={n} density {kept:.3f}: {t:.4f} s vs dense {t_dense:.4f} s, x{speedup:.2f} "
-            f"(target x{0.7 / kept:.2f})")
+        rows.append(
+            {
+                "N": n,
+                "density": density,
+                "kept_fraction": round(kept, 4),
+                "dense_s": t_dense,
+                "sparse_s": t,
+                "sparse_best_s": timing[f"{density}"]["best_s"],
+                "dense_best_s": timing["dense"]["best_s"],
+                "speedup": round(speedup, 2),
+                "target": round(0.7 / kept, 2),
+                "meets_target": bool(speedup >= 0.7 / kept),
+                "samples_s": timing[f"{density}"]["samples_s"],
+            }
+        )
+        log(
+            f"sparse N={n} density {kept:.3f}: {t:.4f} s vs dense {t_dense:.4f} s, x{speedup:.2f} "
+            f"(target x{0.7 / kept:.2f})"
+        )
     return rows
 
 
@@ -282,25 +342,78 @@ def _sparse_one(n: int, repeats: int, log: Callable[[str], None]) -> list[dict[s
 
 
 def table(dense: list[dict[str, Any]], sparse: list[dict[str, Any]], cpu: dict[str, Any]) -> str:
-    lines = [f"dense SDPA, B=1 H={HEADS} d={DIM} float32, non-causal; peak {cpu['peak_gflops']} GFLOP/s "
-             f"= {cpu['peak_formula']}",
-             f"{'N':>6} {'method':<17} {'tiles':>7} {'median s':>9} {'GFLOP/s':>8} {'of peak':>8} {'best':>8}  check"]
+    lines = [
+        f"dense SDPA, B=1 H={HEADS} d={DIM} float32, non-causal; peak {cpu['peak_gflops']} GFLOP/s "
+        f"= {cpu['peak_formula']}",
+        f"{'N':>6} {'method':<17} {'tiles':>7} {'median s':>9} {'GFLOP/s':>8} {'of peak':>8} {'best':>8}  check",
+    ]
     for r in dense:
         if r["seconds"] is None:
             lines.append(f"{r['N']:>6} {r['method']:<17} {'-':>7} {'-':>9} {'-':>8} {'-':>8} {'-':>8}  {r['check_is']}")
             continue
-        lines.append(f"{r['N']:>6} {r['method']:<17} {r['tiles']:>7} {r['seconds']:>9.4f} {r['gflops']:>8.1f} "
-                     f"{100 * r['peak_fraction']:>7.1f}% {r['best_gflops']:>8.1f}  {r['check']:.3g} ({r['check_is']})")
+        lines.append(
+            f"{r['N']:>6} {r['method']:<17} {r['tiles']:>7} {r['seconds']:>9.4f} {r['gflops']:>8.1f} "
+            f"{100 * r['peak_fraction']:>7.1f}% {r['best_gflops']:>8.1f}  {r['check']:.3g} ({r['check_is']})"
+        )
     lines.append("")
     lines.append("block-sparse flash (64x64 tiles) vs dense flash, numba-cpu")
     lines.append("(median seconds; best-of speedup = best dense / best sparse)")
-    lines.append(f"{'N':>6} {'density':>8} {'sparse s':>9} {'dense s':>9} {'speedup':>8} {'best-of':>8} "
-                 f"{'target':>7}  meets")
+    lines.append(
+        f"{'N':>6} {'density':>8} {'sparse s':>9} {'dense s':>9} {'speedup':>8} {'best-of':>8} {'target':>7}  meets"
+    )
     for r in sparse:
-        lines.append(f"{r['N']:>6} {r['kept_fraction']:>8.3f} {r['sparse_s']:>9.4f} {r['dense_s']:>9.4f} "
-                     f"{r['speedup']:>8.2f} {r['dense_best_s'] / r['sparse_best_s']:>8.2f} {r['target']:>7.2f}  "
-                     f"{'yes' if r['meets_target'] else 'NO'}")
+        lines.append(
+            f"{r['N']:>6} {r['kept_fraction']:>8.3f} {r['sparse_s']:>9.4f} {r['dense_s']:>9.4f} "
+            f"{r['speedup']:>8.2f} {r['dense_best_s'] / r['sparse_best_s']:>8.2f} {r['target']:>7.2f}  "
+            f"{'yes' if r['meets_target'] else 'NO'}"
+        )
     return "\n".join(lines)
+
+
+def plot(result: dict[str, Any], path: str | Path) -> Path:
+    """Draw dense GFLOP/s against N per method, and the block-sparse speedup against density per N.
+
+    The speedup panel has the target 0.7 / density and the ideal 1 / density dashed. `result` is the
+    report `main` writes as JSON (loaded or not); returns the PNG's path.
+    """
+    cpu = result["cpu"]
+    ns = sorted({r["N"] for r in result["dense"]})
+    panels = [
+        _plot.Panel(
+            f"dense SDPA, B=1 H={HEADS} d={DIM} float32 (peak {cpu['peak_gflops']} GFLOP/s)",
+            "N (queries = keys, log)",
+            "GFLOP/s (4*N^2*d*H / median time)",
+            _plot.series_by(result["dense"], lambda r: r["method"], "N", "gflops"),
+            logx=True,
+            xticks={n: str(n) for n in ns},
+        )
+    ]
+    sparse = result["block_sparse"]
+    if sparse:
+        kept = [r["kept_fraction"] for r in sparse]
+        series = _plot.series_by(sparse, lambda r: f"N = {r['N']}", "kept_fraction", "speedup")
+        series += [
+            _plot.ideal("target: 0.7 / density", kept, lambda d: 0.7 / d),
+            _plot.ideal("ideal: 1 / density", kept, lambda d: 1 / d),
+        ]
+        panels.append(
+            _plot.Panel(
+                "block-sparse flash (64x64 tiles) vs dense flash, numba-cpu",
+                "density (kept tiles, log)",
+                "dense time / sparse time (log)",
+                series,
+                logx=True,
+                logy=True,
+                xticks={d: f"{d:.0%}" for d in sorted(set(kept))},
+            )
+        )
+    versions = result["versions"]
+    note = (
+        f"{result['command']}; {result['date']}; {cpu['model']}, {cpu['cores']} cores; numba {versions['numba']}, "
+        f"numpy {versions['numpy']}, torch: {versions['torch']}; other processes kept "
+        f"{result['other_processes_cpus_avg']:.2f} CPUs busy"
+    )
+    return _plot.write_png(path, panels, "SDPA on this CPU", note)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -312,8 +425,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "out"))
     args = ap.parse_args(argv)
     sizes = [int(x) for x in args.sizes.split(",")] if args.sizes else [1024] if args.quick else SIZES
-    sparse_sizes = [int(x) for x in args.sparse_sizes.split(",")] if args.sparse_sizes else \
-        [1024] if args.quick else [4096, 8192]
+    sparse_sizes = (
+        [int(x) for x in args.sparse_sizes.split(",")] if args.sparse_sizes else [1024] if args.quick else [4096, 8192]
+    )
     cpu = cpu_info()
     log = lambda msg: print(msg, flush=True)  # noqa: E731
     log(f"{cpu['model']}: {cpu['peak_formula']} = {cpu['peak_gflops']} GFLOP/s float32 peak")
@@ -322,14 +436,22 @@ def main(argv: list[str] | None = None) -> int:
     sparse = sparse_rows(sparse_sizes, args.repeats, log)
     busy1, own1, wall1 = *_busy(), time.monotonic()
     others = max(0.0, (busy1 - busy0) - (own1 - own0)) / max(wall1 - wall0, 1e-9)
-    result = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "command": "python -m benchmarks.bench_sdpa"
-              + (" --quick" if args.quick else ""), "cpu": cpu, "versions": versions(),
-              "other_processes_cpus_avg": round(others, 2), "loadavg": list(os.getloadavg()),
-              "dense_tiles": tiles, "dense": dense, "block_sparse": sparse}
+    result = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "command": "python -m benchmarks.bench_sdpa" + (" --quick" if args.quick else ""),
+        "cpu": cpu,
+        "versions": versions(),
+        "other_processes_cpus_avg": round(others, 2),
+        "loadavg": list(os.getloadavg()),
+        "dense_tiles": tiles,
+        "dense": dense,
+        "block_sparse": sparse,
+    }
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "bench_sdpa.json").write_text(json.dumps(result, indent=1))
     log(f"wrote {out / 'bench_sdpa.json'}; other processes kept {others:.2f} CPUs busy on average")
+    log(f"wrote {plot(result, out / 'bench_sdpa.png')}")
     print(table(dense, sparse, cpu))
     return 0
 

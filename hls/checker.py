@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import sys
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,8 +13,10 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import seed as hseed
 
-import backends as registry
-from hls.errors import KernelError, UnsupportedKernel
+from hls import runtime as registry
+from hls.args import bind
+from hls.coverage import Coverage, CoverageWarning
+from hls.errors import KernelError
 from hls.lang import Kernel
 from hls.strategies import arguments
 from hls.types import ArrayType, FloatType
@@ -21,17 +26,30 @@ REFERENCE = "python"
 
 @dataclass
 class CheckReport:
-    """Which backends agreed with the Python reference, and which could not run."""
+    """Which backends agreed with the Python reference (and with `reference=`), which could not run, and coverage.
+
+    `coverage` counts, per branch arm and loop body, the examples whose `python` run reached it
+    (None when the reference backend records none); `warnings` names, at its source line, each
+    one no example reached: the check passed without testing it.
+    """
 
     kernel: str
     examples: int
     agreed: list[str] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
+    reference: str | None = None
+    coverage: Coverage | None = None
+    warnings: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
         text = f"{self.kernel}: {self.examples} examples; agree with {REFERENCE}: {', '.join(self.agreed) or 'none'}"
+        if self.reference is not None:
+            matched = [REFERENCE, *self.agreed]
+            text += f"; {', '.join(matched)} agree{'s' if len(matched) == 1 else ''} with reference={self.reference}"
         for name, why in self.skipped.items():
             text += f"\n  NOT RUN {name}: {why}"
+        for line in self.warnings:
+            text += f"\n  warning: {line}"
         return text
 
 
@@ -40,12 +58,25 @@ class CheckFailure(AssertionError):
 
 
 class _Mismatch(AssertionError):
-    pass
+    def __init__(self, message: str, headline: str = "backends disagree") -> None:
+        super().__init__(message)
+        self.headline = headline
 
 
-def check(kernel: Kernel, backends: Any = ("python", "numba-cpu"), examples: int = 100, *, seed: int | None = 0,
-          max_dim: int = 6, dims: dict[str, Any] | None = None, values: dict[str, Any] | None = None,
-          strategy: Any = None, progress: Callable[[int, int], None] | None = None) -> CheckReport:
+def check(
+    kernel: Kernel,
+    backends: Any = ("python", "numba-cpu"),
+    examples: int = 100,
+    *,
+    seed: int | None = 0,
+    max_dim: int = 6,
+    dims: dict[str, Any] | None = None,
+    values: dict[str, Any] | None = None,
+    strategy: Any = None,
+    reference: Callable[..., Any] | None = None,
+    coverage: bool = True,
+    progress: Callable[[int, int], None] | None = None,
+) -> CheckReport:
     """Check that every backend in `backends` ("all" for every registered one) agrees with `python`.
 
     Inputs come from `strategy`, else the kernel's own strategy, else its
@@ -54,6 +85,17 @@ def check(kernel: Kernel, backends: Any = ("python", "numba-cpu"), examples: int
     disagreement raises `CheckFailure` with the shrunk counterexample. Backends
     that cannot run here are listed in `report.skipped`, never counted as agreeing.
     `seed=None` draws fresh random examples.
+
+    `reference(*args)` (a numpy function, say) takes copies of the kernel's arguments and
+    gives the expected result: a dict {array parameter: expected array} compares those
+    arrays; None (it filled the arrays in place) compares every array the kernel writes;
+    any other value is the expected return value. Every backend, `python` included, is
+    compared with it under the same rules.
+
+    The `python` run of each example records which branch arms and loop bodies it reached
+    (`report.coverage`); each one no example reached is named in `report.warnings` and
+    emitted as a `hls.coverage.CoverageWarning`. `coverage=False` measures nothing (for runs that
+    draw few examples on purpose, such as generated kernels).
     """
     if not isinstance(kernel, Kernel):
         raise TypeError(f"check() takes a @kernel function, got {kernel!r}")
@@ -62,43 +104,98 @@ def check(kernel: Kernel, backends: Any = ("python", "numba-cpu"), examples: int
     except KernelError as err:
         raise err.with_traceback(None) from None
     names = _backend_names(backends)
-    report = CheckReport(kernel.__name__, examples)
+    report = CheckReport(kernel.__name__, examples, reference=None if reference is None else _name(reference))
     runnable = []
     for name in names:
         why = registry.available(name)
         if not why:
-            try:
-                compile_ = getattr(registry.get(name), "compile", None)
-                if compile_ is not None:
-                    compile_(kernel)
-            except UnsupportedKernel as err:
-                why = f"cannot run this kernel: {err}"
+            unsupported = registry.get(name).unsupported(kernel)
+            why = f"cannot run this kernel: {unsupported}" if unsupported else None
         if why:
             report.skipped[name] = why
         else:
             runnable.append(name)
     others = [n for n in runnable if n != REFERENCE]
-    strat = strategy if strategy is not None else kernel.strategy if kernel.strategy is not None else \
-        arguments(kernel, max_dim=max_dim, dims=dims, values=values)
+    strat = (
+        strategy
+        if strategy is not None
+        else kernel.strategy
+        if kernel.strategy is not None
+        else arguments(kernel, max_dim=max_dim, dims=dims, values=values)
+    )
     calls = [0]
+    measured: Coverage | None = Coverage.of(kernel) if coverage else None
+
+    misuse: list[TypeError] = []  # a reference= that gives something check cannot compare: raised once, unshrunk
 
     def trial(args: tuple[Any, ...]) -> None:
+        nonlocal measured
+        if misuse:
+            return
         calls[0] += 1
         if progress is not None:
             progress(calls[0], examples)
-        _compare(kernel, args, others)
+        ref_arrays, ref_value, reached = _run_reference(kernel, args, measured is not None)
+        if reached is None:
+            measured = None  # not asked for, or the registered reference backend records none
+        elif measured is not None:
+            measured.record(reached)
+        try:
+            want = None if reference is None else _expected(kernel, args, reference)
+        except TypeError as err:
+            misuse.append(err)
+            return
+        if want is not None:
+            _compare_expected(kernel, args, want, REFERENCE, ref_arrays, ref_value)
+        _compare(kernel, args, others, ref_arrays, ref_value, want)
 
-    test = settings(max_examples=examples, deadline=None, database=None, print_blob=False,
-                    suppress_health_check=list(HealthCheck))(given(strat)(trial))
+    test = settings(
+        max_examples=examples, deadline=None, database=None, print_blob=False, suppress_health_check=list(HealthCheck)
+    )(given(strat)(trial))
     if seed is not None:
         test = hseed(seed)(test)
     try:
         test()
     except _Mismatch as err:
-        raise CheckFailure(f"{kernel.__name__}: backends disagree\n{err}") from None
+        raise CheckFailure(f"{kernel.__name__}: {err.headline}\n{err}") from None
+    if misuse:
+        raise misuse[0].with_traceback(None) from None
     report.agreed = others
+    report.coverage = measured
+    if measured is not None:
+        custom = strategy is not None or kernel.strategy is not None
+        report.warnings = measured.format_warnings(_widen_hint(kernel, max_dim, custom))
+        for line in report.warnings:
+            warnings.warn(CoverageWarning(line), stacklevel=_caller_level())
     return report
 
+
+def _caller_level() -> int:
+    """The `stacklevel` of `check`'s first caller outside the hls package (`hls.check` wraps this `check`)."""
+    package = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    frame, level = sys._getframe(1), 1
+    while frame.f_back is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def _widen_hint(kernel: Kernel, max_dim: int, custom_strategy: bool) -> str:
+    """How to draw inputs that reach more of the kernel, for the coverage warnings."""
+    if custom_strategy:
+        return "draw inputs that reach it (the strategy= given to check, or the kernel's own)"
+    params = kernel.ir.params
+    symbols = sorted({d for p in params if isinstance(p.type, ArrayType) for d in p.type.dims if isinstance(d, str)})
+    wide = max(4 * max_dim, 16)
+    scalars = [p.name for p in params if not isinstance(p.type, ArrayType)]
+    values = f'values={{"{scalars[0]}": st.integers(...)}}' if scalars else ""
+    if not symbols:
+        return f"choose inputs that reach it: check(..., {values or 'values=...'})"
+    dims = ", ".join(f'"{s}": st.integers(1, {wide})' for s in symbols)
+    return f"widen the inputs: check(..., dims={{{dims}}}) or max_dim={wide}" + (f", or {values}" if values else "")
+
+
+def _name(fn: Callable[..., Any]) -> str:
+    return getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
 
 
 def _backend_names(spec: Any) -> list[str]:
@@ -114,32 +211,151 @@ def _run_copy(kernel: Kernel, args: tuple[Any, ...], backend: str) -> tuple[list
     return work, result.value
 
 
-def _compare(kernel: Kernel, args: tuple[Any, ...], others: list[str]) -> None:
+def _run_reference(
+    kernel: Kernel, args: tuple[Any, ...], covered: bool
+) -> tuple[list[Any], Any, frozenset[Any] | None]:
+    """Run `python` on copies of `args`: the output arrays, the return value, and the coverage sites it reached
+    (None when the registered reference backend records none)."""
     try:
-        ref_arrays, ref_value = _run_copy(kernel, args, REFERENCE)
+        if covered:
+            work = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+            try:
+                result, reached = registry.get(REFERENCE).run_covered(bind(kernel, tuple(work), {}))
+                return work, result.value, reached
+            except NotImplementedError:
+                pass
+        arrays, value = _run_copy(kernel, args, REFERENCE)
+        return arrays, value, None
     except Exception as err:  # noqa: BLE001 - any failure of the reference is reported with its input
-        raise _Mismatch(f"the {REFERENCE} reference raised {type(err).__name__}: {err}\n"
-                        f"{_describe_args(kernel, args)}\nconstrain the inputs (values=/dims=/strategy=) "
-                        f"or fix the kernel") from None
+        raise _Mismatch(
+            f"the {REFERENCE} reference raised {type(err).__name__}: {err}\n"
+            f"{_describe_args(kernel, args)}\nconstrain the inputs (values=/dims=/strategy=) "
+            f"or fix the kernel"
+        ) from None
+
+
+def _compare(
+    kernel: Kernel,
+    args: tuple[Any, ...],
+    others: list[str],
+    ref_arrays: list[Any],
+    ref_value: Any,
+    want: _Expected | None,
+) -> None:
     params = kernel.ir.params
     for name in others:
         try:
             arrays, value = _run_copy(kernel, args, name)
         except Exception as err:  # noqa: BLE001
-            raise _Mismatch(f"{name} raised {type(err).__name__}: {err} where {REFERENCE} did not\n"
-                            f"{_describe_args(kernel, args)}") from None
+            raise _Mismatch(
+                f"{name} raised {type(err).__name__}: {err} where {REFERENCE} did not\n{_describe_args(kernel, args)}"
+            ) from None
         problems = []
-        for p, want, got in zip(params, ref_arrays, arrays):
-            if isinstance(p.type, ArrayType) and not _same(want, got, p.type.elem):
-                bad = np.argwhere(~_close(want, got, p.type.elem))[:5]
-                where = "; ".join(f"[{', '.join(map(str, ix))}] {REFERENCE}={want[tuple(ix)].item()!r} "
-                                  f"{name}={got[tuple(ix)].item()!r}" for ix in bad)
-                problems.append(f"array `{p.name}` differs at {where}")
+        for p, ref, got in zip(params, ref_arrays, arrays):
+            if isinstance(p.type, ArrayType):
+                problems += _array_problems(p.name, p.type.elem, REFERENCE, ref, name, got)
         if not _same_value(ref_value, value):
             problems.append(f"return value: {REFERENCE}={ref_value!r} {name}={value!r}")
         if problems:
-            raise _Mismatch(f"{name} disagrees with {REFERENCE}:\n  " + "\n  ".join(problems)
-                            + f"\n{_describe_args(kernel, args)}")
+            raise _Mismatch(
+                f"{name} disagrees with {REFERENCE}:\n  " + "\n  ".join(problems) + f"\n{_describe_args(kernel, args)}"
+            )
+        if want is not None:
+            _compare_expected(kernel, args, want, name, arrays, value)
+
+
+@dataclass(frozen=True)
+class _Expected:
+    """What `reference=` gave for one input: expected arrays by parameter name, or an expected return value."""
+
+    label: str
+    arrays: dict[str, np.ndarray]
+    value: Any = None
+    has_value: bool = False
+
+
+def _expected(kernel: Kernel, args: tuple[Any, ...], reference: Callable[..., Any]) -> _Expected:
+    """Call `reference` on copies of `args` and interpret what it gives (see `check`)."""
+    label = f"reference={_name(reference)}"
+    work = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+    try:
+        out = reference(*work)
+    except Exception as err:  # noqa: BLE001 - reported with its input
+        raise _Mismatch(
+            f"{label} raised {type(err).__name__}: {err}\n{_describe_args(kernel, args)}", f"{label} failed"
+        ) from None
+    params = kernel.ir.params
+    arrays = [p.name for p in params if isinstance(p.type, ArrayType)]
+    if isinstance(out, dict):
+        unknown = [n for n in out if n not in arrays]
+        if unknown:
+            raise TypeError(
+                f"{label} returned arrays for {', '.join(map(repr, unknown))}, which are not array "
+                f"parameters of {kernel.__name__} ({', '.join(arrays)})"
+            )
+        return _Expected(label, {n: np.asarray(v) for n, v in out.items()})
+    if out is None:
+        written = [n for n in arrays if n in kernel.written_arrays]
+        if not written:
+            raise TypeError(
+                f"{label} returned None, but {kernel.__name__} writes no array: return the expected "
+                f"value, or a dict {{array parameter: expected array}}"
+            )
+        by_name = {p.name: a for p, a in zip(params, work)}
+        return _Expected(label, {n: by_name[n] for n in written})
+    if kernel.ir.ret is None:
+        raise TypeError(
+            f"{label} returned {type(out).__name__}, but {kernel.__name__} returns nothing: return None "
+            f"after filling the output arrays in place, or a dict {{array parameter: expected array}}"
+        )
+    return _Expected(label, {}, out, has_value=True)
+
+
+def _compare_expected(
+    kernel: Kernel, args: tuple[Any, ...], want: _Expected, name: str, arrays: list[Any], value: Any
+) -> None:
+    """Compare backend `name`'s outputs with what `reference=` expects; raise _Mismatch naming both."""
+    params = kernel.ir.params
+    by_name = {p.name: (p, a) for p, a in zip(params, arrays)}
+    problems = []
+    for pname, expected in want.arrays.items():
+        p, got = by_name[pname]
+        assert isinstance(p.type, ArrayType)
+        problems += _array_problems(pname, p.type.elem, "reference", expected, name, got)
+    if want.has_value and not _value_matches(want.value, value, kernel.ir.ret):
+        problems.append(f"return value: reference={want.value!r} {name}={value!r}")
+    if problems:
+        raise _Mismatch(
+            f"{name} disagrees with {want.label}:\n  " + "\n  ".join(problems) + f"\n{_describe_args(kernel, args)}",
+            f"disagrees with {want.label}",
+        )
+
+
+def _array_problems(
+    pname: str, elem: Any, want_name: str, want: np.ndarray, got_name: str, got: np.ndarray
+) -> list[str]:
+    """[] when `got` matches `want` (bit for bit, or within the float tolerance), else what differs where."""
+    if want.shape != got.shape:
+        return [f"array `{pname}` has shape {got.shape} on {got_name}, {want.shape} on {want_name}"]
+    close = _close(want, got, elem)
+    if close.all():
+        return []
+    where = "; ".join(
+        f"[{', '.join(map(str, ix))}] {want_name}={want[tuple(ix)].item()!r} {got_name}={got[tuple(ix)].item()!r}"
+        for ix in np.argwhere(~close)[:5]
+    )
+    return [f"array `{pname}` differs at {where}"]
+
+
+def _value_matches(want: Any, got: Any, t: Any) -> bool:
+    """A return value against `reference=`'s: floats within the tolerance, anything else exactly (by value)."""
+    if isinstance(t, FloatType):
+        rtol = 1e-5 if t.width == 32 else 1e-12
+        return bool(np.isclose(float(want), got, rtol=rtol, atol=rtol, equal_nan=True))
+    try:
+        return bool(want == got) and int(want) == int(got)
+    except (TypeError, ValueError):
+        return False
 
 
 def _close(want: np.ndarray, got: np.ndarray, elem: Any) -> np.ndarray:
@@ -147,10 +363,6 @@ def _close(want: np.ndarray, got: np.ndarray, elem: Any) -> np.ndarray:
         rtol = 1e-5 if elem.width == 32 else 1e-12
         return np.isclose(want, got, rtol=rtol, atol=rtol, equal_nan=True)
     return want == got
-
-
-def _same(want: np.ndarray, got: np.ndarray, elem: Any) -> bool:
-    return want.shape == got.shape and bool(_close(want, got, elem).all())
 
 
 def _same_value(a: Any, b: Any) -> bool:

@@ -1,30 +1,45 @@
-"""`attnhls`: check, run, and inspect kernels named as `module:function`."""
+"""`attnhls`: check, run, and inspect kernels named as `module:function`.
+
+Backends come from the registry (`hls.runtime`); more commands (the demo) come from the
+packages above `hls` through the entry-point group `attnhls.commands`: each names a
+function that takes the subparsers object and adds its command.
+"""
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
+import shutil
 import sys
 import time
+from importlib.metadata import entry_points
 
 import numpy as np
 
 from hls.errors import ArgumentError, KernelError
 from hls.lang import Kernel
+from hls.types import ArrayType
+
+
+class CliError(Exception):
+    """An expected failure: printed as one line `attnhls: ...`, exit status 2."""
 
 
 def load_kernel(target: str) -> Kernel:
-    """Import `module:function` and return the kernel it names."""
+    """Import `module:function` (from the current directory first, as `python -m` does) and return the kernel."""
     module_name, sep, attr = target.partition(":")
     if not sep or not module_name or not attr:
-        raise SystemExit(f"attnhls: name a kernel as module:function, e.g. algorithms.qk:qk_dense (got {target!r})")
+        raise CliError(f"name a kernel as module:function, e.g. algorithms.qk:qk_dense (got {target!r})")
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())
     try:
         module = importlib.import_module(module_name)
     except ImportError as err:
-        raise SystemExit(f"attnhls: cannot import {module_name!r}: {err}") from None
+        raise CliError(f"cannot import {module_name!r} (from {os.getcwd()} or the installed packages): {err}") from None
     obj = getattr(module, attr, None)
     if not isinstance(obj, Kernel):
-        raise SystemExit(f"attnhls: {target} is not a @kernel function")
+        raise CliError(f"{target} is not a @kernel function")
     return obj
 
 
@@ -32,17 +47,42 @@ def _parse_dims(text: str) -> dict[str, int]:
     dims = {}
     for item in filter(None, text.split(",")):
         name, _, value = item.partition("=")
-        if not value.isdigit():
-            raise SystemExit(f"attnhls: --dims takes NAME=INT pairs, e.g. M=64,N=64,D=16 (got {item!r})")
+        if not value.strip().lstrip("-").isdigit():
+            raise CliError(f"--dims takes NAME=INT pairs, e.g. M=64,N=64,D=16 (got {item!r})")
         dims[name.strip()] = int(value)
     return dims
 
 
+def _dims_for(kernel: Kernel, text: str) -> dict[str, int]:
+    """The --dims of a command that needs every dim symbol of `kernel` bound; names all missing ones."""
+    dims = _parse_dims(text)
+    symbols = [d for p in kernel.ir.params if isinstance(p.type, ArrayType) for d in p.type.dims
+               if isinstance(d, str)]
+    missing = [d for d in dict.fromkeys(symbols) if d not in dims]
+    if missing:
+        given = ",".join(f"{k}={v}" for k, v in dims.items())
+        want = ",".join([given] * bool(given) + [f"{d}=8" for d in missing])
+        raise CliError(f"{kernel.__name__} needs a size for dim(s) {', '.join(missing)}: add --dims {want}")
+    return dims
+
+
+def _cuda_simulator_if_no_gpu(names: list[str] | str) -> None:
+    """Run numba-cuda on Numba's CUDA simulator where no NVIDIA GPU is visible, and say so."""
+    if (names == "all" or "numba-cuda" in names) and "NUMBA_ENABLE_CUDASIM" not in os.environ \
+            and shutil.which("nvidia-smi") is None:
+        os.environ["NUMBA_ENABLE_CUDASIM"] = "1"  # NOTE: before anything imports numba.cuda
+        print("attnhls: no NVIDIA GPU here: numba-cuda runs on Numba's CUDA simulator", file=sys.stderr)
+
+
 def cmd_check(args: argparse.Namespace) -> int:
-    from hls.checker import CheckFailure, check
+    import warnings
+
+    from hls.checker import check
+    from hls.coverage import CoverageWarning
 
     kernel = load_kernel(args.target)
     spec = "all" if args.backends == "all" else args.backends.split(",")
+    _cuda_simulator_if_no_gpu(spec)
     last = [0.0]
 
     def progress(done: int, total: int) -> None:
@@ -52,28 +92,28 @@ def cmd_check(args: argparse.Namespace) -> int:
             print(f"\r  {kernel.__name__}: example {min(done, total)}/{total}", end="", file=sys.stderr, flush=True)
 
     try:
-        report = check(kernel, backends=spec, examples=args.examples, seed=None if args.random else args.seed,
-                       max_dim=args.max_dim, progress=progress)
-    except CheckFailure as err:
+        with warnings.catch_warnings():  # NOTE: the report prints the coverage warnings, once each
+            warnings.simplefilter("ignore", CoverageWarning)
+            report = check(kernel, backends=spec, examples=args.examples, seed=None if args.random else args.seed,
+                           max_dim=args.max_dim, progress=progress)
+    finally:
         print(file=sys.stderr)
-        print(err)
-        return 1
-    print(file=sys.stderr)
     print(report)
     return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    import backends
+    from hls import runtime
     from hls.strategies import random_arguments
 
     kernel = load_kernel(args.target)
-    inputs = random_arguments(kernel, _parse_dims(args.dims), seed=args.seed)
+    _cuda_simulator_if_no_gpu([args.backend])
+    inputs = random_arguments(kernel, _dims_for(kernel, args.dims), seed=args.seed)
     print(f"compiling {kernel.__name__} for {args.backend} ...", file=sys.stderr, flush=True)
     times = []
     for rep in range(args.repeat + 1):
         work = [a.copy() if isinstance(a, np.ndarray) else a for a in inputs]
-        result = backends.run(kernel, *work, backend=args.backend)
+        result = runtime.run(kernel, *work, backend=args.backend)
         if rep:
             times.append(result.seconds)
         print(f"\r  run {rep}/{args.repeat}{' (warm-up)' if not rep else ''}", end="", file=sys.stderr, flush=True)
@@ -96,9 +136,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_source(args: argparse.Namespace) -> int:
-    import backends
+    from hls import runtime
 
-    print(backends.get(args.backend).source(load_kernel(args.target)))
+    kernel = load_kernel(args.target)
+    hardware = args.backend in ("myhdl", "verilator")
+    print(runtime.get(args.backend).source(kernel, _dims_for(kernel, args.dims) if hardware else {}))
     return 0
 
 
@@ -109,7 +151,7 @@ def cmd_ir(args: argparse.Namespace) -> int:
     if args.dims:  # the IR the scheduler sees: after every pass of hls.lower
         from hls.passes import run_all
 
-        print(format_function(run_all(kernel, _parse_dims(args.dims))), end="")
+        print(format_function(run_all(kernel, _dims_for(kernel, args.dims))), end="")
     else:
         print(format_function(kernel.ir), end="")
     return 0
@@ -120,9 +162,10 @@ def cmd_lower(args: argparse.Namespace) -> int:
 
     from hls.compiler import lower
 
+    kernel = load_kernel(args.target)
     t0 = time.perf_counter()
-    design = lower(load_kernel(args.target), clock_ns=args.clock_ns, multipliers=args.multipliers,
-                   strict_ii=args.strict_ii, **_parse_dims(args.dims))
+    design = lower(kernel, clock_ns=args.clock_ns, multipliers=args.multipliers, strict_ii=args.strict_ii,
+                   **_dims_for(kernel, args.dims))
     print(f"lowered in {time.perf_counter() - t0:.2f} s")
     if args.out:
         out = Path(args.out)
@@ -137,69 +180,94 @@ def cmd_lower(args: argparse.Namespace) -> int:
 
 
 def cmd_backends(args: argparse.Namespace) -> int:
-    import backends
+    from hls import runtime
 
-    for name in backends.names():
-        why = backends.available(name)
+    for name in runtime.names():
+        why = runtime.available(name)
         print(f"{name:12s} {'available' if not why else 'NOT AVAILABLE: ' + why}")
     return 0
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
-    from hls.demo import main as demo
+def _add(sub: argparse._SubParsersAction, name: str, help: str, example: str) -> argparse.ArgumentParser:
+    """A subcommand whose --help shows every default and ends with an example."""
+    return sub.add_parser(name, help=help, description=help, epilog=f"example:\n  {example}",
+                          formatter_class=_Formatter)
 
-    return demo(examples=args.examples)
+
+class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """The default in the help of every option that has one, the example kept as written."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None or action.default is False or action.default == "":
+            return action.help
+        return super()._get_help_string(action)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="attnhls", description=__doc__)
+    parser = argparse.ArgumentParser(prog="attnhls", description=__doc__, formatter_class=_Formatter,
+                                     epilog="example:\n  attnhls check algorithms.qk:qk_dense --backends all")
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("check", help="run a kernel on several backends with Hypothesis inputs and compare")
-    p.add_argument("target", help="module:function, e.g. algorithms.qk:qk_dense")
-    p.add_argument("--backends", default="all", help="comma-separated backend names, or 'all' (default)")
-    p.add_argument("--examples", type=int, default=100)
-    p.add_argument("--seed", type=int, default=0)
+    target = "the kernel, as module:function (imported from the current directory first)"
+    p = _add(sub, "check", "run a kernel on several backends with Hypothesis inputs and compare",
+             "attnhls check algorithms.qk:qk_dense --backends python,numba-cpu,verilator --examples 50")
+    p.add_argument("target", help=target)
+    p.add_argument("--backends", default="all", help="comma-separated backend names, or 'all'")
+    p.add_argument("--examples", type=int, default=100, help="Hypothesis examples to draw")
+    p.add_argument("--seed", type=int, default=0, help="Hypothesis seed (the same examples every run)")
     p.add_argument("--random", action="store_true", help="fresh random examples instead of the fixed seed")
     p.add_argument("--max-dim", type=int, default=6, help="largest size drawn for a symbolic dim")
     p.set_defaults(func=cmd_check)
-    p = sub.add_parser("run", help="run a kernel on random full-range inputs and summarize the outputs")
-    p.add_argument("target")
-    p.add_argument("--backend", default="numba-cpu")
-    p.add_argument("--dims", default="", help="sizes of the symbolic dims, e.g. M=64,N=64,D=16")
-    p.add_argument("--seed", type=int, default=0)
+    p = _add(sub, "run", "run a kernel on random full-range inputs and summarize the outputs",
+             "attnhls run algorithms.qk:qk_dense --backend numba-cpu --dims M=512,N=512,D=64")
+    p.add_argument("target", help=target)
+    p.add_argument("--backend", default="numba-cpu", help="the backend to run on (see `attnhls backends`)")
+    p.add_argument("--dims", default="", help="sizes of every symbolic dim, e.g. M=64,N=64,D=16")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random inputs")
     p.add_argument("--repeat", type=int, default=3, help="timed runs after one warm-up run")
     p.set_defaults(func=cmd_run)
-    p = sub.add_parser("source", help="print the source a software backend generates for a kernel")
-    p.add_argument("target")
-    p.add_argument("--backend", default="numba-cpu")
+    p = _add(sub, "source", "print the code a backend generates (Python, MyHDL for myhdl, Verilog for verilator)",
+             "attnhls source algorithms.qk:qk_dense --backend verilator --dims M=8,N=8,D=16")
+    p.add_argument("target", help=target)
+    p.add_argument("--backend", default="numba-cpu", help="the backend whose code to print")
+    p.add_argument("--dims", default="", help="dims and scalar parameters the HDL backends bind, e.g. M=8,N=8,D=16")
     p.set_defaults(func=cmd_source)
-    p = sub.add_parser("ir", help="print a kernel's typed IR (after the HLS passes when --dims is given)")
-    p.add_argument("target")
+    p = _add(sub, "ir", "print a kernel's typed IR (after the HLS passes when --dims is given)",
+             "attnhls ir algorithms.qk:qk_dense --dims M=8,N=8,D=16")
+    p.add_argument("target", help=target)
     p.add_argument("--dims", default="", help="bind dims (and scalar parameters) and run the passes, e.g. D=16")
     p.set_defaults(func=cmd_ir)
-    p = sub.add_parser("lower", help="compile a kernel to hardware: report, and MyHDL / Verilog / VHDL files")
-    p.add_argument("target")
+    p = _add(sub, "lower", "compile a kernel to hardware: report, and MyHDL / Verilog / VHDL files",
+             "attnhls lower algorithms.qk:qk_dense --dims M=8,N=8,D=16 --out build/ --synth")
+    p.add_argument("target", help=target)
     p.add_argument("--dims", default="", help="dims and scalar parameters to bind, e.g. M=8,N=8,D=16")
-    p.add_argument("--out", help="folder for <top>.py (MyHDL), <top>.v and <top>.vhd")
+    p.add_argument("--out", help="folder for <top>.py (MyHDL), <top>.v and <top>.vhd (none: print the report only)")
     p.add_argument("--synth", action="store_true", help="also synthesize with Yosys synth_xilinx (LUT/FF/DSP/BRAM)")
     p.add_argument("--clock-ns", type=float, default=5.0, help="clock period the scheduler chains under")
     p.add_argument("--multipliers", type=int, default=None, help="at most this many multipliers per cycle")
     p.add_argument("--strict-ii", action="store_true", help="a pipelined loop that misses its ii is an error")
     p.set_defaults(func=cmd_lower)
-    p = sub.add_parser("backends", help="list the backends and whether they can run here")
+    p = _add(sub, "backends", "list the backends and whether they can run here", "attnhls backends")
     p.set_defaults(func=cmd_backends)
-    p = sub.add_parser("demo", help="check every library kernel on every backend and show the results")
-    p.add_argument("--examples", type=int, default=100)
-    p.set_defaults(func=cmd_demo)
+    for ep in entry_points(group="attnhls.commands"):
+        ep.load()(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one `attnhls` command; expected failures print one line and return 2, never a traceback."""
+    from hls.checker import CheckFailure
+    from hls.runtime import BackendUnavailable
+    from hls.tools._common import ToolError, ToolMissing
+
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (KernelError, ArgumentError, ValueError) as err:
+    except CheckFailure as err:
         print(f"attnhls: {err}", file=sys.stderr)
+        return 2
+    except (CliError, KernelError, ArgumentError, BackendUnavailable, ToolMissing, ToolError, ValueError) as err:
+        print(f"attnhls: {type(err).__name__}: {err}" if not isinstance(err, CliError) else f"attnhls: {err}",
+              file=sys.stderr)
         return 2
 
 

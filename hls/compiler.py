@@ -6,9 +6,11 @@
     design.myhdl_source           # the generated @block (readable)
 
 The compiler, in order (`lower` below): the IR passes (hls/passes: inline, bind, fold, unroll, if-convert,
-narrow), memory mapping (hls/hw/memory.py), scheduling and the FSM (hls/hw/dfg.py, schedule.py, fsm.py), and the
-MyHDL emitter (hls/hw/emit.py). `Design` holds the result and simulates it (MyHDL, or Verilator through
-hls/tools).
+narrow), memory mapping (hls/hw/memory.py), the hardware stages (hls/hw/fsm.py: registers, dataflow graphs
+(dfg.py) scheduled (schedule.py) into blocks and pipelines, the FSM, port trimming), and the MyHDL emitter
+(hls/hw/emit.py). With ATTNHLS_VERIFY_IR set, the IR verifier runs between the passes and the schedule verifier
+(hls/hw/verify.py) between the hardware stages. `Design` holds the result and simulates it (MyHDL, or Verilator
+through hls/tools).
 """
 
 from __future__ import annotations
@@ -31,9 +33,11 @@ from hls.hw.emit import Emitter, clean, port_range
 from hls.hw.fsm import Hardware, PipelineReport
 from hls.hw.latency import Lat
 from hls.hw.memory import Memory, map_memories
+from hls.hw.ops import ARITHMETIC, OpKind
 from hls.hw.schedule import Limits
+from hls.hw.verify import verify_schedule
 from hls.lang import Kernel
-from hls.types import BoolType
+from hls.types import BoolType, decode_value
 
 
 def lower(kernel: Kernel, *, clock_ns: float = 5.0, multipliers: int | None = None,
@@ -49,13 +53,18 @@ def lower(kernel: Kernel, *, clock_ns: float = 5.0, multipliers: int | None = No
     """
     if not isinstance(kernel, Kernel):
         raise TypeError(f"lower() takes a @kernel function, got {kernel!r}")
+    verify = bool(os.environ.get("ATTNHLS_VERIFY_IR"))
     try:
-        fn = _passes(kernel, params)                   # inline, bind, fold, unroll, if-convert, narrow
-        memories = map_memories(fn, partition, ports)  # arrays -> RAM banks and ports, tables -> ROMs
-        hw = Hardware(fn, memories, Timing(clock_ns),  # schedule blocks, modulo-schedule pipelines, FSM
-                      Limits({b.prefix: b.ports for m in memories.values() for b in m.banks}, multipliers),
-                      strict_ii)
-        hw.build()
+        fn = _passes(kernel, params, verify)            # inline, bind, fold, unroll, if-convert, narrow
+        memories = map_memories(fn, partition, ports)   # arrays -> RAM banks and ports, tables -> ROMs
+        limits = Limits({b.prefix: b.ports for m in memories.values() for b in m.banks}, multipliers)
+        hw = Hardware(fn, memories, Timing(clock_ns), limits, strict_ii)  # registers of parameters and locals
+        hw.declare_loop_vars()                          # registers of loop counters (one step past the end)
+        body = hw.expand_allocs(fn.body)                # local arrays zero-filled by pipelined store loops
+        hw.build_fsm(body)                              # blocks list-scheduled, pipelines modulo-scheduled: states
+        _verify(hw, "build-fsm", verify)                # dependences, chaining, resources, II (ATTNHLS_VERIFY_IR)
+        hw.trim_ports()                                 # each bank keeps only the ports its schedule uses
+        _verify(hw, "trim-ports", verify)               # ports again, against the trimmed banks
         top = "k_" + clean(kernel.__name__)[:40]
         emitter = Emitter(hw, top)
         source = emitter.emit()                         # the MyHDL @block source
@@ -64,11 +73,17 @@ def lower(kernel: Kernel, *, clock_ns: float = 5.0, multipliers: int | None = No
     return Design(kernel, dict(params), fn, hw, top, source, emitter.register_list())
 
 
-def _passes(kernel: Kernel, params: dict[str, int]) -> ir.Function:
+def _passes(kernel: Kernel, params: dict[str, int], verify: bool) -> ir.Function:
     from hls import passes
 
     dump = os.environ.get("ATTNHLS_DUMP_IR")
-    return passes.run_all(kernel, params, verify=bool(os.environ.get("ATTNHLS_VERIFY_IR")), dump=dump)
+    return passes.run_all(kernel, params, verify=verify, dump=dump)
+
+
+def _verify(hw: Hardware, stage: str, on: bool) -> None:
+    """Check the schedule after hardware stage `stage` when verification is on (ScheduleError: a compiler bug)."""
+    if on:
+        verify_schedule(hw, stage)
 
 
 @dataclass
@@ -143,7 +158,7 @@ class Design:
     @cached_property
     def block(self) -> Any:
         """The generated MyHDL @block function."""
-        from backends._loader import load_source
+        from hls.cache import load_source
         from hls.hw import myhdl_speed
 
         myhdl_speed.install()
@@ -151,17 +166,15 @@ class Design:
 
     @cached_property
     def report(self) -> Report:
+        """What was built: states, latency, pipelines, operator counts, registers, memories."""
         hw = self.hw
-        ops = Counter()
-        names = {"+": "add", "-": "sub", "*": "mul", "//": "div", "%": "mod", "&": "and", "|": "or", "^": "xor",
-                 "<<": "shl", ">>": "shr"}
-        graphs = [b.graph for b in hw.blocks] + [p.graph for p in hw.pipelines]
-        for g in graphs:
+        ops: Counter[str] = Counter()
+        for g in hw.graphs():
             for o in g.ops:
-                if o.kind in ("bin", "mulc", "shift_const"):
-                    ops[names[o.attr] + ("_const" if o.kind != "bin" else "")] += 1
-                elif o.kind in ("cmp", "min", "max", "abs", "neg", "sel", "load", "store"):
-                    ops[o.kind] += 1
+                if o.kind in ARITHMETIC:
+                    ops[o.binop.word + ("_const" if o.kind != OpKind.BIN else "")] += 1
+                elif o.kind in _COUNTED:
+                    ops[o.kind.value] += 1
         mems = [MemoryReport(m.name, m.kind, len(m.banks), m.banks[0].depth, int_type(m.elem).width, m.ports)
                 for m in hw.memories.values()]
         return Report(self.kernel.__name__, self.params, hw.timing.clock_ns, len(hw.states), hw.latency,
@@ -261,14 +274,6 @@ class Design:
                 out = values[m.name]
                 m.join(images, out)
 
-    def decode_ret(self, raw: int | None) -> Any:
-        t = self.hw.fn.ret
-        if t is None or raw is None:
-            return None
-        if isinstance(t, BoolType):
-            return bool(raw)
-        return int_type(t).wrap(int(raw))
-
     def interface(self) -> Any:
         """The port-level interface the Verilator harness drives (hls.tools.interface)."""
         from hls.tools.interface import Bank, Interface, Port
@@ -302,7 +307,7 @@ class Design:
         scalars, images = self.arguments(values)
         result = self._model.run(scalars, images, max_cycles)
         self.results(result.memories, values)
-        return self.decode_ret(result.ret), result.cycles
+        return decode_value(result.ret, self.hw.fn.ret), result.cycles
 
     def simulate_myhdl(self, values: dict[str, Any], max_cycles: int = 10_000_000) -> tuple[Any, int]:
         """Run the MyHDL simulation on the arguments (by parameter name); returns (return value, cycles)."""
@@ -311,7 +316,11 @@ class Design:
         scalars, images = self.arguments(values)
         out_images, ret, cycles = run_myhdl(self, scalars, images, max_cycles)
         self.results(out_images, values)
-        return self.decode_ret(ret), cycles
+        return decode_value(ret, self.hw.fn.ret), cycles
+
+
+_COUNTED = frozenset({OpKind.CMP, OpKind.MIN, OpKind.MAX, OpKind.ABS, OpKind.NEG, OpKind.SEL, OpKind.LOAD,
+                      OpKind.STORE})  # the other kinds the report counts (by name)
 
 
 def _canonical(text: str) -> str:

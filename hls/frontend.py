@@ -1,11 +1,10 @@
-"""Python AST -> typed IR, through an explicit allowlist.
+"""Python AST -> typed IR, through an explicit allowlist (the tables of `hls._allowlist`).
 
 Anything outside the allowlist raises `KernelError` at the user's line with
-what to write instead. Types follow the exact-value rule: each integer
-expression gets the narrowest type that holds every value it can take, and
-operations that need the exact value (comparisons, `>>`, `//`, `%`, `min`,
-`max`, `abs`, truth tests, indices, shift amounts, conversions to float) refuse
-operands that may not fit 64 bits, so every backend computes the same result.
+what to write instead. Types follow the exact-value rules of `hls.inttypes`:
+each integer expression gets the narrowest type that holds every value it can
+take, and operations that need the exact value refuse (`need_exact`) operands
+that may not fit 64 bits, so every backend computes the same result.
 """
 
 from __future__ import annotations
@@ -14,58 +13,18 @@ import ast
 import builtins
 import inspect
 import textwrap
-from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 import numpy as np
 
 from hls import lang
+from hls._allowlist import ARITH_OPS, COMPARE_OPS, FLOAT_FNS, LOOP_MARKERS, OP_FIX, REJECTED_EXPRS, REJECTED_STMTS
+from hls._scope import LocalInfo, Scope
 from hls.errors import KernelError
+from hls.inttypes import DIM_TYPE, binop_range, intrinsic_range, literal_type, narrowest_int, unary_range, value_range
+from hls.inttypes import MAX_DIM as MAX_DIM  # NOTE: re-exported while hls/args.py imports it from here
 from hls.ir import nodes as ir
 from hls.types import ArrayType, BoolType, FloatType, IntType, ScalarType, as_type, bool_, i64, is_int
-
-MAX_DIM = (1 << 31) - 1  # arrays are at most 2**31 - 1 long in each dim
-_DIM_TYPE = IntType(31, False)
-_ARITH = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.FloorDiv: "//", ast.Mod: "%",
-          ast.LShift: "<<", ast.RShift: ">>", ast.BitAnd: "&", ast.BitOr: "|", ast.BitXor: "^",
-          ast.Div: "/"}
-_CMP = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!="}
-_MARKERS = {lang.prange: "prange", lang.unroll: "unroll", lang.pipeline: "pipeline", builtins.range: "range"}
-_FLOAT_FNS = {lang.exp: "exp", lang.log: "log", lang.sqrt: "sqrt"}
-_REJECTED_STMTS = {
-    ast.Try: ("try/except is not supported in kernels", "remove it; kernels cannot catch errors"),
-    ast.With: ("`with` is not supported in kernels", "remove the with block"),
-    ast.Raise: ("raise is not supported in kernels", "check inputs before calling the kernel"),
-    ast.Import: ("import is not supported in kernels", "import at module level"),
-    ast.ImportFrom: ("import is not supported in kernels", "import at module level"),
-    ast.Global: ("global is not supported in kernels", "pass the value as an argument"),
-    ast.Nonlocal: ("nonlocal is not supported in kernels", "pass the value as an argument"),
-    ast.Delete: ("del is not supported in kernels", "remove it"),
-    ast.Assert: ("assert is not supported in kernels", "check inputs before calling the kernel"),
-    ast.FunctionDef: ("nested functions are not supported in kernels",
-                      "define another @kernel at module level and call it"),
-    ast.ClassDef: ("classes are not supported in kernels", "use arrays and scalars"),
-    ast.Break: ("break is not supported in kernels", "use a while loop whose condition ends the loop"),
-    ast.Continue: ("continue is not supported in kernels", "put the rest of the body under an if"),
-}
-_REJECTED_EXPRS = {
-    ast.List: ("lists are not supported in kernels", "pass an Array argument, or use hls.table(...) for constants"),
-    ast.Tuple: ("tuples are not supported in kernels", "use separate scalars or an Array"),
-    ast.Dict: ("dicts are not supported in kernels", "use an Array indexed by an integer key"),
-    ast.Set: ("sets are not supported in kernels", "use a boolean Array as a membership mask"),
-    ast.ListComp: ("comprehensions are not supported in kernels", "write a for loop that stores into an Array"),
-    ast.SetComp: ("comprehensions are not supported in kernels", "write a for loop that stores into an Array"),
-    ast.DictComp: ("comprehensions are not supported in kernels", "write a for loop that stores into an Array"),
-    ast.GeneratorExp: ("generator expressions are not supported in kernels", "write a for loop"),
-    ast.Lambda: ("lambda is not supported in kernels", "define another @kernel and call it"),
-    ast.JoinedStr: ("strings are not supported in kernels", "use integer codes"),
-    ast.Await: ("await is not supported in kernels", "remove it"),
-    ast.Yield: ("yield is not supported in kernels", "store results into an Array argument"),
-    ast.YieldFrom: ("yield is not supported in kernels", "store results into an Array argument"),
-    ast.NamedExpr: ("the walrus operator is not supported in kernels", "assign on its own line"),
-    ast.Starred: ("star-unpacking is not supported in kernels", "pass arguments one by one"),
-    ast.Slice: ("slices are not supported in kernels", "index one element at a time in a loop"),
-}
 
 
 def parse_kernel(kernel: lang.Kernel) -> ir.Function:
@@ -124,43 +83,6 @@ def _direct_callees(k: lang.Kernel) -> list[lang.Kernel]:
     return out
 
 
-@dataclass
-class _LocalInfo:
-    type: ScalarType
-    scope: str
-    loc: ir.Loc
-
-
-@dataclass
-class _Scope:
-    """What names mean while the body is parsed."""
-
-    params: dict[str, ir.Param] = field(default_factory=dict)
-    locals: dict[str, _LocalInfo] = field(default_factory=dict)
-    loop_vars: dict[str, ScalarType] = field(default_factory=dict)  # live loop variables
-    past_loop_vars: set[str] = field(default_factory=set)  # variables of loops already parsed
-    tables: dict[str, ir.Table] = field(default_factory=dict)
-    arrays: dict[str, tuple[ArrayType, str, ir.Loc]] = field(default_factory=dict)  # local arrays
-    array_dims: dict[str, tuple[ScalarType, ...]] = field(default_factory=dict)  # local array -> size types
-    alias: dict[str, str] = field(default_factory=dict)  # user name -> IR name of locals re-declared per prange
-
-    def fresh(self, name: str, owner_scope: str) -> str:
-        """The IR name for `name` declared anew, when its earlier declaration's prange loop has ended."""
-        internal = self.alias.get(name, name)
-        owner = self.locals[internal].scope if internal in self.locals else \
-            self.arrays[internal][1] if internal in self.arrays else None
-        if owner is None and name in self.past_loop_vars:
-            pass  # a local named like an earlier loop's variable: its own IR name, so it still starts at zero
-        elif owner is None or owner == owner_scope or not owner or owner in self.prange:
-            return internal
-        k = 2
-        while f"{name}__{k}" in self.locals or f"{name}__{k}" in self.arrays:
-            k += 1
-        self.alias[name] = f"{name}__{k}"
-        return self.alias[name]
-    prange: list[str] = field(default_factory=list)  # enclosing prange scopes, innermost last
-
-
 class _Frontend:
     def __init__(self, kernel: lang.Kernel) -> None:
         self.kernel = kernel
@@ -176,7 +98,7 @@ class _Frontend:
         self.globals = dict(fn.__globals__)
         if fn.__closure__:
             self.globals.update(zip(fn.__code__.co_freevars, (c.cell_contents for c in fn.__closure__)))
-        self.scope = _Scope()
+        self.scope = Scope()
         self.callees: dict[str, lang.Kernel] = {}
         self.call_sites: list[tuple[lang.Kernel, ir.Loc]] = []
         self.is_float = False
@@ -278,8 +200,8 @@ class _Frontend:
         return tuple(out)
 
     def stmt(self, s: ast.stmt) -> ir.Stmt:
-        if type(s) in _REJECTED_STMTS:
-            self.fail(s, *_REJECTED_STMTS[type(s)])
+        if type(s) in REJECTED_STMTS:
+            self.fail(s, *REJECTED_STMTS[type(s)])
         if isinstance(s, ast.Assign) and isinstance(s.value, ast.Call) \
                 and self.static_value(s.value.func) is lang.zeros:
             return self.alloc(s)
@@ -300,9 +222,9 @@ class _Frontend:
             t = self.scalar_type(s.annotation, hint, "the annotation")
             return self.assign(s.target, self.expr(s.value), s, declared=t)
         if isinstance(s, ast.AugAssign):
-            op = _ARITH.get(type(s.op))
+            op = ARITH_OPS.get(type(s.op))
             if op is None:
-                self.fail(s, f"operator `{ast.unparse(s)}` is not supported in kernels", _OP_FIX)
+                self.fail(s, f"operator `{ast.unparse(s)}` is not supported in kernels", OP_FIX)
             current = self.expr(s.target)
             value = self.binop(op, current, self.expr(s.value), s)
             return self.assign(s.target, value, s, declared=None)
@@ -356,7 +278,7 @@ class _Frontend:
                 declared = value.type if isinstance(value.type, FloatType) else i64
             if isinstance(declared, FloatType) and not self.is_float:
                 self._float_error(s)
-            info = self.scope.locals[name] = _LocalInfo(declared, scope, self.loc(target))
+            info = self.scope.locals[name] = LocalInfo(declared, scope, self.loc(target))
         else:
             if declared is not None and declared != info.type:
                 self.fail(s, f"`{name}` was declared as {info.type.name} at line {info.loc.line}",
@@ -393,7 +315,7 @@ class _Frontend:
         self.scope.arrays[name] = (atype, scope, self.loc(target))
         return ir.Alloc(name, atype, tuple(dims), self.loc(s))
 
-    def prange_error(self, node: ast.AST, name: str, info: _LocalInfo) -> NoReturn:
+    def prange_error(self, node: ast.AST, name: str, info: LocalInfo) -> NoReturn:
         self.fail(node, f"local `{name}` is shared between prange iterations (declared at line {info.loc.line})",
                   "prange iterations run in parallel: declare the local inside the prange body "
                   "and write per-iteration results to an Array")
@@ -410,9 +332,8 @@ class _Frontend:
                       "use a fresh name for each loop variable")
         kind, rng_call, ii, factor = self.loop_header(s.iter)
         start, stop, step = self.range_args(rng_call)
-        lo = min(_lo(start), _lo(stop))
-        hi = max(_hi(start), _hi(stop))
-        vtype = _int_type(lo, hi)
+        (slo, shi), (elo, ehi) = value_range(start), value_range(stop)
+        vtype = narrowest_int(min(slo, elo), max(shi, ehi))
         self.scope.loop_vars[var] = vtype
         if kind == "prange":
             self.scope.prange.append(f"{var}@{s.lineno + self.line_offset}")
@@ -429,14 +350,14 @@ class _Frontend:
         if not isinstance(it, ast.Call):
             self.fail(it, "kernels loop over range(...) only",
                       "write `for i in range(n)`, or prange/unroll/pipeline of a range")
-        marker = _MARKERS.get(self.static_value(it.func))
+        marker = LOOP_MARKERS.get(self.static_value(it.func))
         if marker in ("range", "prange"):
             if it.keywords:
                 self.fail(it, f"{marker}() takes no keyword arguments", f"write {marker}(start, stop, step)")
             return marker, it, None, None
         if marker in ("unroll", "pipeline"):
             if len(it.args) != 1 or not isinstance(it.args[0], ast.Call) \
-                    or _MARKERS.get(self.static_value(it.args[0].func)) != "range":
+                    or LOOP_MARKERS.get(self.static_value(it.args[0].func)) != "range":
                 fix = "write `pipeline(range(n), ii=1)`" if marker == "pipeline" else \
                     "write `unroll(range(n))`, or `unroll(range(n), factor=2)` to unroll by a factor"
                 self.fail(it, f"{marker}() wraps a range", fix)
@@ -473,17 +394,17 @@ class _Frontend:
     # ---- expressions ---------------------------------------------------------
 
     def expr(self, e: ast.expr) -> ir.Expr:
-        if type(e) in _REJECTED_EXPRS:
-            self.fail(e, *_REJECTED_EXPRS[type(e)])
+        if type(e) in REJECTED_EXPRS:
+            self.fail(e, *REJECTED_EXPRS[type(e)])
         loc = self.loc(e)
         if isinstance(e, ast.Constant):
             return self.constant(e.value, e)
         if isinstance(e, ast.Name):
             return self.name(e)
         if isinstance(e, ast.BinOp):
-            op = _ARITH.get(type(e.op))
+            op = ARITH_OPS.get(type(e.op))
             if op is None:
-                self.fail(e, f"operator `{_op_text(e)}` is not supported in kernels", _OP_FIX)
+                self.fail(e, f"operator `{_op_text(e)}` is not supported in kernels", OP_FIX)
             return self.binop(op, self.expr(e.left), self.expr(e.right), e)
         if isinstance(e, ast.UnaryOp):
             operand = self.expr(e.operand)
@@ -495,11 +416,10 @@ class _Frontend:
                 if isinstance(e.op, ast.Invert):
                     self.fail(e, "`~` is not defined on floats", "use integers for bit operations")
                 return ir.UnaryOp("-", operand, operand.type, loc)
-            if isinstance(e.op, ast.USub):
-                if isinstance(operand, ir.Const) and isinstance(operand.type, IntType):
-                    return _const(-operand.value, loc)
-                return ir.UnaryOp("-", operand, _int_type(-_hi(operand), -_lo(operand)), loc)
-            return ir.UnaryOp("~", operand, _int_type(-_hi(operand) - 1, -_lo(operand) - 1), loc)
+            if isinstance(e.op, ast.USub) and isinstance(operand, ir.Const) and isinstance(operand.type, IntType):
+                return _const(-operand.value, loc)
+            op = "-" if isinstance(e.op, ast.USub) else "~"
+            return ir.UnaryOp(op, operand, narrowest_int(*unary_range(op, value_range(operand))), loc)
         if isinstance(e, ast.Compare):
             return self.compare(e)
         if isinstance(e, ast.BoolOp):
@@ -608,48 +528,27 @@ class _Frontend:
         if op == "/":
             self.fail(node, "`/` is true division, which integer kernels do not have",
                       "use `//` for floor division (or >> for powers of two)")
-        alo, ahi, blo, bhi = _lo(a), _hi(a), _lo(b), _hi(b)
         na, nb = _operand_nodes(node)
-        if op == "+":
-            lo, hi = alo + blo, ahi + bhi
-        elif op == "-":
-            lo, hi = alo - bhi, ahi - blo
-        elif op == "*":
-            corners = (alo * blo, alo * bhi, ahi * blo, ahi * bhi)
-            lo, hi = min(corners), max(corners)
-        elif op in ("//", "%"):
+        if op in ("//", "%"):
             self.need_exact(a, na, f"`{op}`")
             self.need_exact(b, nb, f"`{op}`")
             if isinstance(b, ir.Const) and b.value == 0:
                 self.fail(node, "division by zero", "divide by a non-zero value")
-            m = max(abs(blo), abs(bhi))
-            if op == "%":
-                lo, hi = (0 if blo >= 0 else -(m - 1)), (0 if bhi <= 0 else m - 1)
-            elif blo > 0 or bhi < 0:  # the divisor has one sign: the extremes are at the corners
-                corners = [x // y for x in (alo, ahi) for y in (blo, bhi)]
-                lo, hi = min(corners), max(corners)
-            else:
-                lo, hi = -max(abs(alo), abs(ahi)), max(abs(alo), abs(ahi))
         elif op in ("<<", ">>"):
             self.need_exact(b, nb, "a shift amount")
-            slo, shi = max(blo, 0), min(bhi, 63)
-            if slo > shi:
+            blo, bhi = value_range(b)
+            if max(blo, 0) > min(bhi, 63):
                 self.fail(node, f"shift amount is always outside 0..63 (range {blo}..{bhi})", "shift by 0..63")
-            if op == "<<":
-                lo, hi = min(alo << slo, alo << shi), max(ahi << slo, ahi << shi)
-            else:
+            if op == ">>":
                 self.need_exact(a, na, "`>>`")
-                lo, hi = min(alo >> slo, alo >> shi), max(ahi >> slo, ahi >> shi)
-        else:  # & | ^ on two's complement values
-            lo, hi = _bitwise_range(op, alo, ahi, blo, bhi)
-        return ir.BinOp(op, a, b, _int_type(lo, hi), loc)
+        return ir.BinOp(op, a, b, narrowest_int(*binop_range(op, value_range(a), value_range(b))), loc)
 
     def compare(self, e: ast.Compare) -> ir.Expr:
         operands = [self.expr(e.left)] + [self.expr(c) for c in e.comparators]
         nodes = [e.left, *e.comparators]
         out = None
         for op, (a, na), (b, nb) in zip(e.ops, zip(operands, nodes), zip(operands[1:], nodes[1:])):
-            if type(op) not in _CMP:
+            if type(op) not in COMPARE_OPS:
                 self.fail(e, f"`{type(op).__name__}` comparisons are not supported in kernels",
                           "compare numbers with < <= > >= == !=")
             if not (isinstance(a.type, FloatType) or isinstance(b.type, FloatType)):
@@ -658,7 +557,7 @@ class _Frontend:
             else:
                 t = self.join_types(a, b, e)
                 a, b = self.convert(a, t, e), self.convert(b, t, e)
-            c = ir.Compare(_CMP[type(op)], a, b, bool_, self.loc(e))
+            c = ir.Compare(COMPARE_OPS[type(op)], a, b, bool_, self.loc(e))
             out = c if out is None else ir.Logical("and", out, c, bool_, self.loc(e))
         return out
 
@@ -674,10 +573,10 @@ class _Frontend:
             if isinstance(dim, int):
                 return _const(dim, self.loc(e))
             name = self.scope.alias.get(base.id, base.id)
-            dtype = _DIM_TYPE
+            dtype = DIM_TYPE
             if name in self.scope.array_dims:  # a local array: its dim has the range of the size it was given
                 size_t = self.scope.array_dims[name][e.slice.value]
-                dtype = _int_type(max(0, size_t.lo), max(0, size_t.hi))
+                dtype = narrowest_int(max(0, size_t.lo), max(0, size_t.hi))
             return ir.Dim(name, e.slice.value, dtype, self.loc(e))
         name, arr = self.array_base(e)
         return ir.Load(name, self.indices(e, arr), arr.elem, self.loc(e))
@@ -759,26 +658,21 @@ class _Frontend:
                 return ir.Intrinsic(name, tuple(self.convert(a, t, e) for a in args), t, loc)
             for a, n in zip(args, e.args):
                 self.need_exact(a, n, f"{name}()")
-            if name == "abs":
-                lo, hi = _lo(args[0]), _hi(args[0])
-                rng = (0 if lo <= 0 <= hi else min(abs(lo), abs(hi)), max(abs(lo), abs(hi)))
-            else:
-                pick = min if name == "min" else max
-                rng = (pick(_lo(a) for a in args), pick(_hi(a) for a in args))
-            return ir.Intrinsic(name, tuple(args), _int_type(*rng), loc)
-        if fn in _FLOAT_FNS:
+            rng = intrinsic_range(name, [value_range(a) for a in args])
+            return ir.Intrinsic(name, tuple(args), narrowest_int(*rng), loc)
+        if fn in FLOAT_FNS:
             if not self.is_float:
-                self._float_error(e, f"{_FLOAT_FNS[fn]}() in an integer kernel")
+                self._float_error(e, f"{FLOAT_FNS[fn]}() in an integer kernel")
             if len(e.args) != 1:
-                self.fail(e, f"{_FLOAT_FNS[fn]}() takes one argument", f"write {_FLOAT_FNS[fn]}(x)")
+                self.fail(e, f"{FLOAT_FNS[fn]}() takes one argument", f"write {FLOAT_FNS[fn]}(x)")
             a = self.expr(e.args[0])
             t = a.type if isinstance(a.type, FloatType) else FloatType(64)
-            return ir.Intrinsic(_FLOAT_FNS[fn], (self.convert(a, t, e),), t, loc)
+            return ir.Intrinsic(FLOAT_FNS[fn], (self.convert(a, t, e),), t, loc)
         if isinstance(fn, lang.Kernel):
             return self.kernel_call(fn, e)
-        if fn in _MARKERS:
-            self.fail(e, f"{_MARKERS[fn]}() can only be the iterable of a for loop",
-                      f"write `for i in {_MARKERS[fn]}(...)`")
+        if fn in LOOP_MARKERS:
+            self.fail(e, f"{LOOP_MARKERS[fn]}() can only be the iterable of a for loop",
+                      f"write `for i in {LOOP_MARKERS[fn]}(...)`")
         text = ast.unparse(e.func)
         fix = "kernels can call other @kernel functions, min, max, abs and the type casts (i32(x), ...)"
         if fn is int:
@@ -804,7 +698,7 @@ class _Frontend:
                 if arr.elem != want.elem or arr.rank != want.rank:
                     self.fail(node, f"argument `{p}` of `{callee.__name__}` must be {want.name}, got {arr.name}",
                               "pass an array of the same element type and rank")
-                if node.id in self.scope.tables and p in _stored_params(callee):
+                if node.id in self.scope.tables and p in callee.written_arrays:
                     self.fail(node, f"table `{node.id}` is read-only, but `{callee.__name__}` writes its "
                                     f"parameter `{p}`", "copy the table into an Array argument to modify it")
                 args.append(ir.ArrayArg(self.scope.alias.get(node.id, node.id), arr, self.loc(node)))
@@ -841,7 +735,8 @@ class _Frontend:
             if isinstance(b, ir.Const) and isinstance(tb, FloatType) and isinstance(ta, FloatType):
                 return ta
             return FloatType(max(widths))
-        return _int_type(min(_lo(a), _lo(b)), max(_hi(a), _hi(b)))
+        (alo, ahi), (blo, bhi) = value_range(a), value_range(b)
+        return narrowest_int(min(alo, blo), max(ahi, bhi))
 
     def convert(self, e: ir.Expr, t: ScalarType, node: ast.AST) -> ir.Expr:
         """`e` as a value of `t` (a Cast where the value may change)."""
@@ -866,46 +761,10 @@ class _Frontend:
 import hls.types as lang_types  # noqa: E402 - for Int/UInt lookups in static_value
 
 _MISSING = object()
-_OP_FIX = "kernels support + - * // % << >> & | ^ (and / on floats); for powers use << or multiply"
-
-
-def _stored_params(callee: lang.Kernel) -> frozenset[str]:
-    """Array parameters `callee` (or a kernel it calls) stores to."""
-    from backends._args import written_arrays
-
-    return written_arrays(callee)
-
-
-def _lo(e: ir.Expr) -> int:
-    """The least value `e` can take: its own value for an integer constant, else its type's minimum."""
-    return int(e.value) if isinstance(e, ir.Const) and not isinstance(e.type, FloatType) else e.type.lo
-
-
-def _hi(e: ir.Expr) -> int:
-    return int(e.value) if isinstance(e, ir.Const) and not isinstance(e.type, FloatType) else e.type.hi
-
-
-def _int_type(lo: int, hi: int) -> IntType:
-    """The narrowest integer type that holds every value in lo..hi."""
-    if lo >= 0:
-        return IntType(max(1, hi.bit_length()), False)
-    need = max((-lo - 1).bit_length(), hi.bit_length() if hi > 0 else 0) + 1
-    return IntType(need, True)
 
 
 def _const(value: int, loc: ir.Loc) -> ir.Const:
-    return ir.Const(value, _int_type(value, value), loc)
-
-
-def _bitwise_range(op: str, alo: int, ahi: int, blo: int, bhi: int) -> tuple[int, int]:
-    if op == "&" and alo >= 0 and blo >= 0:
-        return 0, min(ahi, bhi)
-    if op == "&" and (alo >= 0 or blo >= 0):
-        return 0, ahi if alo >= 0 else bhi
-    t = _int_type(min(alo, blo), max(ahi, bhi))
-    if t.signed:
-        return t.lo, t.hi
-    return 0, (1 << t.width) - 1
+    return ir.Const(value, literal_type(value), loc)
 
 
 def _scalar_types(params: list[ir.Param], ret: ScalarType | None) -> list[ScalarType]:

@@ -92,6 +92,9 @@ class Kernel:
     elsewhere; `hls.check` compares backends.
     """
 
+    __name__: str  # set from the function by functools.update_wrapper, like __doc__ and __qualname__
+    __qualname__: str
+
     def __init__(self, fn: Callable[..., Any], *, strategy: Any = None,
                  dims: dict[str, Any] | None = None, values: dict[str, Any] | None = None) -> None:
         if not inspect.isfunction(fn):
@@ -123,8 +126,26 @@ class Kernel:
         self.ir  # noqa: B018 - parsing fills the dict
         return self.__dict__["callees"]
 
+    @cached_property
+    def written_arrays(self) -> frozenset[str]:
+        """Names of the array parameters this kernel (or a kernel it calls) may write."""
+        from hls import ir
+        from hls.ir.walk import statements, stmt_exprs, subexpressions
+
+        out: set[str] = set()
+        for s in statements(self.ir.body):
+            if isinstance(s, ir.Store):
+                out.add(s.array)
+            for e in (e for top in stmt_exprs(s) for e in subexpressions(top)):
+                if isinstance(e, ir.Call):
+                    callee = self.callees[e.callee]
+                    for param, arg in zip(callee.ir.params, e.args):
+                        if isinstance(arg, ir.ArrayArg) and param.name in callee.written_arrays:
+                            out.add(arg.array)
+        return frozenset(out)
+
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        from backends import run
+        from hls.runtime import run
 
         return run(self, *args, backend="python", **kwargs).value
 

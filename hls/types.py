@@ -7,6 +7,7 @@ typed local, an array element, a kernel parameter or a return value.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -31,6 +32,7 @@ __all__ = [
     "u64",
     "bool_",
     "as_type",
+    "decode_value",
     "is_int",
     "numpy_dtype",
 ]
@@ -207,3 +209,17 @@ def numpy_dtype(t: ScalarType) -> np.dtype:
         if t.width <= w:
             return np.dtype(f"{'int' if t.signed else 'uint'}{w}")
     raise ValueError(f"no numpy dtype holds {t.name}")
+
+
+def decode_value(raw: Any, t: ScalarType | None) -> Any:
+    """A backend's raw return value as the kernel's return type gives it: int (wrapped), bool, float or None.
+
+    Every backend decodes its return value here, so all of them return the same Python value.
+    """
+    if t is None or raw is None:
+        return None
+    if isinstance(t, FloatType):
+        return float(np.float32(raw)) if t.width == 32 else float(raw)
+    if isinstance(t, BoolType):
+        return bool(raw)
+    return t.wrap(int(raw))

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-from backends._loader import cache_dir
+from hls.cache import cache_dir
 from hls.errors import KernelError
 from hls.lang import Kernel
 from hls.types import BoolType, Int, IntType, ScalarType, UInt, bool_, i8, i16, i32, i64, u8, u16, u32, u64
@@ -33,8 +33,9 @@ from hls.types import BoolType, Int, IntType, ScalarType, UInt, bool_, i8, i16, 
 __all__ = ["RandomKernel", "generate", "generate_cases", "kernel_source"]
 
 MAX_ATTEMPTS = 20  # candidates per kernel before the generator gives up (a generator bug)
-_HEADER = ("from hls import Array, Int, UInt, i8, i16, i32, i64, kernel, pipeline, prange, u8, u16, u32, u64, "
-           "unroll, zeros\n")
+_HEADER = (
+    "from hls import Array, Int, UInt, i8, i16, i32, i64, kernel, pipeline, prange, u8, u16, u32, u64, unroll, zeros\n"
+)
 _ODD = [Int(w) for w in (1, 3, 5, 7, 12, 17, 24, 33, 40, 63)] + [UInt(w) for w in (1, 2, 5, 12, 20, 31, 33, 48, 63)]
 _ELEM_TYPES = [i8, i16, i32, i64, u8, u16, u32, u64, bool_, "odd"]
 _ELEM_WEIGHTS = [3, 2, 2, 1, 2, 1, 1, 0.5, 1, 4]
@@ -59,8 +60,10 @@ class RandomKernel:
     def describe(self) -> str:
         """The seed, the file and the kernel's source: what a failing test shows."""
         fn = self.kernel.fn
-        return (f"random kernel {self.name} (RANDOM_KERNELS_SEED={self.seed}, index {self.index}), "
-                f"{inspect.getsourcefile(fn)}:{fn.__code__.co_firstlineno}\n{inspect.getsource(fn)}")
+        return (
+            f"random kernel {self.name} (RANDOM_KERNELS_SEED={self.seed}, index {self.index}), "
+            f"{inspect.getsourcefile(fn)}:{fn.__code__.co_firstlineno}\n{inspect.getsource(fn)}"
+        )
 
 
 # ---- value ranges, mirroring the frontend's typing rules -----------------------------------------------------
@@ -162,8 +165,13 @@ class _Scope:
     arrays: dict[str, _Arr] = field(default_factory=dict)
 
     def child(self, **changes: object) -> _Scope:
-        inherited = dict(pipeline=self.pipeline, loops=self.loops, mult=self.mult, prange_var=self.prange_var,
-                         prange_out=self.prange_out)
+        inherited = dict(
+            pipeline=self.pipeline,
+            loops=self.loops,
+            mult=self.mult,
+            prange_var=self.prange_var,
+            prange_out=self.prange_out,
+        )
         return _Scope(parent=self, **{**inherited, **changes})
 
     def chain(self) -> list[_Scope]:
@@ -351,8 +359,12 @@ class _Generator:
             self.features.add("minmax")
             args = [self.exact(self.expr(sc, d)) for _ in range(self.rng.choice([2, 2, 3]))]
             pick = min if fn == "min" else max
-            return E.typed(f"{fn}({', '.join(a.text for a in args)})", pick(a.lo for a in args),
-                           pick(a.hi for a in args), atom=True)
+            return E.typed(
+                f"{fn}({', '.join(a.text for a in args)})",
+                pick(a.lo for a in args),
+                pick(a.hi for a in args),
+                atom=True,
+            )
         if kind == "abs":
             self.features.add("abs")
             e = self.exact(self.expr(sc, d))
@@ -433,8 +445,12 @@ class _Generator:
 
     def stmt(self, sc: _Scope, depth: int) -> None:
         self.stmts_left -= 1
-        kinds = {"declare": 3, "assign": 2 * bool(sc.assignable_locals()), "store": 3 * bool(self.writable_arrays(sc)),
-                 "if": 1.5 * (depth < 4)}
+        kinds = {
+            "declare": 3,
+            "assign": 2 * bool(sc.assignable_locals()),
+            "store": 3 * bool(self.writable_arrays(sc)),
+            "if": 1.5 * (depth < 4),
+        }
         if depth < 4 and self.stmts_left > 2:
             kinds["unroll"] = 0.8
             if not sc.pipeline:
@@ -524,8 +540,16 @@ class _Generator:
         """The largest trip count a new loop may have within the kernel's budget (0: none)."""
         return max(0, min(most, 48 // sc.mult, self.trips_left // sc.mult))
 
-    def loop_body(self, sc: _Scope, depth: int, var: str, trips: int, values: tuple[int, int],
-                  typed: tuple[int, int], **changes: object) -> None:
+    def loop_body(
+        self,
+        sc: _Scope,
+        depth: int,
+        var: str,
+        trips: int,
+        values: tuple[int, int],
+        typed: tuple[int, int],
+        **changes: object,
+    ) -> None:
         self.trips_left -= trips * sc.mult
         body = sc.child(loops=sc.loops + 1, mult=sc.mult * max(trips, 1), **changes)
         t = _int_type(*typed)  # the loop variable's type: the frontend's, from the range's bounds
@@ -630,8 +654,9 @@ class _Generator:
         c = self.rng.randint(2, top)
         self.emit(depth, f"{w} = 0")
         sc.locals[w] = (i64, False)
-        extra = f" and ({self.cond(sc.child(ivars={w: (i64.lo, i64.hi, 0, c - 1)}), 1).text})" if self.chance(0.4) \
-            else ""
+        extra = (
+            f" and ({self.cond(sc.child(ivars={w: (i64.lo, i64.hi, 0, c - 1)}), 1).text})" if self.chance(0.4) else ""
+        )
         self.emit(depth, f"while {w} < {c}{extra}:")
         self.trips_left -= c * sc.mult
         body = sc.child(loops=sc.loops + 1, mult=sc.mult * c)
@@ -794,14 +819,20 @@ def generate_cases(seed: int, n: int) -> tuple[RandomKernel, ...]:
             for i in pending:
                 attempts[i] += 1
                 if attempts[i] >= MAX_ATTEMPTS:
-                    raise RuntimeError(f"random kernel rk_{seed}_{i}: the frontend refused {MAX_ATTEMPTS} "
-                                       f"candidates; the generator's range tracking is out of date")
+                    raise RuntimeError(
+                        f"random kernel rk_{seed}_{i}: the frontend refused {MAX_ATTEMPTS} "
+                        f"candidates; the generator's range tracking is out of date"
+                    )
         meta = {"attempts": attempts, "features": features}
         _write(final, _module_text(seed, sources, meta))
     module = _import(final, tag)
     meta = module.META
-    return tuple(RandomKernel(getattr(module, f"rk_{seed}_{i}"), seed, i, frozenset(meta["features"][str(i)]),
-                              meta["attempts"][str(i)]) for i in range(n))
+    return tuple(
+        RandomKernel(
+            getattr(module, f"rk_{seed}_{i}"), seed, i, frozenset(meta["features"][str(i)]), meta["attempts"][str(i)]
+        )
+        for i in range(n)
+    )
 
 
 def generate(seed: int, n: int) -> list[Kernel]:

@@ -11,16 +11,23 @@ import pytest
 import backends
 from hls import ArgumentError, Array, Int, UInt, UnsupportedKernel, f64, i8, i16, i32, i64, kernel
 
-BACKENDS = [pytest.param(b, marks=pytest.mark.skipif(backends.available(b) is not None,
-                                                   reason=f"backend {b} not run: {backends.available(b)}"))
-            for b in backends.names()]  # a backend that cannot run here is a skip, never a pass
+BACKENDS = [
+    pytest.param(
+        b,
+        marks=pytest.mark.skipif(
+            backends.available(b) is not None, reason=f"backend {b} not run: {backends.available(b)}"
+        ),
+    )
+    for b in backends.names()
+]  # a backend that cannot run here is a skip, never a pass
 N, M = "N", "M"  # dim symbols, as names
 
 by_backend = pytest.mark.parametrize("backend", BACKENDS)
 # NOTE: a GPU kernel or a circuit cannot raise; on numba-cuda, myhdl and verilator these run-time errors are
 # undefined (README, Semantics).
 by_raising_backend = pytest.mark.parametrize(
-    "backend", [b for b in BACKENDS if b.values[0] not in ("numba-cuda", "myhdl", "verilator")])
+    "backend", [b for b in BACKENDS if b.values[0] not in ("numba-cuda", "myhdl", "verilator")]
+)
 
 
 @kernel
@@ -108,8 +115,9 @@ def test_good_call_runs(backend):
 @by_backend
 def test_wrong_dtype(backend):
     a, b, out = good_add16()
-    expect_argument_error(add16, a.astype(np.int32), b, out, 1, backend=backend, names=["a"],
-                          contains=["int16", "int32"])
+    expect_argument_error(
+        add16, a.astype(np.int32), b, out, 1, backend=backend, names=["a"], contains=["int16", "int32"]
+    )
     expect_argument_error(add16, a, b, out.astype(np.uint16), 1, backend=backend, names=["out"])
     expect_argument_error(add16, a, b.astype(np.float64), out, 1, backend=backend, names=["b"])
 
@@ -128,8 +136,9 @@ def test_inconsistent_dim_symbol(backend):
     expect_argument_error(add16, a, b[:4], out, 1, backend=backend, names=["b"], contains=["N", "5", "4"])
     expect_argument_error(add16, a, b, np.zeros(6, np.int16), 1, backend=backend, names=["out"], contains=["N"])
     # the same symbols on different axes of two arrays
-    expect_argument_error(transpose, np.zeros((2, 3), np.int32), np.zeros((2, 3), np.int32), backend=backend,
-                          names=["out"])
+    expect_argument_error(
+        transpose, np.zeros((2, 3), np.int32), np.zeros((2, 3), np.int32), backend=backend, names=["out"]
+    )
 
 
 @by_backend
@@ -142,8 +151,9 @@ def test_transposed_dims_consistent(backend):
 
 @by_backend
 def test_fixed_dim_mismatch(backend):
-    expect_argument_error(fixed4, np.zeros(5, np.int32), np.zeros(4, np.int32), backend=backend, names=["a"],
-                          contains=["4", "(5,)"])
+    expect_argument_error(
+        fixed4, np.zeros(5, np.int32), np.zeros(4, np.int32), backend=backend, names=["a"], contains=["4", "(5,)"]
+    )
     expect_argument_error(fixed4, np.zeros(4, np.int32), np.zeros(3, np.int32), backend=backend, names=["out"])
 
 

@@ -7,11 +7,10 @@ import pytest
 import backends
 from algorithms.examples import wrap_add
 from algorithms.qk import qk_dense
-from backends._args import Bound
-from backends._result import RunResult
 from backends.python import PythonBackend
-from hls import Array, check, i32, kernel
+from hls import Array, check, i32, kernel, runtime
 from hls.checker import CheckFailure
+from hls.runtime import Bound, RunResult
 
 
 class _Corrupting(PythonBackend):
@@ -38,7 +37,7 @@ class _Missing(PythonBackend):
 
 
 def test_disagreement_is_reported_with_the_input(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(backends._REGISTRY, "broken", _Corrupting("broken", lambda args: True))
+    monkeypatch.setitem(runtime._REGISTRY, "broken", _Corrupting("broken", lambda args: True))
     with pytest.raises(CheckFailure) as info:
         check(qk_dense, backends=["broken"], examples=20)
     text = str(info.value)
@@ -50,7 +49,7 @@ def test_disagreement_is_reported_with_the_input(monkeypatch: pytest.MonkeyPatch
 
 def test_counterexample_is_shrunk(monkeypatch: pytest.MonkeyPatch) -> None:
     # Wrong only when some a[i] > 100: Hypothesis must shrink to a single element equal to 101.
-    monkeypatch.setitem(backends._REGISTRY, "broken", _Corrupting("broken", lambda args: (args[0] > 100).any()))
+    monkeypatch.setitem(runtime._REGISTRY, "broken", _Corrupting("broken", lambda args: (args[0] > 100).any()))
     with pytest.raises(CheckFailure) as info:
         check(wrap_add, backends=["broken"], examples=200)
     text = str(info.value)
@@ -59,7 +58,7 @@ def test_counterexample_is_shrunk(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_unavailable_backend_is_listed_not_counted(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(backends._REGISTRY, "missing", _Missing())
+    monkeypatch.setitem(runtime._REGISTRY, "missing", _Missing())
     report = check(wrap_add, backends=["missing", "numba-cpu"], examples=5)
     assert report.agreed == ["numba-cpu"]
     assert report.skipped == {"missing": "needs the frobnicator (pip install frobnicator)"}

@@ -107,8 +107,9 @@ def test_integer_detector_kernels_bit_exact_across_backends(kern) -> None:
 @settings(max_examples=25, deadline=None)
 @given(st.integers(1, 6), st.integers(1, 12), st.data())
 def test_detect_vs_accumulate_matches_numpy(rows: int, keys: int, data: st.DataObject) -> None:
-    scores = np.array(data.draw(st.lists(st.integers(-2**31, 2**31 - 1), min_size=rows * keys,
-                                         max_size=rows * keys)), np.int32).reshape(rows, keys)
+    scores = np.array(
+        data.draw(st.lists(st.integers(-(2**31), 2**31 - 1), min_size=rows * keys, max_size=rows * keys)), np.int32
+    ).reshape(rows, keys)
     col, diag = np.zeros(keys, np.int64), np.zeros(keys, np.int64)
     backends.run(detect.detect_vs_accumulate, scores, col, diag, backend="python")
     want_col, want_diag = detect.detect_vs_reference(scores)
@@ -117,8 +118,11 @@ def test_detect_vs_accumulate_matches_numpy(rows: int, keys: int, data: st.DataO
 
 
 @settings(max_examples=30, deadline=None)
-@given(st.lists(st.integers(-3, 3) | st.sampled_from([-2**63, 2**63 - 1]), min_size=1, max_size=12),
-       st.integers(-1, 14), st.integers(1, 14))
+@given(
+    st.lists(st.integers(-3, 3) | st.sampled_from([-(2**63), 2**63 - 1]), min_size=1, max_size=12),
+    st.integers(-1, 14),
+    st.integers(1, 14),
+)
 def test_topk_select_matches_numpy(values: list[int], n_forced: int, k: int) -> None:
     vals = np.array(values, np.int64)
     idx = np.zeros(k, np.int32)
@@ -145,8 +149,9 @@ def test_a_shape_search_is_the_exhaustive_optimum() -> None:
         fit = np.zeros((3, 2), np.int64)
         backends.run(detect.a_shape_search, probs, target, fit, backend="python")
         for h in range(3):
-            feasible = [(a + b, a, b) for a in range(21) for b in range(21)
-                        if detect.a_shape_mass(probs[h], a, b) >= target]
+            feasible = [
+                (a + b, a, b) for a in range(21) for b in range(21) if detect.a_shape_mass(probs[h], a, b) >= target
+            ]
             assert tuple(fit[h]) == min(feasible)[1:]
 
 
@@ -169,7 +174,7 @@ def test_grid_fit_uses_absolute_positions_when_nq_differs_from_nk() -> None:
     probs = detect.sample_attention(q, np.eye(nk)[None], scale=1.0)
     (fit,) = detect.fit_grid(probs, nq, mass_target=0.9)
     assert fit.params == {"stride": stride, "phase_q": phase_q, "phase_k": phase_k}
-    kept = grid_mask(nq, nk, **fit.params)[nq - LAST:]
+    kept = grid_mask(nq, nk, **fit.params)[nq - LAST :]
     assert (probs[0] * kept).sum() / probs[0].sum() >= 0.9
     for nq_, nk_ in ((30, 57), (7, 7), (40, 41)):
         want = grid_mask(nq_, nk_, 6, 2, 5)
@@ -206,8 +211,11 @@ def test_vertical_slash_fit_finds_the_planted_sizes() -> None:
 # ---- the per-head choice ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("logits,kind", [(vs_logits, "vertical_slash"), (a_shape_logits, "a_shape"),
-                                         (grid_logits(8, 5, 3), "grid")], ids=["vertical_slash", "a_shape", "grid"])
+@pytest.mark.parametrize(
+    "logits,kind",
+    [(vs_logits, "vertical_slash"), (a_shape_logits, "a_shape"), (grid_logits(8, 5, 3), "grid")],
+    ids=["vertical_slash", "a_shape", "grid"],
+)
 def test_choice_names_the_planted_pattern(logits: Callable, kind: str) -> None:
     q, k = planted(logits, n=1024)
     (choice,) = detect.choose_patterns(q, k, scale=1.0)
@@ -227,21 +235,24 @@ def test_choice_is_dense_without_a_pattern() -> None:
 # ---- bad input ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("call,match", [
-    (lambda q, k: detect.sample_attention(q[0], k), "q must have 3 dimensions"),
-    (lambda q, k: detect.sample_attention(q.astype(np.int32), k), "q must be float32 or float64"),
-    (lambda q, k: detect.sample_attention(np.where(q > 0, np.nan, q), k), "q contains NaN"),
-    (lambda q, k: detect.sample_attention(q, k[:, :, :3]), "head dims differ"),
-    (lambda q, k: detect.sample_attention(np.concatenate([q] * 3), np.concatenate([k] * 2)), "multiple of k heads"),
-    (lambda q, k: detect.sample_attention(q, k[:, :0]), "k must not be empty"),
-    (lambda q, k: detect.sample_attention(q, k, last_q=0), "last_q must be a positive int"),
-    (lambda q, k: detect.vertical_slash_indices(q, k, vertical_size=0), "vertical_size must be a positive int"),
-    (lambda q, k: detect.choose_patterns(q, k, mass_target=1.5), "mass_target must be a number in"),
-    (lambda q, k: detect.choose_patterns(q, k, density_budget=0.0), "density_budget must be a number in"),
-    (lambda q, k: detect.fit_grid(np.ones((1, 4, 8)), 2), "n_query must be an int"),
-    (lambda q, k: detect.fit_a_shape(-np.ones((1, 4, 8)), 8), "probs must be non-negative"),
-    (lambda q, k: detect.vertical_slash_from_int_scores(np.ones((4, 8))), "scores must be a non-empty 2-D int32"),
-])
+@pytest.mark.parametrize(
+    "call,match",
+    [
+        (lambda q, k: detect.sample_attention(q[0], k), "q must have 3 dimensions"),
+        (lambda q, k: detect.sample_attention(q.astype(np.int32), k), "q must be float32 or float64"),
+        (lambda q, k: detect.sample_attention(np.where(q > 0, np.nan, q), k), "q contains NaN"),
+        (lambda q, k: detect.sample_attention(q, k[:, :, :3]), "head dims differ"),
+        (lambda q, k: detect.sample_attention(np.concatenate([q] * 3), np.concatenate([k] * 2)), "multiple of k heads"),
+        (lambda q, k: detect.sample_attention(q, k[:, :0]), "k must not be empty"),
+        (lambda q, k: detect.sample_attention(q, k, last_q=0), "last_q must be a positive int"),
+        (lambda q, k: detect.vertical_slash_indices(q, k, vertical_size=0), "vertical_size must be a positive int"),
+        (lambda q, k: detect.choose_patterns(q, k, mass_target=1.5), "mass_target must be a number in"),
+        (lambda q, k: detect.choose_patterns(q, k, density_budget=0.0), "density_budget must be a number in"),
+        (lambda q, k: detect.fit_grid(np.ones((1, 4, 8)), 2), "n_query must be an int"),
+        (lambda q, k: detect.fit_a_shape(-np.ones((1, 4, 8)), 8), "probs must be non-negative"),
+        (lambda q, k: detect.vertical_slash_from_int_scores(np.ones((4, 8))), "scores must be a non-empty 2-D int32"),
+    ],
+)
 def test_bad_input_raises_value_error(call: Callable, match: str) -> None:
     rng = np.random.default_rng(5)
     with pytest.raises(ValueError, match=match):

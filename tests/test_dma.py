@@ -14,8 +14,16 @@ from hls import check
 from tests.tolerance import assert_within_naive_error
 
 
-def make_inputs(rng: np.random.Generator, b: int = 2, nq: int = 96, nk: int = 96, h: int = 4, g: int = 2,
-                d: int = 16, dtype: type = np.float64) -> tuple[np.ndarray, ...]:
+def make_inputs(
+    rng: np.random.Generator,
+    b: int = 2,
+    nq: int = 96,
+    nk: int = 96,
+    h: int = 4,
+    g: int = 2,
+    d: int = 16,
+    dtype: type = np.float64,
+) -> tuple[np.ndarray, ...]:
     q = rng.standard_normal((b, nq, h, d)).astype(dtype)
     k = rng.standard_normal((b, nk, g, d)).astype(dtype)
     v = rng.standard_normal((b, nk, g, d)).astype(dtype)
@@ -36,8 +44,9 @@ def clustered_inputs(rng: np.random.Generator, n: int, dtype: type = np.float64)
 def assert_lse_close(got: np.ndarray, ref: np.ndarray, naive: np.ndarray) -> None:
     dead = np.isneginf(ref)
     np.testing.assert_array_equal(np.isneginf(got), dead)
-    assert_within_naive_error(np.where(dead, 0, got), np.where(dead, 0, ref), np.where(dead, 0, naive).astype(
-        naive.dtype), "lse")
+    assert_within_naive_error(
+        np.where(dead, 0, got), np.where(dead, 0, ref), np.where(dead, 0, naive).astype(naive.dtype), "lse"
+    )
 
 
 # ---- against the float64 reference --------------------------------------------------------------
@@ -48,8 +57,9 @@ def assert_lse_close(got: np.ndarray, ref: np.ndarray, naive: np.ndarray) -> Non
 @pytest.mark.parametrize("nq,nk", [(96, 96), (50, 130), (130, 50)])
 def test_matches_float64_reference(dtype: type, causal: bool, nq: int, nk: int) -> None:
     args = make_inputs(np.random.default_rng(nq * 7 + nk), nq=nq, nk=nk, dtype=dtype)
-    out, lse, _ = dma.flash_dma_attention(*args, keep_window_size=40, causal=causal, return_attn_probs=True,
-                                          block_m=32, block_n=24)
+    out, lse, _ = dma.flash_dma_attention(
+        *args, keep_window_size=40, causal=causal, return_attn_probs=True, block_m=32, block_n=24
+    )
     ref, ref_lse = dma.dma_reference(*args, keep_window_size=40, causal=causal)
     naive, naive_lse = dma.dma_reference(*args, keep_window_size=40, causal=causal, compute_dtype=dtype)
     assert out.dtype == lse.dtype == dtype and out.shape == args[0].shape
@@ -58,10 +68,19 @@ def test_matches_float64_reference(dtype: type, causal: bool, nq: int, nk: int) 
 
 
 @settings(max_examples=12, deadline=None)
-@given(st.integers(1, 40), st.integers(1, 40), st.sampled_from([(1, 1), (2, 1), (4, 2)]), st.integers(1, 45),
-       st.booleans(), st.integers(1, 9), st.integers(1, 9), st.integers(0, 2**32 - 1))
-def test_random_shapes_match_reference(nq: int, nk: int, heads: tuple[int, int], keep: int, causal: bool,
-                                       block_m: int, block_n: int, seed: int) -> None:
+@given(
+    st.integers(1, 40),
+    st.integers(1, 40),
+    st.sampled_from([(1, 1), (2, 1), (4, 2)]),
+    st.integers(1, 45),
+    st.booleans(),
+    st.integers(1, 9),
+    st.integers(1, 9),
+    st.integers(0, 2**32 - 1),
+)
+def test_random_shapes_match_reference(
+    nq: int, nk: int, heads: tuple[int, int], keep: int, causal: bool, block_m: int, block_n: int, seed: int
+) -> None:
     args = make_inputs(np.random.default_rng(seed), 1, nq, nk, heads[0], heads[1], 4)
     out = dma.flash_dma_attention(*args, keep_window_size=keep, causal=causal, block_m=block_m, block_n=block_n)
     ref, _ = dma.dma_reference(*args, keep_window_size=keep, causal=causal)
@@ -72,8 +91,10 @@ def test_random_shapes_match_reference(nq: int, nk: int, heads: tuple[int, int],
 def test_keep_at_least_n_is_dense_attention_with_zoh_bias(causal: bool) -> None:
     q, k, v, dt_proj, a_coef = make_inputs(np.random.default_rng(8), nq=70, nk=90)
     zoh = np.exp(np.logaddexp(0, v.reshape(2, 90, -1) @ dt_proj.T) * a_coef)  # [B, Nk, Hkv]
-    s = np.einsum("bihd,bjhd->bhij", q, np.repeat(k, 2, axis=2)) / 4.0 + np.repeat(zoh, 2, axis=2).transpose(
-        0, 2, 1)[:, :, None, :]
+    s = (
+        np.einsum("bihd,bjhd->bhij", q, np.repeat(k, 2, axis=2)) / 4.0
+        + np.repeat(zoh, 2, axis=2).transpose(0, 2, 1)[:, :, None, :]
+    )
     if causal:
         s = np.where(np.arange(90)[None, :] <= np.arange(70)[:, None] + 20, s, -np.inf)
     p = np.exp(s - s.max(-1, keepdims=True))
@@ -93,8 +114,7 @@ def test_tile_skipping_changes_nothing(causal: bool) -> None:
     mask = dma.build_dma_mask(zoh, 256, 32, causal, 16, 16)
     assert 0 < mask.live.mean() < (0.3 if causal else 0.5)  # most key tiles are skipped
     fast = dma.flash_dma_attention(*args, keep_window_size=32, causal=causal, block_m=16, block_n=16)
-    full = dma.flash_dma_attention(*args, keep_window_size=32, causal=causal, block_m=16, block_n=16,
-                                   skip_tiles=False)
+    full = dma.flash_dma_attention(*args, keep_window_size=32, causal=causal, block_m=16, block_n=16, skip_tiles=False)
     np.testing.assert_array_equal(fast, full)
     ref, _ = dma.dma_reference(*args, keep_window_size=32, causal=causal)
     assert_within_naive_error(fast, ref, ref)
@@ -130,10 +150,18 @@ def test_probs_are_the_softmax_over_kept_keys() -> None:
 
 
 @settings(max_examples=15, deadline=None)
-@given(st.integers(1, 30), st.integers(1, 30), st.integers(1, 35), st.booleans(), st.integers(1, 7),
-       st.integers(1, 7), st.integers(0, 2**32 - 1))
-def test_mask_builder_matches_row_topk(nq: int, nk: int, keep: int, causal: bool, block_m: int, block_n: int,
-                                       seed: int) -> None:
+@given(
+    st.integers(1, 30),
+    st.integers(1, 30),
+    st.integers(1, 35),
+    st.booleans(),
+    st.integers(1, 7),
+    st.integers(1, 7),
+    st.integers(0, 2**32 - 1),
+)
+def test_mask_builder_matches_row_topk(
+    nq: int, nk: int, keep: int, causal: bool, block_m: int, block_n: int, seed: int
+) -> None:
     rng = np.random.default_rng(seed)
     zoh = rng.integers(0, 4, (2, 2, nk)) / 4.0  # few levels: many ties
     mask = dma.build_dma_mask(zoh, nq, keep, causal, block_m, block_n, backend="python")
@@ -156,8 +184,11 @@ def test_zoh_matches_reference() -> None:
 # ---- backends -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kern", [dma.dma_topk_threshold, dma.dma_tile_flags, dma.flash_dma_fwd_f32,
-                                  dma.flash_dma_fwd_f64], ids=lambda k: k.__name__)
+@pytest.mark.parametrize(
+    "kern",
+    [dma.dma_topk_threshold, dma.dma_tile_flags, dma.flash_dma_fwd_f32, dma.flash_dma_fwd_f64],
+    ids=lambda k: k.__name__,
+)
 def test_kernels_agree_across_backends(kern) -> None:
     assert check(kern, backends=["numba-cpu"], examples=8).agreed == ["numba-cpu"]
 
@@ -176,28 +207,31 @@ def _with(i: int, fn: Callable[[np.ndarray], np.ndarray]) -> Callable[[tuple], t
     return lambda args: tuple(fn(a) if n == i else a for n, a in enumerate(args))
 
 
-@pytest.mark.parametrize("change,options,match", [
-    (None, {"dropout_p": 0.1}, "dropout_p must be 0.0"),
-    (None, {"keep_window_size": 0}, "keep_window_size must be an int >= 1"),
-    (None, {"keep_window_size": -3}, "keep_window_size must be an int >= 1"),
-    (None, {"keep_window_size": 2.5}, "keep_window_size must be an int >= 1"),
-    (None, {"keep_window_size": True}, "keep_window_size must be an int >= 1"),
-    (None, {"softmax_scale": float("nan")}, "softmax_scale must be None or a finite number"),
-    (None, {"block_m": 0}, "block_m must be a positive int"),
-    (_with(0, lambda a: a[0]), {}, "query must be"),
-    (_with(1, lambda a: a[:, :-1]), {}, "key and value shapes differ"),
-    (_with(0, lambda a: a[..., :-1]), {}, "differ in batch or head_dim"),
-    (_with(0, lambda a: a[:, :, :3]), {}, "multiple of key/value heads"),
-    (_with(3, lambda a: a[:, :-1]), {}, "dt_proj must have shape"),
-    (_with(4, lambda a: a[:1]), {}, "a_coef must have shape"),
-    (_with(0, lambda a: a.astype(np.int64)), {}, "query must be float32 or float64"),
-    (_with(0, lambda a: a.astype(np.float32)), {}, "dtypes differ"),
-    (_with(0, lambda a: np.where(a > 1, np.nan, a)), {}, "query contains NaN or inf"),
-    (_with(2, lambda a: np.where(a > 1, np.inf, a)), {}, "value contains NaN or inf"),
-    (_with(0, lambda a: a[:, :0]), {}, "query is empty"),
-    (_with(1, lambda a: a[:, :0]), {}, "key is empty"),
-    (_with(4, lambda a: np.full_like(a, 800.0)), {}, "zoh .* overflows"),
-])
+@pytest.mark.parametrize(
+    "change,options,match",
+    [
+        (None, {"dropout_p": 0.1}, "dropout_p must be 0.0"),
+        (None, {"keep_window_size": 0}, "keep_window_size must be an int >= 1"),
+        (None, {"keep_window_size": -3}, "keep_window_size must be an int >= 1"),
+        (None, {"keep_window_size": 2.5}, "keep_window_size must be an int >= 1"),
+        (None, {"keep_window_size": True}, "keep_window_size must be an int >= 1"),
+        (None, {"softmax_scale": float("nan")}, "softmax_scale must be None or a finite number"),
+        (None, {"block_m": 0}, "block_m must be a positive int"),
+        (_with(0, lambda a: a[0]), {}, "query must be"),
+        (_with(1, lambda a: a[:, :-1]), {}, "key and value shapes differ"),
+        (_with(0, lambda a: a[..., :-1]), {}, "differ in batch or head_dim"),
+        (_with(0, lambda a: a[:, :, :3]), {}, "multiple of key/value heads"),
+        (_with(3, lambda a: a[:, :-1]), {}, "dt_proj must have shape"),
+        (_with(4, lambda a: a[:1]), {}, "a_coef must have shape"),
+        (_with(0, lambda a: a.astype(np.int64)), {}, "query must be float32 or float64"),
+        (_with(0, lambda a: a.astype(np.float32)), {}, "dtypes differ"),
+        (_with(0, lambda a: np.where(a > 1, np.nan, a)), {}, "query contains NaN or inf"),
+        (_with(2, lambda a: np.where(a > 1, np.inf, a)), {}, "value contains NaN or inf"),
+        (_with(0, lambda a: a[:, :0]), {}, "query is empty"),
+        (_with(1, lambda a: a[:, :0]), {}, "key is empty"),
+        (_with(4, lambda a: np.full_like(a, 800.0)), {}, "zoh .* overflows"),
+    ],
+)
 def test_bad_input_raises_value_error(change: Callable | None, options: dict, match: str) -> None:
     args = make_inputs(np.random.default_rng(15), nq=8, nk=8)
     if change is not None:

@@ -9,8 +9,6 @@ import pytest
 from hypothesis import given, settings
 
 import backends
-from algorithms import dma
-from backends.hdl import prebuild
 from hls import check
 from hls.strategies import arguments, fixed_dims
 from tests.catalog import CASES, Case, backend_names, examples_scale
@@ -28,14 +26,15 @@ def _hdl_dims(case: Case) -> dict[str, int] | None:
 
 
 def _integer(case: Case) -> bool:
-    return "float" not in case.tags and case.kernel not in (dma.dma_topk_threshold, dma.dma_tile_flags)
+    return "float" not in case.tags
 
 
 @pytest.fixture(scope="module")
 def verilator_models() -> None:
     """Build the Verilator models of the fixed-shape catalog kernels in one batch."""
-    prebuild([(c.kernel, _hdl_dims(c)) for c in CASES if _integer(c) and _hdl_dims(c) is not None
-              and not c.kernel.dims])
+    backends.prebuild(
+        [(c.kernel, _hdl_dims(c)) for c in CASES if _integer(c) and _hdl_dims(c) is not None and not c.kernel.dims]
+    )
 
 
 @pytest.mark.parametrize("backend", backend_names())

@@ -28,8 +28,10 @@ from backends.gpu._tensors import bf16_bits, from_bf16_bits, round_to
 from backends.gpu.attention import WGMMA_PARAMS, WGMMA_TILES, last_kernel, wgmma_tile
 
 GPU = shutil.which("nvidia-smi") is not None and os.environ.get("NUMBA_ENABLE_CUDASIM", "0") in ("", "0")
-needs_gpu = pytest.mark.skipif(not GPU, reason="needs a real NVIDIA GPU (tensor-core kernels cannot run on the "
-                                               "CUDA simulator); run on the lent GPU")
+needs_gpu = pytest.mark.skipif(
+    not GPU,
+    reason="needs a real NVIDIA GPU (tensor-core kernels cannot run on the CUDA simulator); run on the lent GPU",
+)
 REL_TOL = {"bf16": 2e-2, "f16": 4e-3, "f32": 1e-4}
 LSE_TOL = {"bf16": 2e-3, "f16": 2e-3, "f32": 1e-4}
 NP_DTYPE = {"bf16": "bfloat16", "f16": "float16", "f32": "float32"}
@@ -37,8 +39,10 @@ NP_DTYPE = {"bf16": "bfloat16", "f16": "float16", "f32": "float32"}
 
 def _qkv(rng: np.random.Generator, b: int, h: int, hkv: int, nq: int, nk: int, d: int, elem: str):
     """Random q, k, v (float32 numpy) already rounded to `elem`, so the reference sees what the kernel sees."""
-    q, k, v = (round_to(rng.standard_normal(s).astype(np.float32), elem)
-               for s in ((b, h, nq, d), (b, hkv, nk, d), (b, hkv, nk, d)))
+    q, k, v = (
+        round_to(rng.standard_normal(s).astype(np.float32), elem)
+        for s in ((b, h, nq, d), (b, hkv, nk, d), (b, hkv, nk, d))
+    )
     return q, k, v
 
 
@@ -65,13 +69,16 @@ def test_bf16_rounding_is_nearest_even():
     assert bf16_bits(np.array([1.0], np.float32))[0] == 0x3F80
 
 
-@pytest.mark.parametrize(("shapes", "message"), [
-    (((1, 2, 8, 48), (1, 2, 8, 48), (1, 2, 8, 48)), "head dim d = 48 is not supported"),
-    (((1, 2, 8, 64), (1, 2, 8, 64), (1, 2, 8, 32)), "needs dv = d"),
-    (((1, 3, 8, 64), (1, 2, 8, 64), (1, 2, 8, 64)), "must divide the number of query heads"),
-    (((1, 2, 8, 64), (2, 2, 8, 64), (2, 2, 8, 64)), "batch sizes differ"),
-    (((2, 8, 64), (2, 8, 64), (2, 8, 64)), "must have shape [B, H, N, d]"),
-])
+@pytest.mark.parametrize(
+    ("shapes", "message"),
+    [
+        (((1, 2, 8, 48), (1, 2, 8, 48), (1, 2, 8, 48)), "head dim d = 48 is not supported"),
+        (((1, 2, 8, 64), (1, 2, 8, 64), (1, 2, 8, 32)), "needs dv = d"),
+        (((1, 3, 8, 64), (1, 2, 8, 64), (1, 2, 8, 64)), "must divide the number of query heads"),
+        (((1, 2, 8, 64), (2, 2, 8, 64), (2, 2, 8, 64)), "batch sizes differ"),
+        (((2, 8, 64), (2, 8, 64), (2, 8, 64)), "must have shape [B, H, N, d]"),
+    ],
+)
 def test_unsupported_shapes_raise_value_error(shapes, message):
     q, k, v = (np.zeros(s, np.float32) for s in shapes)
     with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("]", r"\]")):
@@ -154,8 +161,8 @@ def test_kernel_choice():
 
 DENSE_CASES = [  # b, h, hkv, nq, nk
     (1, 2, 2, 128, 128),
-    (2, 4, 2, 77, 200),     # GQA, ragged tails, Nq < Nk
-    (1, 4, 1, 300, 96),     # MQA, Nq > Nk: with causal the first rows see no key
+    (2, 4, 2, 77, 200),  # GQA, ragged tails, Nq < Nk
+    (1, 4, 1, 300, 96),  # MQA, Nq > Nk: with causal the first rows see no key
     (1, 2, 2, 1024, 1024),  # many key tiles through the pipeline
 ]
 
@@ -184,8 +191,9 @@ def _blocks_of(mask: np.ndarray, bm: int, bn: int) -> np.ndarray:
 SPARSE_MASKS = {
     "a_shape": lambda n, rng: a_shape_mask(n, n, n_init=64, n_local=256),
     "tri_shape": lambda n, rng: tri_shape_mask(n, n, n_init=64, n_local=256, n_last=100),
-    "vertical_slash": lambda n, rng: vertical_slash_mask(n, n, verticals=rng.choice(n, 20, replace=False),
-                                                         slashes=range(0, 300, 37)),
+    "vertical_slash": lambda n, rng: vertical_slash_mask(
+        n, n, verticals=rng.choice(n, 20, replace=False), slashes=range(0, 300, 37)
+    ),
     "grid": lambda n, rng: grid_mask(n, n, stride=3, phase_q=1, phase_k=2),
 }
 
@@ -201,14 +209,15 @@ def test_block_sparse_matches_numba_cpu(elem, pattern, block_m, block_n):
     if pattern == "block_topk":
         blocks = np.stack([block_topk_blocks(q[0, i], k[0, i // 2], block=block_m, top_k=3) for i in range(h)])
         if block_n != block_m:
-            blocks = blocks.repeat(block_m // block_n, axis=-1)[..., :-(-n // block_n)]
+            blocks = blocks.repeat(block_m // block_n, axis=-1)[..., : -(-n // block_n)]
     else:
         blocks = _blocks_of(SPARSE_MASKS[pattern](n, rng), block_m, block_n)
     counts, index = block_index(blocks)
     counts, index = np.broadcast_to(counts, (b, h, counts.shape[-1])), np.broadcast_to(index, (b, h, *index.shape[-2:]))
     causal = pattern != "grid"
-    o, lse = gpu.block_sparse_attention(q, k, v, counts, index, block_m, block_n, causal=causal,
-                                        dtype=NP_DTYPE[elem], return_lse=True)
+    o, lse = gpu.block_sparse_attention(
+        q, k, v, counts, index, block_m, block_n, causal=causal, dtype=NP_DTYPE[elem], return_lse=True
+    )
     o_cpu, lse_cpu = sdpa_block_sparse(q, k, v, counts, index, block_m, block_n, causal=causal, return_lse=True)
     o_ref, lse_ref = sdpa_reference(q, k, v, causal=causal, mask=block_mask(counts, index, n, n, block_m, block_n))
     _assert_close(o_cpu, lse_cpu, o_ref, lse_ref, "f32", "numba-cpu sdpa_block_sparse")
@@ -220,6 +229,7 @@ def test_block_sparse_matches_numba_cpu(elem, pattern, block_m, block_n):
 @needs_gpu
 def test_prepared_index_and_device_arrays():
     from numba import cuda
+
     rng = np.random.default_rng(5)
     q, k, v = _qkv(rng, 1, 2, 2, 256, 256, 128, "f32")
     counts, index = block_index(np.tril(np.ones((2, 2), bool)))
@@ -246,8 +256,16 @@ def test_torch_tensors_in_and_out():
 
 
 @needs_gpu
-@pytest.mark.parametrize("tile", [gpu.Tile(4, 64, 1, True), gpu.Tile(8, 32, 2, False), gpu.Tile(4, 128, 2, False),
-                                  gpu.Tile(4, 32, 2, True), gpu.Tile(8, 64, 1, True)])
+@pytest.mark.parametrize(
+    "tile",
+    [
+        gpu.Tile(4, 64, 1, True),
+        gpu.Tile(8, 32, 2, False),
+        gpu.Tile(4, 128, 2, False),
+        gpu.Tile(4, 32, 2, True),
+        gpu.Tile(8, 64, 1, True),
+    ],
+)
 @pytest.mark.parametrize("elem", ["bf16", "f32"])
 def test_every_tile_variant(tile, elem):
     rng = np.random.default_rng(7)
@@ -272,8 +290,9 @@ needs_hopper = pytest.mark.skipif(not GPU, reason="needs a real NVIDIA GPU of co
 @pytest.mark.parametrize("elem", ["bf16", "f16"])
 @pytest.mark.parametrize("d", [64, 128])
 @pytest.mark.parametrize("causal", [False, True])
-@pytest.mark.parametrize("case", [*DENSE_CASES, (1, 3, 1, 1000, 3001), (2, 2, 2, 513, 257), (1, 1, 1, 1, 700),
-                                  (2, 16, 4, 1100, 1100)])  # the last: more query tiles than SMs
+@pytest.mark.parametrize(
+    "case", [*DENSE_CASES, (1, 3, 1, 1000, 3001), (2, 2, 2, 513, 257), (1, 1, 1, 1, 700), (2, 16, 4, 1100, 1100)]
+)  # the last: more query tiles than SMs
 def test_wgmma_dense_is_dispatched_and_matches(elem, d, causal, case):
     if not _hopper():
         pytest.skip("the wgmma kernel runs on compute capability 9.0 only")
@@ -284,8 +303,7 @@ def test_wgmma_dense_is_dispatched_and_matches(elem, d, causal, case):
     assert last_kernel().startswith("flash_wgmma<"), last_kernel()
     o_ref, lse_ref = sdpa_reference(q, k, v, causal=causal)
     _assert_close(o, lse, o_ref, lse_ref, elem, f"wgmma {elem} d={d} causal={causal} {case}")
-    o_mma, lse_mma = gpu.flash_attention(q, k, v, causal=causal, dtype=NP_DTYPE[elem], return_lse=True,
-                                         kernel="mma")
+    o_mma, lse_mma = gpu.flash_attention(q, k, v, causal=causal, dtype=NP_DTYPE[elem], return_lse=True, kernel="mma")
     assert last_kernel().startswith("flash_fwd<"), last_kernel()
     _assert_close(o, lse, o_mma, lse_mma, elem, f"wgmma against mma {elem} d={d} causal={causal} {case}")
 
@@ -303,8 +321,9 @@ def test_wgmma_block_sparse_is_dispatched_and_matches(d, block_m, block_n):
     blocks = rng.random((b, h, qb, kb)) < 0.3  # a different random block set per (b, h)
     blocks[..., 0] = True
     counts, index = block_index(blocks)
-    o, lse = gpu.block_sparse_attention(q, k, v, counts, index, block_m, block_n, causal=True, dtype="float16",
-                                        return_lse=True)
+    o, lse = gpu.block_sparse_attention(
+        q, k, v, counts, index, block_m, block_n, causal=True, dtype="float16", return_lse=True
+    )
     assert last_kernel().startswith("flash_wgmma<"), last_kernel()
     mask = block_mask(counts, index, n, n, block_m, block_n)
     o_ref, lse_ref = sdpa_reference(q, k, v, causal=True, mask=mask)
@@ -327,11 +346,12 @@ def test_wgmma_torch_and_fallbacks():
     assert last_kernel().startswith("flash_fwd<2,")  # float32 stays on the mma kernel
     counts, index = block_index(np.tril(np.ones((4, 4), bool)))
     with pytest.raises(ValueError, match="kernel='wgmma' needs"):
-        gpu.block_sparse_attention(q[:, :, :256], k[:, :, :256], v[:, :, :256], counts, index, 64, 64,
-                                   dtype="bfloat16", kernel="wgmma")
+        gpu.block_sparse_attention(
+            q[:, :, :256], k[:, :, :256], v[:, :, :256], counts, index, 64, 64, dtype="bfloat16", kernel="wgmma"
+        )
     gpu.block_sparse_attention(q[:, :, :256], k[:, :, :256], v[:, :, :256], counts, index, 64, 64, dtype="bfloat16")
     assert last_kernel().startswith("flash_fwd<0,")
-    shifted = torch.empty(tq.numel() + 8, device="cuda", dtype=torch.bfloat16)[4:4 + tq.numel()].view(tq.shape)
+    shifted = torch.empty(tq.numel() + 8, device="cuda", dtype=torch.bfloat16)[4 : 4 + tq.numel()].view(tq.shape)
     with pytest.raises(ValueError, match="16-byte aligned"):
         gpu.flash_attention(shifted, tk, tv)
 
@@ -362,8 +382,9 @@ def test_dma_arguments_are_checked():
 
 @needs_gpu
 @pytest.mark.parametrize("causal", [False, True])
-@pytest.mark.parametrize(("nq", "nk", "keep"), [(300, 300, 64), (100, 2500, 1000), (700, 500, 1), (50, 40, 64),
-                                              (300, 6000, 5000)])  # the last: over 48 KB of shared memory
+@pytest.mark.parametrize(
+    ("nq", "nk", "keep"), [(300, 300, 64), (100, 2500, 1000), (700, 500, 1), (50, 40, 64), (300, 6000, 5000)]
+)  # the last: over 48 KB of shared memory
 def test_dma_topk_threshold_matches_cpu(causal, nq, nk, keep):
     rng = np.random.default_rng([nq, nk, keep])
     zoh = np.round(rng.random((2, 3, nk)), 2)  # many ties: the index order must break them alike

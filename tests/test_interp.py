@@ -113,11 +113,20 @@ def test_hand_written_kernels_agree(k: Any) -> None:
 
 
 def test_edges_raise_each_error() -> None:
-    base = {"a": np.array([5], np.int64), "s": np.array([1], np.int8), "b": np.array([1], np.int16),
-            "idx": np.array([0], np.int32), "out": np.zeros(1, np.int64)}
+    base = {
+        "a": np.array([5], np.int64),
+        "s": np.array([1], np.int8),
+        "b": np.array([1], np.int16),
+        "idx": np.array([0], np.int32),
+        "out": np.zeros(1, np.int64),
+    }
     assert interp.run(edges.ir, base) is None and base["out"][0] == 5 // 2 + 5 + 5
-    for name, value, error in [("s", 64, ValueError), ("s", -1, ValueError), ("b", 0, ZeroDivisionError),
-                               ("idx", 3, IndexError)]:
+    for name, value, error in [
+        ("s", 64, ValueError),
+        ("s", -1, ValueError),
+        ("b", 0, ZeroDivisionError),
+        ("idx", 3, IndexError),
+    ]:
         args = {k: v.copy() for k, v in base.items()} | {name: np.array([value], base[name].dtype)}
         with pytest.raises(error):
             interp.run(edges.ir, args)
@@ -165,8 +174,9 @@ def test_missing_arguments_and_callees_are_reported() -> None:
 
 
 def test_float_kernels_run_as_the_reference_does() -> None:
-    from algorithms import detect, sdpa
+    from algorithms import detect, dma, sdpa
 
     for k in (sdpa.exp_neg_f32, detect.vs_accumulate):
         _agree(k, 5)
-
+    for k in (dma.dma_topk_threshold, dma.dma_tile_flags):  # float64 scores and thresholds
+        _agree(k, 20)

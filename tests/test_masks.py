@@ -1,4 +1,4 @@
-"""Sparse attention patterns against brute-force definitions written from ALGORITHMS.md."""
+"""Sparse attention patterns against brute-force definitions written from docs/ALGORITHMS.md."""
 
 from __future__ import annotations
 
@@ -85,8 +85,11 @@ def test_grid(size: tuple[int, int], stride: int, data: st.DataObject, causal: b
     np.testing.assert_array_equal(mk.grid_mask(nq, nk, stride, phase_q, phase_k, causal=causal), want)
 
 
-PATTERNS = {0: partial(mk.a_shape_mask, n_init=1, n_local=2), 1: partial(mk.grid_mask, stride=3, phase_q=1, phase_k=2),
-            2: partial(mk.vertical_slash_mask, verticals=[0], slashes=[0])}
+PATTERNS = {
+    0: partial(mk.a_shape_mask, n_init=1, n_local=2),
+    1: partial(mk.grid_mask, stride=3, phase_q=1, phase_k=2),
+    2: partial(mk.vertical_slash_mask, verticals=[0], slashes=[0]),
+}
 
 
 @FEW
@@ -94,7 +97,7 @@ PATTERNS = {0: partial(mk.a_shape_mask, n_init=1, n_local=2), 1: partial(mk.grid
 def test_q_boundary(size: tuple[int, int], data: st.DataObject) -> None:
     nq, nk = size
     modality = np.array(data.draw(st.lists(st.integers(0, 3), min_size=nk, max_size=nk)), dtype=np.int64)
-    rows = {m: fn(nq, nk) for m, fn in PATTERNS.items() if m in modality[nk - nq:]}  # the groups present
+    rows = {m: fn(nq, nk) for m, fn in PATTERNS.items() if m in modality[nk - nq :]}  # the groups present
 
     def keep(p: int, j: int) -> bool:
         i, m = p - (nk - nq), int(modality[p])
@@ -110,9 +113,13 @@ def test_q_boundary(size: tuple[int, int], data: st.DataObject) -> None:
 def test_boundary_2d(size: tuple[int, int], data: st.DataObject) -> None:
     nq, nk = size
     modality = np.array(data.draw(st.lists(st.integers(0, 2), min_size=nk, max_size=nk)), dtype=np.int64)
-    patterns = {(0, 0): partial(mk.a_shape_mask, n_init=1, n_local=1), (0, 1): mk.full_mask,
-                (1, 0): partial(mk.grid_mask, stride=2, causal=False), (1, 1): mk.causal_mask,
-                (2, 1): partial(mk.vertical_slash_mask, verticals=[0])}
+    patterns = {
+        (0, 0): partial(mk.a_shape_mask, n_init=1, n_local=1),
+        (0, 1): mk.full_mask,
+        (1, 0): partial(mk.grid_mask, stride=2, causal=False),
+        (1, 1): mk.causal_mask,
+        (2, 1): partial(mk.vertical_slash_mask, verticals=[0]),
+    }
 
     def keep(p: int, j: int) -> bool:
         a, b = int(modality[p]), int(modality[j])
@@ -128,8 +135,8 @@ def test_boundary_2d(size: tuple[int, int], data: st.DataObject) -> None:
 def _brute_topk_blocks(q: np.ndarray, k: np.ndarray, block: int, top_k: int, causal: bool) -> np.ndarray:
     nq, nk = q.shape[0], k.shape[0]
     nqb, nkb = math.ceil(nq / block), math.ceil(nk / block)
-    qbar = [q[a * block:(a + 1) * block].mean(axis=0) for a in range(nqb)]
-    kbar = [k[b * block:(b + 1) * block].mean(axis=0) for b in range(nkb)]
+    qbar = [q[a * block : (a + 1) * block].mean(axis=0) for a in range(nqb)]
+    kbar = [k[b * block : (b + 1) * block].mean(axis=0) for b in range(nkb)]
     out = np.zeros((nqb, nkb), dtype=bool)
     for a in range(nqb):
         last_pos = min((a + 1) * block, nq) - 1 + nk - nq
@@ -204,35 +211,41 @@ def test_partial_patterns_are_really_sparse() -> None:
 # ---- bad parameters ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("call", "word"), [
-    (lambda: mk.causal_mask(-1, 4), "nq"),
-    (lambda: mk.causal_mask(2, 2.5), "nk"),
-    (lambda: mk.causal_mask(True, 2), "nq"),
-    (lambda: mk.a_shape_mask(4, 4, n_init=-1), "n_init"),
-    (lambda: mk.a_shape_mask(4, 4, n_local=-3), "n_local"),
-    (lambda: mk.tri_shape_mask(4, 4, n_last=-1), "n_last"),
-    (lambda: mk.vertical_slash_mask(4, 4, verticals=[4]), "verticals"),
-    (lambda: mk.vertical_slash_mask(4, 4, verticals=[-1]), "verticals"),
-    (lambda: mk.vertical_slash_mask(4, 4, verticals=[1.5]), "verticals"),
-    (lambda: mk.vertical_slash_mask(4, 4, slashes=[-1]), "slashes"),
-    (lambda: mk.vertical_slash_mask(4, 4, slashes=[4]), "slashes"),
-    (lambda: mk.vertical_slash_mask(4, 4, slashes=[[1]]), "slashes"),
-    (lambda: mk.grid_mask(4, 4, stride=0), "stride"),
-    (lambda: mk.grid_mask(4, 4, stride=2, phase_q=2), "phase_q"),
-    (lambda: mk.grid_mask(4, 4, stride=2, phase_k=-1), "phase_k"),
-    (lambda: mk.q_boundary_mask(2, 4, [0, 1, 0], {}), "modality"),
-    (lambda: mk.q_boundary_mask(2, 4, np.zeros(4), {}), "modality"),
-    (lambda: mk.q_boundary_mask(5, 4, [0] * 4, {}), "nq"),
-    (lambda: mk.q_boundary_mask(2, 4, [0] * 4, {0: lambda nq, nk: np.ones((1, 1), bool)}), "patterns[0]"),
-    (lambda: mk.boundary_2d_mask(2, 4, [0, 1, 0, 1], {(1, 0): lambda nq, nk: np.ones((nq, nk))}), "patterns[(1, 0)]"),
-    (lambda: mk.block_topk_blocks(np.ones((4, 2)), np.ones((4, 3))), "head dim"),
-    (lambda: mk.block_topk_blocks(np.ones(4), np.ones((4, 3))), "2-D"),
-    (lambda: mk.block_topk_blocks(np.ones((4, 2)), np.ones((4, 2)), block=0), "block"),
-    (lambda: mk.block_topk_blocks(np.ones((4, 2)), np.ones((4, 2)), top_k=-1), "top_k"),
-    (lambda: mk.block_topk_blocks(np.full((4, 2), np.nan), np.ones((4, 2))), "finite"),
-    (lambda: mk.expand_blocks(np.ones((2, 2), bool), 4, 4, 1, 2), "blocks"),
-    (lambda: mk.mask_density(np.ones((2, 2))), "mask"),
-])
+@pytest.mark.parametrize(
+    ("call", "word"),
+    [
+        (lambda: mk.causal_mask(-1, 4), "nq"),
+        (lambda: mk.causal_mask(2, 2.5), "nk"),
+        (lambda: mk.causal_mask(True, 2), "nq"),
+        (lambda: mk.a_shape_mask(4, 4, n_init=-1), "n_init"),
+        (lambda: mk.a_shape_mask(4, 4, n_local=-3), "n_local"),
+        (lambda: mk.tri_shape_mask(4, 4, n_last=-1), "n_last"),
+        (lambda: mk.vertical_slash_mask(4, 4, verticals=[4]), "verticals"),
+        (lambda: mk.vertical_slash_mask(4, 4, verticals=[-1]), "verticals"),
+        (lambda: mk.vertical_slash_mask(4, 4, verticals=[1.5]), "verticals"),
+        (lambda: mk.vertical_slash_mask(4, 4, slashes=[-1]), "slashes"),
+        (lambda: mk.vertical_slash_mask(4, 4, slashes=[4]), "slashes"),
+        (lambda: mk.vertical_slash_mask(4, 4, slashes=[[1]]), "slashes"),
+        (lambda: mk.grid_mask(4, 4, stride=0), "stride"),
+        (lambda: mk.grid_mask(4, 4, stride=2, phase_q=2), "phase_q"),
+        (lambda: mk.grid_mask(4, 4, stride=2, phase_k=-1), "phase_k"),
+        (lambda: mk.q_boundary_mask(2, 4, [0, 1, 0], {}), "modality"),
+        (lambda: mk.q_boundary_mask(2, 4, np.zeros(4), {}), "modality"),
+        (lambda: mk.q_boundary_mask(5, 4, [0] * 4, {}), "nq"),
+        (lambda: mk.q_boundary_mask(2, 4, [0] * 4, {0: lambda nq, nk: np.ones((1, 1), bool)}), "patterns[0]"),
+        (
+            lambda: mk.boundary_2d_mask(2, 4, [0, 1, 0, 1], {(1, 0): lambda nq, nk: np.ones((nq, nk))}),
+            "patterns[(1, 0)]",
+        ),
+        (lambda: mk.block_topk_blocks(np.ones((4, 2)), np.ones((4, 3))), "head dim"),
+        (lambda: mk.block_topk_blocks(np.ones(4), np.ones((4, 3))), "2-D"),
+        (lambda: mk.block_topk_blocks(np.ones((4, 2)), np.ones((4, 2)), block=0), "block"),
+        (lambda: mk.block_topk_blocks(np.ones((4, 2)), np.ones((4, 2)), top_k=-1), "top_k"),
+        (lambda: mk.block_topk_blocks(np.full((4, 2), np.nan), np.ones((4, 2))), "finite"),
+        (lambda: mk.expand_blocks(np.ones((2, 2), bool), 4, 4, 1, 2), "blocks"),
+        (lambda: mk.mask_density(np.ones((2, 2))), "mask"),
+    ],
+)
 def test_bad_parameters_raise(call: Callable[[], object], word: str) -> None:
     with pytest.raises(ValueError, match=word.replace("[", r"\[").replace("(", r"\(").replace(")", r"\)")):
         call()

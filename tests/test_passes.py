@@ -24,12 +24,13 @@ from hypothesis import strategies as st
 
 from algorithms import examples, qk
 from hls import Array, KernelError, f32, i8, i16, i32, i64, kernel, pipeline, prange, table, u8, unroll, zeros
+from hls.inttypes import narrowest_int
 from hls.ir import format_function, interp
 from hls.ir import nodes as ir
 from hls.ir.verify import verify
 from hls.ir.walk import statements
 from hls.passes import PASSES, bind, bitwidth, collect_callees, constfold, inline, run_all
-from hls.passes._util import int_type, subexprs
+from hls.passes._util import subexprs
 from hls.strategies import arguments
 from hls.types import ArrayType, FloatType, IntType
 from tests.catalog import CASES
@@ -191,8 +192,17 @@ def call_after_wide_division(a: Array[i64, "N"], out: Array[i64, "N"]):
     out[0] = a[0] // a[1] + square(i16(a[2]))  # wide-division
 
 
-HAND_WRITTEN = [calls_everywhere, table_clash, unrolled, predicated, pipelined_with_loop, local_array,
-                examples.exp2_q8, examples.exp2_rows, sum_squares]
+HAND_WRITTEN = [
+    calls_everywhere,
+    table_clash,
+    unrolled,
+    predicated,
+    pipelined_with_loop,
+    local_array,
+    examples.exp2_q8,
+    examples.exp2_rows,
+    sum_squares,
+]
 
 
 # ---- helpers ---------------------------------------------------------------------------------------------------
@@ -310,13 +320,26 @@ def test_bind_turns_dims_and_scalars_into_constants() -> None:
 def test_constfold_folds_exactly_and_leaves_run_time_errors() -> None:
     fn = _pipeline_until(unrolled, {"N": 3}, "constfold", occurrence=2)
     consts = {e.value for e in _exprs(fn) if isinstance(e, ir.Const)}
-    assert not any(isinstance(e, ir.BinOp) and isinstance(e.lhs, ir.Const) and isinstance(e.rhs, ir.Const)
-                   for e in _exprs(fn))
+    assert not any(
+        isinstance(e, ir.BinOp) and isinstance(e.lhs, ir.Const) and isinstance(e.rhs, ir.Const) for e in _exprs(fn)
+    )
     assert {2, 3} <= consts  # (k + 1) folded for the unrolled copies
-    div0 = dataclasses.replace(examples.exp2_q8.ir, body=(ir.Return(ir.BinOp(
-        "//", ir.Const(1, IntType(1, False), examples.exp2_q8.ir.loc), ir.Const(0, IntType(1, False),
-                                                                               examples.exp2_q8.ir.loc),
-        IntType(2, True), examples.exp2_q8.ir.loc), examples.exp2_q8.ir.loc),), tables=())
+    div0 = dataclasses.replace(
+        examples.exp2_q8.ir,
+        body=(
+            ir.Return(
+                ir.BinOp(
+                    "//",
+                    ir.Const(1, IntType(1, False), examples.exp2_q8.ir.loc),
+                    ir.Const(0, IntType(1, False), examples.exp2_q8.ir.loc),
+                    IntType(2, True),
+                    examples.exp2_q8.ir.loc,
+                ),
+                examples.exp2_q8.ir.loc,
+            ),
+        ),
+        tables=(),
+    )
     folded = constfold.run(div0)
     assert isinstance(folded.body[0].value, ir.BinOp)  # 1 // 0 still raises, at run time
     with pytest.raises(ZeroDivisionError):
@@ -342,10 +365,17 @@ def test_unroll_leaves_no_unroll_loops_and_makes_the_copies() -> None:
     assert not any(s.kind == "unroll" for s in loops)
     # factor 3 over range(1, 7, 2) (3 iterations): straight-line; factor 2 over 7 iterations: a loop by 2
     # with a remainder of one copy; factor 1: a plain loop; run-time bounds: a loop by F * step, then the rest.
-    assert [(s.kind, int(s.step.value)) for s in loops] == [("range", -2), ("range", 1), ("range", 3), ("range", 1),
-                                                            ("range", -4), ("range", -2)]
-    assert sum(isinstance(s, ir.Store) and s.array == "out" and s.indices[0].value == 2
-               for s in statements(fn.body)) == 3  # two copies in the loop, one for the remainder
+    assert [(s.kind, int(s.step.value)) for s in loops] == [
+        ("range", -2),
+        ("range", 1),
+        ("range", 3),
+        ("range", 1),
+        ("range", -4),
+        ("range", -2),
+    ]
+    assert (
+        sum(isinstance(s, ir.Store) and s.array == "out" and s.indices[0].value == 2 for s in statements(fn.body)) == 3
+    )  # two copies in the loop, one for the remainder
 
 
 def test_unroll_by_factor_loops_when_there_are_two_groups_or_more() -> None:
@@ -388,9 +418,16 @@ def _stmt_pairs(old: tuple[ir.Stmt, ...], new: tuple[ir.Stmt, ...]):
             yield from _pairs(x, y)
 
 
-@pytest.mark.parametrize("k, params", [(qk.qk_dense, {"M": 8, "N": 8, "D": 16}), (predicated, {"N": 5}),
-                                       (examples.row_max_index, {"M": 4, "N": 6}), (unrolled, {"N": 9})],
-                         ids=lambda x: getattr(x, "__name__", ""))
+@pytest.mark.parametrize(
+    "k, params",
+    [
+        (qk.qk_dense, {"M": 8, "N": 8, "D": 16}),
+        (predicated, {"N": 5}),
+        (examples.row_max_index, {"M": 4, "N": 6}),
+        (unrolled, {"N": 9}),
+    ],
+    ids=lambda x: getattr(x, "__name__", ""),
+)
 def test_bitwidth_only_narrows(k: Any, params: dict[str, int]) -> None:
     before = _pipeline_until(k, params, "ifconvert")
     after = bitwidth.run(before)
@@ -412,7 +449,7 @@ def test_bitwidth_narrows_the_qk_loop_variables() -> None:
     assert products == {IntType(16, True)}
     sums = [e.type for e in _exprs(fn) if isinstance(e, ir.BinOp) and e.op == "+"]
     # the k-th partial sum of products in -16256..16384 holds -16256 * k .. 16384 * k, a bit more per doubling
-    assert sums == [int_type(-16256 * k, 16384 * k) for k in range(2, 17)]
+    assert sums == [narrowest_int(-16256 * k, 16384 * k) for k in range(2, 17)]
     assert sums[0] == IntType(17, True) and sums[-1] == IntType(20, True)
     assert not any(isinstance(e, ir.Cast) for e in _exprs(fn))  # no sum ever wraps to i32
 
@@ -431,8 +468,11 @@ def test_bitwidth_narrows_a_local_only_when_no_value_wraps() -> None:
 # ---- golden IR ---------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("k, params", [(qk.qk_dense, {"M": 2, "N": 2, "D": 3}), (examples.exp2_rows, {"M": 2, "N": 3}),
-                                       (predicated, {"N": 2})], ids=lambda x: getattr(x, "__name__", ""))
+@pytest.mark.parametrize(
+    "k, params",
+    [(qk.qk_dense, {"M": 2, "N": 2, "D": 3}), (examples.exp2_rows, {"M": 2, "N": 3}), (predicated, {"N": 2})],
+    ids=lambda x: getattr(x, "__name__", ""),
+)
 def test_golden_ir(k: Any, params: dict[str, int]) -> None:
     text = format_function(run_all(k, params, verify=True, dump=""))
     path = GOLDEN / f"passes_{k.__name__}.txt"
@@ -472,12 +512,18 @@ def test_an_unbound_dim_is_refused() -> None:
     assert err.loc == qk.qk_dense.ir.params[0].loc
 
 
-@pytest.mark.parametrize("params, message, fix", [
-    ({"M": 2, "N": 2, "D": 2, "X": 1}, "`X` is neither a dim symbol nor a scalar parameter of this kernel",
-     "bind one of: D, M, N"),
-    ({"M": 2, "N": 2, "D": 2.5}, "`D` must be bound to an int, got 2.5", "pass an integer, e.g. D=16"),
-    ({"M": 2, "N": -1, "D": 2}, "dim `N` = -1 is outside 0..2147483647", "pass a non-negative array size"),
-])
+@pytest.mark.parametrize(
+    "params, message, fix",
+    [
+        (
+            {"M": 2, "N": 2, "D": 2, "X": 1},
+            "`X` is neither a dim symbol nor a scalar parameter of this kernel",
+            "bind one of: D, M, N",
+        ),
+        ({"M": 2, "N": 2, "D": 2.5}, "`D` must be bound to an int, got 2.5", "pass an integer, e.g. D=16"),
+        ({"M": 2, "N": -1, "D": 2}, "dim `N` = -1 is outside 0..2147483647", "pass a non-negative array size"),
+    ],
+)
 def test_bad_bindings_are_refused(params: dict[str, Any], message: str, fix: str) -> None:
     err = _error(lambda: run_all(qk.qk_dense, params))
     assert (err.message, err.fix) == (message, fix)
@@ -500,8 +546,10 @@ def test_unroll_needs_constant_bounds() -> None:
 def test_huge_unrolls_are_refused() -> None:
     err = _error(lambda: run_all(qk.qk_dense, {"M": 1, "N": 1, "D": 5000}))
     assert err.message == "unrolling this loop makes 5000 copies of its body, over the limit of 4096"
-    assert err.loc.line == next(s for s in statements(qk.qk_dense.ir.body) if isinstance(s, ir.For)
-                                and s.kind == "unroll").loc.line
+    assert (
+        err.loc.line
+        == next(s for s in statements(qk.qk_dense.ir.body) if isinstance(s, ir.For) and s.kind == "unroll").loc.line
+    )
 
 
 def test_local_arrays_need_constant_sizes() -> None:
@@ -548,18 +596,30 @@ def _replace_store(fn: ir.Function, new: ir.Store) -> ir.Function:
     return dataclasses.replace(fn, body=swap(fn.body))
 
 
-@pytest.mark.parametrize("change, stage, message", [
-    (lambda s: dataclasses.replace(s, value=ir.Var("nope", i32, s.loc)), None,
-     "`nope` is not a parameter, local or loop variable in scope"),
-    (lambda s: dataclasses.replace(s, value=ir.Const(300, IntType(8, True), s.loc)), None,
-     "constant 300 does not fit its type i8"),
-    (lambda s: dataclasses.replace(s, indices=s.indices[:1]), None, "`out` has rank 2, indexed with 1"),
-    (lambda s: dataclasses.replace(s, pred=ir.Const(1, IntType(1, False), s.loc)), None,
-     "store predicate has type UInt(1), not bool"),
-    (lambda s: dataclasses.replace(s, array="EXP2_FRAC_Q8"), None, "store to table EXP2_FRAC_Q8"),
-    (lambda s: s, "inlined", "remain after inlining"),
-    (lambda s: s, "bound", "has unbound dims"),
-])
+@pytest.mark.parametrize(
+    "change, stage, message",
+    [
+        (
+            lambda s: dataclasses.replace(s, value=ir.Var("nope", i32, s.loc)),
+            None,
+            "`nope` is not a parameter, local or loop variable in scope",
+        ),
+        (
+            lambda s: dataclasses.replace(s, value=ir.Const(300, IntType(8, True), s.loc)),
+            None,
+            "constant 300 does not fit its type i8",
+        ),
+        (lambda s: dataclasses.replace(s, indices=s.indices[:1]), None, "`out` has rank 2, indexed with 1"),
+        (
+            lambda s: dataclasses.replace(s, pred=ir.Const(1, IntType(1, False), s.loc)),
+            None,
+            "store predicate has type UInt(1), not bool",
+        ),
+        (lambda s: dataclasses.replace(s, array="EXP2_FRAC_Q8"), None, "store to table EXP2_FRAC_Q8"),
+        (lambda s: s, "inlined", "remain after inlining"),
+        (lambda s: s, "bound", "has unbound dims"),
+    ],
+)
 def test_the_verifier_reports_broken_ir(change: Any, stage: str | None, message: str) -> None:
     from hls.ir.verify import IRError
 

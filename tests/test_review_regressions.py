@@ -8,9 +8,15 @@ import pytest
 import backends
 from hls import Array, KernelError, UnsupportedKernel, f32, i32, i64, kernel, prange, table, u64, zeros
 
-BACKENDS = [pytest.param(b, marks=pytest.mark.skipif(backends.available(b) is not None,
-                                                   reason=f"backend {b} not run: {backends.available(b)}"))
-            for b in backends.names()]
+BACKENDS = [
+    pytest.param(
+        b,
+        marks=pytest.mark.skipif(
+            backends.available(b) is not None, reason=f"backend {b} not run: {backends.available(b)}"
+        ),
+    )
+    for b in backends.names()
+]
 
 
 @kernel
@@ -126,11 +132,14 @@ def loop_var_shadows_array(out: Array[i32, 1]):
         out[0] = buf
 
 
-@pytest.mark.parametrize("k, message", [
-    (writes_table_through_callee, "table `TBL` is read-only, but `_writer` writes its parameter `a`"),
-    (float_of_u64, "a conversion to float needs the exact value of `a[i] * 1.0`, which may need 64 bits"),
-    (loop_var_shadows_array, "loop variable `buf` reuses the name of another variable"),
-])
+@pytest.mark.parametrize(
+    "k, message",
+    [
+        (writes_table_through_callee, "table `TBL` is read-only, but `_writer` writes its parameter `a`"),
+        (float_of_u64, "a conversion to float needs the exact value of `a[i] * 1.0`, which may need 64 bits"),
+        (loop_var_shadows_array, "loop variable `buf` reuses the name of another variable"),
+    ],
+)
 def test_refused_at_compile_time(k, message: str) -> None:
     with pytest.raises(KernelError) as info:
         k.ir  # noqa: B018

@@ -26,8 +26,9 @@ def _numba_or_skip(backend: str) -> None:
         pytest.skip(f"backend {backend} not run: {why}")
 
 
-def _inputs(seed: int, b: int, h: int, hkv: int, nq: int, nk: int, d: int, dv: int,
-            dtype: type) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _inputs(
+    seed: int, b: int, h: int, hkv: int, nq: int, nk: int, d: int, dv: int, dtype: type
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     q = rng.standard_normal((b, h, nq, d)).astype(dtype)
     k = rng.standard_normal((b, hkv, nk, d)).astype(dtype)
@@ -35,8 +36,17 @@ def _inputs(seed: int, b: int, h: int, hkv: int, nq: int, nk: int, d: int, dv: i
     return q, k, v
 
 
-def _attend(method: str, q: np.ndarray, k: np.ndarray, v: np.ndarray, causal: bool, bm: int, bn: int,
-            backend: str, scale: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+def _attend(
+    method: str,
+    q: np.ndarray,
+    k: np.ndarray,
+    v: np.ndarray,
+    causal: bool,
+    bm: int,
+    bn: int,
+    backend: str,
+    scale: float | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     if method == "sparse-all":  # every key block listed: must equal dense
         nqb, nkb = -(-q.shape[2] // bm), -(-k.shape[2] // bn)
         counts, index = block_index(np.ones((nqb, nkb), dtype=bool))
@@ -53,8 +63,17 @@ def assert_lse_close(got: np.ndarray, ref64: np.ndarray, naive: np.ndarray) -> N
     assert_within_naive_error(got[keep], ref64[keep], naive[keep], what="lse")
 
 
-def _check_against_reference(method: str, backend: str, dtype: type, shape: tuple[int, ...], causal: bool,
-                             bm: int, bn: int, seed: int, mask: np.ndarray | None = None) -> None:
+def _check_against_reference(
+    method: str,
+    backend: str,
+    dtype: type,
+    shape: tuple[int, ...],
+    causal: bool,
+    bm: int,
+    bn: int,
+    seed: int,
+    mask: np.ndarray | None = None,
+) -> None:
     b, h, hkv, nq, nk, d, dv = shape
     q, k, v = _inputs(seed, b, h, hkv, nq, nk, d, dv, dtype)
     o, lse = _attend(method, q, k, v, causal, bm, bn, backend)
@@ -66,8 +85,15 @@ def _check_against_reference(method: str, backend: str, dtype: type, shape: tupl
     assert_lse_close(lse, ref_lse, naive_lse)
 
 
-shapes = st.tuples(st.integers(1, 2), st.integers(1, 2), st.integers(1, 2),  # b, group, h_kv
-                   st.integers(0, 9), st.integers(0, 9), st.integers(1, 9), st.integers(1, 6))  # nq nk d dv
+shapes = st.tuples(
+    st.integers(1, 2),
+    st.integers(1, 2),
+    st.integers(1, 2),  # b, group, h_kv
+    st.integers(0, 9),
+    st.integers(0, 9),
+    st.integers(1, 9),
+    st.integers(1, 6),
+)  # nq nk d dv
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda t: t.__name__)
@@ -75,8 +101,9 @@ shapes = st.tuples(st.integers(1, 2), st.integers(1, 2), st.integers(1, 2),  # b
 @pytest.mark.parametrize("backend", BACKENDS)
 @settings(max_examples=6, deadline=None, database=None)
 @given(shape=shapes, causal=st.booleans(), bm=st.integers(1, 5), bn=st.integers(1, 5), seed=st.integers(0, 2**31))
-def test_tiny_vs_reference(backend: str, method: str, dtype: type, shape: tuple[int, ...], causal: bool, bm: int,
-                           bn: int, seed: int) -> None:
+def test_tiny_vs_reference(
+    backend: str, method: str, dtype: type, shape: tuple[int, ...], causal: bool, bm: int, bn: int, seed: int
+) -> None:
     """Every method, both dtypes, both backends: o and lse within 2x the naive same-precision error."""
     _numba_or_skip(backend)
     b, g, hkv, nq, nk, d, dv = shape
@@ -176,8 +203,16 @@ def test_block_sparse_all_blocks_equals_dense_and_reference(causal: bool, densit
     assert_lse_close(lse, ref_lse, naive_lse)
     # a 1-d index (per query block) broadcasts over batch and heads
     o1 = sdpa_block_sparse(q, k, v, counts[0, 0], index[0, 0], bm, bn, causal)
-    o2 = sdpa_block_sparse(q, k, v, np.broadcast_to(counts[0, 0], (2, 4, nqb)),
-                           np.broadcast_to(index[0, 0], (2, 4, *index.shape[2:])), bm, bn, causal)
+    o2 = sdpa_block_sparse(
+        q,
+        k,
+        v,
+        np.broadcast_to(counts[0, 0], (2, 4, nqb)),
+        np.broadcast_to(index[0, 0], (2, 4, *index.shape[2:])),
+        bm,
+        bn,
+        causal,
+    )
     np.testing.assert_array_equal(o1, o2)
 
 
@@ -188,21 +223,24 @@ def _good() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return _inputs(13, 1, 4, 2, 5, 6, 8, 8, np.float32)
 
 
-@pytest.mark.parametrize("case, error, words", [
-    ("q_3d", ValueError, "q must have shape"),
-    ("k_dim", ValueError, "k head dim"),
-    ("v_len", ValueError, "v must have"),
-    ("batch", ValueError, "batch sizes"),
-    ("ratio", ValueError, "H_kv = 3"),
-    ("int", TypeError, "q must be float32 or float64"),
-    ("mixed", TypeError, "k has dtype float64"),
-    ("list", TypeError, "v must be a numpy array"),
-    ("nan", ValueError, "k contains NaN"),
-    ("inf", ValueError, "q contains NaN or infinity"),
-    ("scale", ValueError, "scale must be a finite number"),
-    ("method", ValueError, "method must be one of"),
-    ("block", ValueError, "block_m must be an int"),
-])
+@pytest.mark.parametrize(
+    "case, error, words",
+    [
+        ("q_3d", ValueError, "q must have shape"),
+        ("k_dim", ValueError, "k head dim"),
+        ("v_len", ValueError, "v must have"),
+        ("batch", ValueError, "batch sizes"),
+        ("ratio", ValueError, "H_kv = 3"),
+        ("int", TypeError, "q must be float32 or float64"),
+        ("mixed", TypeError, "k has dtype float64"),
+        ("list", TypeError, "v must be a numpy array"),
+        ("nan", ValueError, "k contains NaN"),
+        ("inf", ValueError, "q contains NaN or infinity"),
+        ("scale", ValueError, "scale must be a finite number"),
+        ("method", ValueError, "method must be one of"),
+        ("block", ValueError, "block_m must be an int"),
+    ],
+)
 def test_bad_input_names_the_argument(case: str, error: type, words: str) -> None:
     q, k, v = _good()
     kw: dict = {}
@@ -238,14 +276,17 @@ def test_bad_input_names_the_argument(case: str, error: type, words: str) -> Non
         sdpa.sdpa(q, k, v, **kw)
 
 
-@pytest.mark.parametrize("case, words", [
-    ("nqb", "kv_num_blocks must end in n_qblocks"),
-    ("range", "kv_indices must be in 0..3"),
-    ("count", "kv_num_blocks must be in 0..max_blocks"),
-    ("twice", "lists a key block twice"),
-    ("float", "kv_indices must hold integers"),
-    ("broadcast", "do not broadcast"),
-])
+@pytest.mark.parametrize(
+    "case, words",
+    [
+        ("nqb", "kv_num_blocks must end in n_qblocks"),
+        ("range", "kv_indices must be in 0..3"),
+        ("count", "kv_num_blocks must be in 0..max_blocks"),
+        ("twice", "lists a key block twice"),
+        ("float", "kv_indices must hold integers"),
+        ("broadcast", "do not broadcast"),
+    ],
+)
 def test_bad_block_index(case: str, words: str) -> None:
     q, k, v = _inputs(14, 1, 2, 2, 10, 10, 4, 4, np.float32)
     counts, index = block_index(np.ones((3, 4), dtype=bool))  # block_m = 4, block_n = 3
@@ -270,8 +311,16 @@ def test_bad_block_index(case: str, words: str) -> None:
 
 # ---- kernels on every backend, and the pieces ----------------------------------------------------
 
-FLOAT_KERNELS = [sdpa.naive_f32, sdpa.streaming_f32, sdpa.flash_f32, sdpa.flash_sparse_f32,
-                 sdpa.naive_f64, sdpa.streaming_f64, sdpa.flash_f64, sdpa.flash_sparse_f64]
+FLOAT_KERNELS = [
+    sdpa.naive_f32,
+    sdpa.streaming_f32,
+    sdpa.flash_f32,
+    sdpa.flash_sparse_f32,
+    sdpa.naive_f64,
+    sdpa.streaming_f64,
+    sdpa.flash_f64,
+    sdpa.flash_sparse_f64,
+]
 
 
 @pytest.mark.parametrize("kern", FLOAT_KERNELS, ids=lambda k: k.__name__)

@@ -24,9 +24,15 @@ from hypothesis import strategies as st
 import backends
 from hls import Array, Int, KernelError, UInt, i8, i16, i32, i64, kernel, u8, u16, u32, u64
 
-BACKENDS = [pytest.param(b, marks=pytest.mark.skipif(backends.available(b) is not None,
-                                                   reason=f"backend {b} not run: {backends.available(b)}"))
-            for b in backends.names()]  # a backend that cannot run here is a skip, never a pass
+BACKENDS = [
+    pytest.param(
+        b,
+        marks=pytest.mark.skipif(
+            backends.available(b) is not None, reason=f"backend {b} not run: {backends.available(b)}"
+        ),
+    )
+    for b in backends.names()
+]  # a backend that cannot run here is a skip, never a pass
 N = "N"  # the dim symbol, as a name (keeps linters from reading "N" as a forward reference)
 I64_MIN, I64_MAX = -(1 << 63), (1 << 63) - 1
 U64_MAX = (1 << 64) - 1
@@ -36,7 +42,8 @@ by_backend = pytest.mark.parametrize("backend", BACKENDS)
 # NOTE: a GPU kernel or a circuit cannot raise; on numba-cuda, myhdl and verilator these run-time errors are
 # undefined (README, Semantics).
 by_raising_backend = pytest.mark.parametrize(
-    "backend", [b for b in BACKENDS if b.values[0] not in ("numba-cuda", *HDL)])
+    "backend", [b for b in BACKENDS if b.values[0] not in ("numba-cuda", *HDL)]
+)
 
 
 def hypo(*strategies, **named):
@@ -125,25 +132,41 @@ def _verilator_batch(request: pytest.FixtureRequest) -> None:
 
 @functools.cache
 def _prebuild_elementwise() -> None:
-    from backends.hdl import prebuild
 
     kernels = [*STORE_KERNELS.values(), exact_i64, floor_i64, floor_i8, shifts, u64_ops]
-    prebuild([(k, {"N": PAD}) for k in kernels])
+    backends.prebuild([(k, {"N": PAD}) for k in kernels])
 
 
 # ---- wrap-around at stores, for every width ------------------------------------
 
 # (label, type, width, signed)
-TYPES = [
-    ("i8", i8, 8, True), ("i16", i16, 16, True), ("i32", i32, 32, True), ("i64", i64, 64, True),
-    ("u8", u8, 8, False), ("u16", u16, 16, False), ("u32", u32, 32, False), ("u64", u64, 64, False),
-] + [(f"Int({w})", Int(w), w, True) for w in (1, 5, 12, 33, 63)] \
-  + [(f"UInt({w})", UInt(w), w, False) for w in (1, 5, 12, 33, 63)]
+TYPES = (
+    [
+        ("i8", i8, 8, True),
+        ("i16", i16, 16, True),
+        ("i32", i32, 32, True),
+        ("i64", i64, 64, True),
+        ("u8", u8, 8, False),
+        ("u16", u16, 16, False),
+        ("u32", u32, 32, False),
+        ("u64", u64, 64, False),
+    ]
+    + [(f"Int({w})", Int(w), w, True) for w in (1, 5, 12, 33, 63)]
+    + [(f"UInt({w})", UInt(w), w, False) for w in (1, 5, 12, 33, 63)]
+)
 
 
 def _make_store_kernel(t):
-    def store(x: Array[i64, N], y: Array[i64, N], a: Array[t, N],
-              s: Array[t, N], p: Array[t, N], d: Array[t, N], inc: Array[t, N], dec: Array[t, N]):
+    def store(
+        x: Array[i64, N],
+        y: Array[i64, N],
+        a: Array[t, N],
+        s: Array[t, N],
+        p: Array[t, N],
+        d: Array[t, N],
+        inc: Array[t, N],
+        dec: Array[t, N],
+    ):
         for i in range(x.shape[0]):
             s[i] = x[i] + y[i]  # exact 65-bit sum, wrapped only here
             p[i] = x[i] * y[i]  # exact 127-bit product, wrapped only here
@@ -160,8 +183,9 @@ STORE_KERNELS = {label: _make_store_kernel(t) for label, t, _, _ in TYPES}
 TYPE_PARAMS = [pytest.param(label, w, s, id=label) for label, _, w, s in TYPES]
 
 
-def check_store(label: str, width: int, signed: bool, xs: list[int], ys: list[int], avals: list[int],
-                backend: str) -> None:
+def check_store(
+    label: str, width: int, signed: bool, xs: list[int], ys: list[int], avals: list[int], backend: str
+) -> None:
     n = len(xs)
     dt = dtype_for(width, signed)
     outs = [np.zeros(n, dtype=dt) for _ in range(5)]
@@ -183,27 +207,58 @@ def check_store(label: str, width: int, signed: bool, xs: list[int], ys: list[in
 def test_store_wraps_edges(label, width, signed, backend):
     lo, hi = bounds(width, signed)
     lo64, hi64 = max(lo, I64_MIN), min(hi, I64_MAX)
-    pairs = [(lo64, 0), (hi64, 0), (hi64, 1), (lo64, -1), (hi64, hi64), (lo64, lo64), (I64_MAX, I64_MAX),
-             (I64_MIN, I64_MIN), (I64_MIN, -1), (I64_MAX, 1), (-1, 0), (0, 1), (-3, 5), (1 << 40, -(1 << 33))]
+    pairs = [
+        (lo64, 0),
+        (hi64, 0),
+        (hi64, 1),
+        (lo64, -1),
+        (hi64, hi64),
+        (lo64, lo64),
+        (I64_MAX, I64_MAX),
+        (I64_MIN, I64_MIN),
+        (I64_MIN, -1),
+        (I64_MAX, 1),
+        (-1, 0),
+        (0, 1),
+        (-3, 5),
+        (1 << 40, -(1 << 33)),
+    ]
     avals = [lo, hi, min(lo + 1, hi), max(hi - 1, lo), 0] * 3
-    avals = avals[:len(pairs)]
+    avals = avals[: len(pairs)]
     check_store(label, width, signed, [x for x, _ in pairs], [y for _, y in pairs], avals, backend)
 
 
 # Literal expectations, independent even of `wrap` above: (type label, stored value a, a + 1, a - 1).
 LITERAL_EDGES = [
-    ("i8", 127, -128, 126), ("i8", -128, -127, 127),
-    ("u8", 255, 0, 254), ("u8", 0, 1, 255),
-    ("i16", 32767, -32768, 32766), ("u16", 0, 1, 65535),
-    ("i32", -2**31, -2**31 + 1, 2**31 - 1), ("u32", 2**32 - 1, 0, 2**32 - 2),
-    ("i64", I64_MAX, I64_MIN, I64_MAX - 1), ("i64", I64_MIN, I64_MIN + 1, I64_MAX),
-    ("u64", U64_MAX, 0, U64_MAX - 1), ("u64", 0, 1, U64_MAX),
-    ("Int(1)", 0, -1, -1), ("Int(1)", -1, 0, 0), ("UInt(1)", 1, 0, 0), ("UInt(1)", 0, 1, 1),
-    ("Int(5)", 15, -16, 14), ("Int(5)", -16, -15, 15), ("UInt(5)", 31, 0, 30), ("UInt(5)", 0, 1, 31),
-    ("Int(12)", 2047, -2048, 2046), ("Int(12)", -2048, -2047, 2047), ("UInt(12)", 4095, 0, 4094),
-    ("Int(33)", 2**32 - 1, -2**32, 2**32 - 2), ("UInt(33)", 0, 1, 2**33 - 1),
-    ("Int(63)", 2**62 - 1, -2**62, 2**62 - 2), ("Int(63)", -2**62, -2**62 + 1, 2**62 - 1),
-    ("UInt(63)", 2**63 - 1, 0, 2**63 - 2), ("UInt(63)", 0, 1, 2**63 - 1),
+    ("i8", 127, -128, 126),
+    ("i8", -128, -127, 127),
+    ("u8", 255, 0, 254),
+    ("u8", 0, 1, 255),
+    ("i16", 32767, -32768, 32766),
+    ("u16", 0, 1, 65535),
+    ("i32", -(2**31), -(2**31) + 1, 2**31 - 1),
+    ("u32", 2**32 - 1, 0, 2**32 - 2),
+    ("i64", I64_MAX, I64_MIN, I64_MAX - 1),
+    ("i64", I64_MIN, I64_MIN + 1, I64_MAX),
+    ("u64", U64_MAX, 0, U64_MAX - 1),
+    ("u64", 0, 1, U64_MAX),
+    ("Int(1)", 0, -1, -1),
+    ("Int(1)", -1, 0, 0),
+    ("UInt(1)", 1, 0, 0),
+    ("UInt(1)", 0, 1, 1),
+    ("Int(5)", 15, -16, 14),
+    ("Int(5)", -16, -15, 15),
+    ("UInt(5)", 31, 0, 30),
+    ("UInt(5)", 0, 1, 31),
+    ("Int(12)", 2047, -2048, 2046),
+    ("Int(12)", -2048, -2047, 2047),
+    ("UInt(12)", 4095, 0, 4094),
+    ("Int(33)", 2**32 - 1, -(2**32), 2**32 - 2),
+    ("UInt(33)", 0, 1, 2**33 - 1),
+    ("Int(63)", 2**62 - 1, -(2**62), 2**62 - 2),
+    ("Int(63)", -(2**62), -(2**62) + 1, 2**62 - 1),
+    ("UInt(63)", 2**63 - 1, 0, 2**63 - 2),
+    ("UInt(63)", 0, 1, 2**63 - 1),
 ]
 _TYPE_BY_LABEL = {label: (w, s) for label, _, w, s in TYPES}
 
@@ -269,8 +324,15 @@ def test_i8_product_does_not_wrap_early(backend):
 
 
 @kernel
-def avg_i32(a: Array[i32, N], b: Array[i32, N], exact: Array[i32, N], early: Array[i32, N], pos: Array[bool, N],
-            dist: Array[i64, N], small: Array[i64, N]):
+def avg_i32(
+    a: Array[i32, N],
+    b: Array[i32, N],
+    exact: Array[i32, N],
+    early: Array[i32, N],
+    pos: Array[bool, N],
+    dist: Array[i64, N],
+    small: Array[i64, N],
+):
     for i in range(a.shape[0]):
         exact[i] = (a[i] + b[i]) >> 1  # the 33-bit sum, then the shift
         t: i32 = a[i] + b[i]  # wraps here first
@@ -282,7 +344,7 @@ def avg_i32(a: Array[i32, N], b: Array[i32, N], exact: Array[i32, N], early: Arr
 
 @by_backend
 def test_i32_intermediates_are_exact(backend):
-    m, x = -2**31, 2**31 - 1
+    m, x = -(2**31), 2**31 - 1
     a = [x, m, x, m, -7, 5]
     b = [x, m, 1, x, 2, -5]
     outs = [arr([9] * 6, 32), arr([9] * 6, 32), np.zeros(6, bool), arr([9] * 6), arr([9] * 6)]
@@ -294,12 +356,18 @@ def test_i32_intermediates_are_exact(backend):
     assert pos == [True, False, True, False, False, False]
     assert dist == [0, 0, x - 1, 2**32 - 1, 9, 10]
     assert small == [min(p + q, p * q) for p, q in zip(a, b)]
-    assert small[0] == 2**32 - 2 and small[3] == -2**62 + 2**31
+    assert small[0] == 2**32 - 2 and small[3] == -(2**62) + 2**31
 
 
 @kernel
-def exact_i64(x: Array[i64, N], y: Array[i64, N], back: Array[i64, N], avg: Array[i64, N], lowbits: Array[u16, N],
-              local: Array[i64, N]):
+def exact_i64(
+    x: Array[i64, N],
+    y: Array[i64, N],
+    back: Array[i64, N],
+    avg: Array[i64, N],
+    lowbits: Array[u16, N],
+    local: Array[i64, N],
+):
     for i in range(x.shape[0]):
         back[i] = (x[i] + y[i]) - y[i]  # 65-bit intermediate, exact
         avg[i] = i64(x[i] + y[i]) >> 1  # an explicit wrap makes `>>` legal
@@ -344,11 +412,25 @@ def floor_i8(a: Array[i8, N], b: Array[i8, N], q: Array[i8, N], r: Array[i8, N],
 
 # (a, b, a // b stored to i64, a % b)
 DIVMOD_CASES = [
-    (-7, 2, -4, 1), (7, -2, -4, -1), (-7, -2, 3, -1), (7, 2, 3, 1),
-    (-1, 2, -1, 1), (1, -2, -1, -1), (0, -3, 0, 0), (-6, 3, -2, 0), (6, -3, -2, 0),
-    (I64_MIN, -1, I64_MIN, 0), (I64_MIN, 1, I64_MIN, 0), (I64_MIN, 2, -2**62, 0), (I64_MIN, -2, 2**62, 0),
-    (I64_MAX, -1, -I64_MAX, 0), (I64_MIN, I64_MIN, 1, 0), (I64_MAX, I64_MIN, -1, -1), (-1, I64_MIN, 0, -1),
-    (I64_MIN, I64_MAX, -2, I64_MAX - 1), (I64_MIN, 3, -3074457345618258603, 1),
+    (-7, 2, -4, 1),
+    (7, -2, -4, -1),
+    (-7, -2, 3, -1),
+    (7, 2, 3, 1),
+    (-1, 2, -1, 1),
+    (1, -2, -1, -1),
+    (0, -3, 0, 0),
+    (-6, 3, -2, 0),
+    (6, -3, -2, 0),
+    (I64_MIN, -1, I64_MIN, 0),
+    (I64_MIN, 1, I64_MIN, 0),
+    (I64_MIN, 2, -(2**62), 0),
+    (I64_MIN, -2, 2**62, 0),
+    (I64_MAX, -1, -I64_MAX, 0),
+    (I64_MIN, I64_MIN, 1, 0),
+    (I64_MAX, I64_MIN, -1, -1),
+    (-1, I64_MIN, 0, -1),
+    (I64_MIN, I64_MAX, -2, I64_MAX - 1),
+    (I64_MIN, 3, -3074457345618258603, 1),
 ]
 
 
@@ -376,8 +458,11 @@ nonzero_i64 = st.integers(I64_MIN, I64_MAX).filter(lambda v: v != 0)
 
 
 @by_backend
-@hypo(st.lists(st.tuples(st.integers(I64_MIN, I64_MAX), nonzero_i64 | st.integers(-3, 3).filter(bool)),
-                min_size=1, max_size=6))
+@hypo(
+    st.lists(
+        st.tuples(st.integers(I64_MIN, I64_MAX), nonzero_i64 | st.integers(-3, 3).filter(bool)), min_size=1, max_size=6
+    )
+)
 def test_floor_div_mod_i64_property(backend, pairs):
     a, b = [p for p, _ in pairs], [q for _, q in pairs]
     q, r = arr([0] * len(a)), arr([0] * len(a))
@@ -402,8 +487,15 @@ def test_floor_div_mod_i8_property(backend, pairs):
 
 
 @kernel
-def shifts(a: Array[i64, N], s: Array[UInt(6), N], v: Array[i8, N], right: Array[i64, N], left: Array[i64, N],
-           right_v: Array[i64, N], left_u: Array[u64, N]):
+def shifts(
+    a: Array[i64, N],
+    s: Array[UInt(6), N],
+    v: Array[i8, N],
+    right: Array[i64, N],
+    left: Array[i64, N],
+    right_v: Array[i64, N],
+    left_u: Array[u64, N],
+):
     for i in range(a.shape[0]):
         right[i] = a[i] >> s[i]  # amount typed 0..63: a plain shift
         left[i] = a[i] << s[i]
@@ -413,9 +505,20 @@ def shifts(a: Array[i64, N], s: Array[UInt(6), N], v: Array[i8, N], right: Array
 
 # (a, s, a >> s, a << s stored to i64)
 SHIFT_CASES = [
-    (-1, 1, -1, -2), (-2, 1, -1, -4), (-3, 1, -2, -6), (3, 1, 1, 6), (-7, 2, -2, -28), (7, 2, 1, 28),
-    (I64_MIN, 63, -1, 0), (I64_MAX, 63, 0, I64_MIN), (I64_MIN, 1, -2**62, 0), (-5, 0, -5, -5),
-    (-1, 63, -1, I64_MIN), (1, 63, 0, I64_MIN), (3, 62, 0, -2**62), (I64_MAX, 1, 2**62 - 1, -2),
+    (-1, 1, -1, -2),
+    (-2, 1, -1, -4),
+    (-3, 1, -2, -6),
+    (3, 1, 1, 6),
+    (-7, 2, -2, -28),
+    (7, 2, 1, 28),
+    (I64_MIN, 63, -1, 0),
+    (I64_MAX, 63, 0, I64_MIN),
+    (I64_MIN, 1, -(2**62), 0),
+    (-5, 0, -5, -5),
+    (-1, 63, -1, I64_MIN),
+    (1, 63, 0, I64_MIN),
+    (3, 62, 0, -(2**62)),
+    (I64_MAX, 1, 2**62 - 1, -2),
     (-(2**62), 62, -1, 0),
 ]
 
@@ -456,7 +559,7 @@ def shr(a: i64, s: i32) -> i64:
 
 
 @by_raising_backend
-@pytest.mark.parametrize("amount", [64, -1, 65, 1000, -2**31])
+@pytest.mark.parametrize("amount", [64, -1, 65, 1000, -(2**31)])
 @pytest.mark.parametrize("k", [shl, shr], ids=["shl", "shr"])
 def test_shift_out_of_range_raises(k, amount, backend):
     with pytest.raises(ValueError, match="shift"):
@@ -518,8 +621,17 @@ def test_scalar_div_mod_edges(backend):
 
 
 @kernel
-def edges_i64(a: Array[i64, N], b: Array[i64, N], abs_s: Array[i64, N], abs_u: Array[u64, N], neg_s: Array[i64, N],
-              neg_u: Array[u64, N], lo: Array[i64, N], hi: Array[i64, N], inv: Array[i64, N]):
+def edges_i64(
+    a: Array[i64, N],
+    b: Array[i64, N],
+    abs_s: Array[i64, N],
+    abs_u: Array[u64, N],
+    neg_s: Array[i64, N],
+    neg_u: Array[u64, N],
+    lo: Array[i64, N],
+    hi: Array[i64, N],
+    inv: Array[i64, N],
+):
     for i in range(a.shape[0]):
         abs_s[i] = abs(a[i])
         abs_u[i] = abs(a[i])
@@ -535,8 +647,15 @@ def test_i64_edges(backend):
     a = [I64_MIN, I64_MAX, -1, 0, I64_MIN + 1, 5]
     b = [I64_MAX, I64_MIN, -2, I64_MIN, I64_MIN, -5]
     n = len(a)
-    outs = [arr([0] * n), arr([0] * n, 64, False), arr([0] * n), arr([0] * n, 64, False), arr([0] * n),
-            arr([0] * n), arr([0] * n)]
+    outs = [
+        arr([0] * n),
+        arr([0] * n, 64, False),
+        arr([0] * n),
+        arr([0] * n, 64, False),
+        arr([0] * n),
+        arr([0] * n),
+        arr([0] * n),
+    ]
     run(edges_i64, arr(a), arr(b), *outs, backend=backend)
     abs_s, abs_u, neg_s, neg_u, lo, hi, inv = (ints(o) for o in outs)
     assert abs_s == [I64_MIN, I64_MAX, 1, 0, I64_MAX, 5]
@@ -552,8 +671,15 @@ def test_i64_edges(backend):
 
 
 @kernel
-def bools(a: Array[i64, N], b: Array[bool, N], u1: Array[UInt(1), N], s1: Array[Int(1), N], back: Array[i8, N],
-          pos: Array[bool, N], cast: Array[i8, N]):
+def bools(
+    a: Array[i64, N],
+    b: Array[bool, N],
+    u1: Array[UInt(1), N],
+    s1: Array[Int(1), N],
+    back: Array[i8, N],
+    pos: Array[bool, N],
+    cast: Array[i8, N],
+):
     for i in range(a.shape[0]):
         b[i] = a[i]  # truthiness, not the low bit
         u1[i] = a[i]  # a 1-bit integer wraps
@@ -568,8 +694,14 @@ def bools(a: Array[i64, N], b: Array[bool, N], u1: Array[UInt(1), N], s1: Array[
 def test_bool_stores_keep_truthiness(backend):
     a = [2, 0, -1, 1, 4, 8, I64_MIN, 6, 3, I64_MAX]
     n = len(a)
-    outs = [np.zeros(n, bool), arr([0] * n, 1, False), arr([0] * n, 1, True), arr([0] * n, 8), np.zeros(n, bool),
-            arr([0] * n, 8)]
+    outs = [
+        np.zeros(n, bool),
+        arr([0] * n, 1, False),
+        arr([0] * n, 1, True),
+        arr([0] * n, 8),
+        np.zeros(n, bool),
+        arr([0] * n, 8),
+    ]
     run(bools, arr(a), *outs, backend=backend)
     b, u1, s1, back, pos, cast = (ints(o) for o in outs)
     assert outs[0].tolist() == [True, False, True, True, True, True, True, True, True, True]
@@ -595,8 +727,17 @@ def test_bool_return(backend):
 
 
 @kernel
-def u64_ops(a: Array[u64, N], b: Array[u64, N], add: Array[u64, N], mul: Array[u64, N], xor: Array[u64, N],
-            sub: Array[u64, N], inv: Array[u64, N], low: Array[u16, N], sgn: Array[i64, N]):
+def u64_ops(
+    a: Array[u64, N],
+    b: Array[u64, N],
+    add: Array[u64, N],
+    mul: Array[u64, N],
+    xor: Array[u64, N],
+    sub: Array[u64, N],
+    inv: Array[u64, N],
+    low: Array[u16, N],
+    sgn: Array[i64, N],
+):
     for i in range(a.shape[0]):
         add[i] = a[i] + b[i]
         mul[i] = a[i] * b[i]
@@ -681,7 +822,7 @@ def test_return_value_wraps(backend):
     assert run(ret_i16, 10922, backend=backend) == 32766
     assert run(ret_i16, 2**31 - 1, backend=backend) == wrap(3 * (2**31 - 1), 16, True)
     assert run(ret_u8, 0, backend=backend) == 255
-    assert run(ret_u8, -2**31, backend=backend) == 255
+    assert run(ret_u8, -(2**31), backend=backend) == 255
     assert run(ret_u8, 257, backend=backend) == 0
     assert run(ret_i5, 4, 4, backend=backend) == -16
     assert run(ret_i5, I64_MAX, I64_MAX, backend=backend) == 1
@@ -718,8 +859,14 @@ def call_narrow(v: i64, out: Array[i64, N]):
 def test_call_wraps_at_parameter(v, backend):
     out = arr([99] * 6)
     run(call_narrow, v, out, backend=backend)
-    assert ints(out) == [wrap(v, 8, True), wrap(v, 5, False), wrap(v + 1, 8, True), wrap(v * v, 5, False),
-                         wrap(v, 16, True), wrap(v - 40000, 16, True)]
+    assert ints(out) == [
+        wrap(v, 8, True),
+        wrap(v, 5, False),
+        wrap(v + 1, 8, True),
+        wrap(v * v, 5, False),
+        wrap(v, 16, True),
+        wrap(v - 40000, 16, True),
+    ]
 
 
 @by_backend
@@ -829,15 +976,21 @@ def explicit_wraps(x: i64, y: i64, out: Array[i64, N]):
 def test_explicit_wraps_are_accepted(x, y, backend):
     out = arr([0] * 6)
     run(explicit_wraps, x, y, out, backend=backend)
-    assert ints(out) == [w64(x + 1) >> 1, w64(x * y) // 3, w64(x * y) % 5, min(w64(x + 1), y),
-                         w64(abs(w64(x - y))), int(w64(x + y) > 0)]
+    assert ints(out) == [
+        w64(x + 1) >> 1,
+        w64(x * y) // 3,
+        w64(x * y) % 5,
+        min(w64(x + 1), y),
+        w64(abs(w64(x - y))),
+        int(w64(x + y) > 0),
+    ]
 
 
 @by_backend
 def test_explicit_wrap_literal(backend):
     out = arr([0] * 6)
     run(explicit_wraps, I64_MAX, 3, out, backend=backend)
-    assert ints(out)[0] == -2**62  # i64(INT64_MAX + 1) is INT64_MIN; >> 1 floors
+    assert ints(out)[0] == -(2**62)  # i64(INT64_MAX + 1) is INT64_MIN; >> 1 floors
     assert ints(out)[3] == I64_MIN
 
 
@@ -863,8 +1016,19 @@ def wrapped_then_compared_expected(x: int, y: int) -> list[int]:
 
 
 @by_backend
-@pytest.mark.parametrize(("x", "y"), [(I64_MAX, 3), (I64_MIN, -1), (I64_MAX, I64_MAX), (I64_MIN, I64_MIN),
-                                      (I64_MIN, 1), (2**62, 2), (-(2**32), 2**32 + 1), (5, -7)])
+@pytest.mark.parametrize(
+    ("x", "y"),
+    [
+        (I64_MAX, 3),
+        (I64_MIN, -1),
+        (I64_MAX, I64_MAX),
+        (I64_MIN, I64_MIN),
+        (I64_MIN, 1),
+        (2**62, 2),
+        (-(2**32), 2**32 + 1),
+        (5, -7),
+    ],
+)
 def test_wrapped_values_compare_as_wrapped(x, y, backend):
     """A value wrapped to i64 compares as the wrapped value (no backend may see the exact one)."""
     out = arr([9] * 6)

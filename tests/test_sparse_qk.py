@@ -32,10 +32,17 @@ def masks(draw: st.DrawFn, max_n: int = 13) -> np.ndarray:
         density = draw(st.sampled_from([0.0, 0.1, 0.5, 0.9, 1.0]))
         seed = draw(st.integers(0, 2**32 - 1))
         return np.random.default_rng(seed).random((nq, nk)) < density
-    fn = draw(st.sampled_from([mk.causal_mask, partial(mk.a_shape_mask, n_init=2, n_local=3),
-                               partial(mk.tri_shape_mask, n_init=1, n_local=2, n_last=2),
-                               partial(mk.vertical_slash_mask, verticals=[0, nk - 1], slashes=[0, 2 % nk]),
-                               partial(mk.grid_mask, stride=3, phase_q=1)]))
+    fn = draw(
+        st.sampled_from(
+            [
+                mk.causal_mask,
+                partial(mk.a_shape_mask, n_init=2, n_local=3),
+                partial(mk.tri_shape_mask, n_init=1, n_local=2, n_last=2),
+                partial(mk.vertical_slash_mask, verticals=[0, nk - 1], slashes=[0, 2 % nk]),
+                partial(mk.grid_mask, stride=3, phase_q=1),
+            ]
+        )
+    )
     return fn(nq, nk)
 
 
@@ -50,7 +57,7 @@ def test_row_csr_round_trip(mask: np.ndarray) -> None:
     assert csr.nnz == mask.sum() and csr.indices.dtype == np.int32 and csr.indptr.dtype == np.int32
     np.testing.assert_array_equal(csr.row_counts(), mask.sum(axis=1))
     for i in range(mask.shape[0]):  # row i lists exactly its kept columns, increasing
-        np.testing.assert_array_equal(csr.indices[csr.indptr[i]:csr.indptr[i + 1]], np.flatnonzero(mask[i]))
+        np.testing.assert_array_equal(csr.indices[csr.indptr[i] : csr.indptr[i + 1]], np.flatnonzero(mask[i]))
     assert csr.density == (mask.mean() if mask.size else 0.0)
     assert RowCSR(csr.shape, csr.indptr, csr.indices) == csr
 
@@ -64,18 +71,21 @@ def test_row_csr_is_frozen_and_read_only() -> None:
     assert csr != RowCSR.from_mask(mk.full_mask(3, 3))
 
 
-@pytest.mark.parametrize(("args", "word"), [
-    (((2, 3), [0, 1], [0]), "indptr must have 3"),
-    (((2, 3), [1, 1, 1], [0]), "start at 0"),
-    (((2, 3), [0, 2, 1], [0]), "non-decreasing"),
-    (((2, 3), [0, 1, 2], [0, 3]), "outside 0..2"),
-    (((2, 3), [0, 1, 2], [0, -1]), "outside 0..2"),
-    (((1, 3), [0, 2], [1, 1]), "strictly increasing"),
-    (((1, 3), [0, 2], [2, 1]), "strictly increasing"),
-    (((1, 3), [0, 1], [0.5]), "indices must be a 1-D integer"),
-    (((-1, 3), [0], []), "shape"),
-    (([1, 3], [0, 0], []), "shape"),
-])
+@pytest.mark.parametrize(
+    ("args", "word"),
+    [
+        (((2, 3), [0, 1], [0]), "indptr must have 3"),
+        (((2, 3), [1, 1, 1], [0]), "start at 0"),
+        (((2, 3), [0, 2, 1], [0]), "non-decreasing"),
+        (((2, 3), [0, 1, 2], [0, 3]), "outside 0..2"),
+        (((2, 3), [0, 1, 2], [0, -1]), "outside 0..2"),
+        (((1, 3), [0, 2], [1, 1]), "strictly increasing"),
+        (((1, 3), [0, 2], [2, 1]), "strictly increasing"),
+        (((1, 3), [0, 1], [0.5]), "indices must be a 1-D integer"),
+        (((-1, 3), [0], []), "shape"),
+        (([1, 3], [0, 0], []), "shape"),
+    ],
+)
 def test_row_csr_rejects_bad_arrays(args: tuple, word: str) -> None:
     with pytest.raises(ValueError, match=word):
         RowCSR(*args)
@@ -101,10 +111,10 @@ def _check_block_rule(mask: np.ndarray, bc: BlockCSR, max_cols: int) -> None:
         for e in range(bc.col_indptr[a], bc.col_indptr[a + 1]):
             strips.setdefault((a, int(bc.col_indices[e]) // bn), []).append(int(bc.col_indices[e]))
     for a in range(nqb):
-        full = set(bc.full_indices[bc.full_indptr[a]:bc.full_indptr[a + 1]].tolist())
-        part = set(bc.partial_indices[bc.partial_indptr[a]:bc.partial_indptr[a + 1]].tolist())
+        full = set(bc.full_indices[bc.full_indptr[a] : bc.full_indptr[a + 1]].tolist())
+        part = set(bc.partial_indices[bc.partial_indptr[a] : bc.partial_indptr[a + 1]].tolist())
         for b in range(nkb):
-            tile = mask[a * bm:(a + 1) * bm, b * bn:(b + 1) * bn]
+            tile = mask[a * bm : (a + 1) * bm, b * bn : (b + 1) * bn]
             used = np.flatnonzero(tile.any(axis=0))
             if tile.all() and tile.any():
                 assert b in full and b not in part and (a, b) not in strips
@@ -127,8 +137,19 @@ def test_block_csr_round_trip(mask: np.ndarray, bm: int, bn: int, data: st.DataO
     assert mask.sum() <= bc.computed_scores() <= mask.size
     if max_cols == 0:
         assert bc.n_strips == 0
-    rebuilt = BlockCSR(bc.shape, bc.block_m, bc.block_n, bc.full_indptr, bc.full_indices, bc.partial_indptr,
-                       bc.partial_indices, bc.partial_masks, bc.col_indptr, bc.col_indices, bc.col_masks)
+    rebuilt = BlockCSR(
+        bc.shape,
+        bc.block_m,
+        bc.block_n,
+        bc.full_indptr,
+        bc.full_indices,
+        bc.partial_indptr,
+        bc.partial_indices,
+        bc.partial_masks,
+        bc.col_indptr,
+        bc.col_indices,
+        bc.col_masks,
+    )
     assert rebuilt == bc
 
 
@@ -154,17 +175,20 @@ def _valid_bcsr_fields() -> dict:
     return {f.name: getattr(bc, f.name) for f in dataclasses.fields(bc)}
 
 
-@pytest.mark.parametrize(("change", "word"), [
-    ({"block_m": 0}, "block_m"),
-    ({"full_indptr": [0, 0]}, "full_indptr must have 3"),
-    ({"partial_indices": [0, 2]}, "outside 0..1"),
-    ({"partial_masks": np.zeros((2, 4, 3), bool)}, "partial_masks must be bool of shape"),
-    ({"col_masks": np.zeros((1, 4), np.int8)}, "col_masks must be bool"),
-    ({"full_indptr": [0, 0, 1], "full_indices": [1]}, "both in full_indices and partial_indices"),
-    ({"col_indices": [4]}, "inside a listed key block"),
-    ({"shape": (7, 8)}, "col_masks marks rows past the last query"),
-    ({"shape": (8, 7)}, "partial_masks marks elements outside"),
-])
+@pytest.mark.parametrize(
+    ("change", "word"),
+    [
+        ({"block_m": 0}, "block_m"),
+        ({"full_indptr": [0, 0]}, "full_indptr must have 3"),
+        ({"partial_indices": [0, 2]}, "outside 0..1"),
+        ({"partial_masks": np.zeros((2, 4, 3), bool)}, "partial_masks must be bool of shape"),
+        ({"col_masks": np.zeros((1, 4), np.int8)}, "col_masks must be bool"),
+        ({"full_indptr": [0, 0, 1], "full_indices": [1]}, "both in full_indices and partial_indices"),
+        ({"col_indices": [4]}, "inside a listed key block"),
+        ({"shape": (7, 8)}, "col_masks marks rows past the last query"),
+        ({"shape": (8, 7)}, "partial_masks marks elements outside"),
+    ],
+)
 def test_block_csr_rejects_inconsistent_arrays(change: dict, word: str) -> None:
     fields = _valid_bcsr_fields()
     if change.get("shape") == (7, 8):
@@ -188,8 +212,9 @@ def test_block_csr_from_mask_rejects_bad_options() -> None:
 # ---- sparse QK kernels ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kern", [qk.qk_csr_dense_out, qk.qk_csr_values, qk.qk_block_csr_dense_out],
-                         ids=lambda k: k.__name__)
+@pytest.mark.parametrize(
+    "kern", [qk.qk_csr_dense_out, qk.qk_csr_values, qk.qk_block_csr_dense_out], ids=lambda k: k.__name__
+)
 def test_sparse_kernels_bit_exact_across_backends(kern: Kernel) -> None:
     report = check(kern, backends=["numba-cpu"], examples=25, seed=0)
     assert report.agreed == ["numba-cpu"] and report.skipped == {}
@@ -207,10 +232,18 @@ PATTERN_MASKS: dict[str, Callable[[], np.ndarray]] = {
     "tri_shape": lambda: mk.tri_shape_mask(N_Q, N_K, n_init=2, n_local=3, n_last=3),
     "vertical_slash": lambda: mk.vertical_slash_mask(N_Q, N_K, verticals=[1, 6], slashes=[0, 4]),
     "grid": lambda: mk.grid_mask(N_Q, N_K, stride=4, phase_q=1, phase_k=3),
-    "q_boundary": lambda: mk.q_boundary_mask(N_Q, N_K, np.arange(N_K) // 5, {
-        0: partial(mk.a_shape_mask, n_init=1, n_local=2), 1: partial(mk.grid_mask, stride=2)}),
-    "boundary_2d": lambda: mk.boundary_2d_mask(N_Q, N_K, np.arange(N_K) % 2, {
-        (0, 1): partial(mk.vertical_slash_mask, verticals=[0], slashes=[1]), (1, 0): mk.full_mask}),
+    "q_boundary": lambda: mk.q_boundary_mask(
+        N_Q,
+        N_K,
+        np.arange(N_K) // 5,
+        {0: partial(mk.a_shape_mask, n_init=1, n_local=2), 1: partial(mk.grid_mask, stride=2)},
+    ),
+    "boundary_2d": lambda: mk.boundary_2d_mask(
+        N_Q,
+        N_K,
+        np.arange(N_K) % 2,
+        {(0, 1): partial(mk.vertical_slash_mask, verticals=[0], slashes=[1]), (1, 0): mk.full_mask},
+    ),
     "block_topk": lambda: mk.block_topk_mask(Q.astype(np.float64), K.astype(np.float64), block=4, top_k=2),
 }
 
@@ -253,8 +286,9 @@ def test_numpy_references(q: np.ndarray, k: np.ndarray, mask: np.ndarray) -> Non
     dense = qk.qk_reference(q, k)
     np.testing.assert_array_equal(qk.qk_csr_reference(q, k, csr.indptr, csr.indices), np.where(mask, dense, 0))
     np.testing.assert_array_equal(qk.qk_csr_values_reference(q, k, csr.indptr, csr.indices), dense[mask])
-    np.testing.assert_array_equal(qk.qk_csr(q, k, csr, backend="python"), qk.qk_csr_reference(
-        q, k, csr.indptr, csr.indices))
+    np.testing.assert_array_equal(
+        qk.qk_csr(q, k, csr, backend="python"), qk.qk_csr_reference(q, k, csr.indptr, csr.indices)
+    )
 
 
 def test_wrappers_reject_bad_inputs() -> None:
@@ -280,13 +314,13 @@ def test_tile_lists_partition_the_touched_tiles(mask: np.ndarray, bm: int, bn: i
         assert counts.dtype == indices.dtype == np.int32 and indices.shape[0] == nqb
         tiles = np.zeros((nqb, nkb), dtype=bool)
         for a in range(nqb):
-            row = indices[a, :counts[a]]
-            assert (np.diff(row) > 0).all() and (indices[a, counts[a]:] == 0).all()
+            row = indices[a, : counts[a]]
+            assert (np.diff(row) > 0).all() and (indices[a, counts[a] :] == 0).all()
             tiles[a, row] = True
         listed[which] = tiles
     for a in range(nqb):
         for b in range(nkb):
-            tile = mask[a * bm:(a + 1) * bm, b * bn:(b + 1) * bn]
+            tile = mask[a * bm : (a + 1) * bm, b * bn : (b + 1) * bn]
             assert listed["all"][a, b] == tile.any()
             assert listed["full"][a, b] == (tile.size > 0 and tile.all())
     assert not (listed["full"] & listed["masked"]).any()

@@ -21,15 +21,23 @@ needs_verilator = pytest.mark.skipif(vl.missing() is not None, reason=str(vl.mis
 needs_yosys = pytest.mark.skipif(yosys.missing() is not None, reason=str(yosys.missing()))
 needs_ghdl = pytest.mark.skipif(vhdl.missing() is not None, reason=str(vhdl.missing()))
 
-ACC = Interface("acc", (Port("p_n", 5, False),), Port("ret", 16, True),
-                (Bank("m_x", 16, 8, True), Bank("m_y", 16, 16, True, reads=False, writes=True)))
+ACC = Interface(
+    "acc",
+    (Port("p_n", 5, False),),
+    Port("ret", 16, True),
+    (Bank("m_x", 16, 8, True), Bank("m_y", 16, 16, True, reads=False, writes=True)),
+)
 MAC = Interface("mac", (Port("p_n", 5, False),), Port("ret", 16, True), (Bank("m_x", 16, 8, True),))
-DUAL = Interface("dual", (), None, (Bank("m_a", 16, 8, True, ports=2),
-                                     Bank("m_b", 16, 8, True, ports=2, reads=False, writes=True)))
+DUAL = Interface(
+    "dual", (), None, (Bank("m_a", 16, 8, True, ports=2), Bank("m_b", 16, 8, True, ports=2, reads=False, writes=True))
+)
 RW = Interface("rw", (), Port("ret", 32, False), (Bank("m_a", 3, 8, False, writes=True),))
-WIDE = Interface("wide", (Port("p_a", 64, False), Port("p_b", 64, True), Port("p_c", 33, True)), Port("ret", 64, True),
-                 (Bank("m_o", 3, 64, False, ports=2, reads=False, writes=True),
-                  Bank("m_s", 1, 33, True, reads=False, writes=True)))
+WIDE = Interface(
+    "wide",
+    (Port("p_a", 64, False), Port("p_b", 64, True), Port("p_c", 33, True)),
+    Port("ret", 64, True),
+    (Bank("m_o", 3, 64, False, ports=2, reads=False, writes=True), Bank("m_s", 1, 33, True, reads=False, writes=True)),
+)
 HANG = Interface("hang")
 MODULES = {"acc": ACC, "mac": MAC, "dual": DUAL, "rw": RW, "wide": WIDE, "hang": HANG}
 
@@ -60,8 +68,15 @@ def test_batch_is_one_executable(models):
 def test_accumulator_matches_python_model(models):
     jobs = []
     for n in [0, 1, 7, 16]:
-        jobs.append(({"p_n": n}, {"m_x": rng.integers(-128, 128, 16, dtype=np.int8),
-                                  "m_y": rng.integers(-2**15, 2**15, 16, dtype=np.int16)}))
+        jobs.append(
+            (
+                {"p_n": n},
+                {
+                    "m_x": rng.integers(-128, 128, 16, dtype=np.int8),
+                    "m_y": rng.integers(-(2**15), 2**15, 16, dtype=np.int16),
+                },
+            )
+        )
     for (scalars, memories), result in zip(jobs, models["acc"].run_many(jobs)):
         n, x, y = scalars["p_n"], memories["m_x"].astype(int), memories["m_y"].astype(int)
         expected_y = y.copy()
@@ -116,8 +131,9 @@ def test_64_bit_ports(models):
 @needs_verilator
 def test_run_jobs_across_modules_keeps_order(models):
     x = np.arange(16, dtype=np.int8)
-    results = vl.run_jobs([(models["acc"], {"p_n": 3}, {"m_x": x}), (models["rw"], {}, {}),
-                           (models["acc"], {"p_n": 4}, {"m_x": x})])
+    results = vl.run_jobs(
+        [(models["acc"], {"p_n": 3}, {"m_x": x}), (models["rw"], {}, {}), (models["acc"], {"p_n": 4}, {"m_x": x})]
+    )
     assert [r.ret for r in results] == [0 + 1 + 2, 0x55 << 8, 0 + 1 + 2 + 3]
 
 
@@ -168,8 +184,10 @@ def test_bad_inputs_are_reported(models):
 def test_lint():
     assert vl.lint(source("dual"), "dual") == []
     warnings = vl.lint(source("acc"), "acc")
-    assert warnings == ["%Warning-WIDTHEXPAND: acc.v:40:19: Operator ADD expects 16 bits on the RHS, "
-                        "but RHS's VARREF 'm_x_rdata0' generates 8 bits."]
+    assert warnings == [
+        "%Warning-WIDTHEXPAND: acc.v:40:19: Operator ADD expects 16 bits on the RHS, "
+        "but RHS's VARREF 'm_x_rdata0' generates 8 bits."
+    ]
     assert vl.lint(source("acc"), "acc", waivers=["WIDTHEXPAND: 'm_x_rdata0'"]) == []
     assert vl.lint(source("acc"), "acc", waivers=["WIDTHEXPAND: 'other'"]) == warnings
     with pytest.raises(vl.VerilogError, match="lint of acc failed"):
@@ -210,11 +228,27 @@ def test_yosys_counts():
 
 
 def test_yosys_summary_counts_cell_families():
-    cells = {"LUT2": 3, "LUT6": 1, "FDRE": 4, "FDSE": 1, "DSP48E1": 2, "RAMB18E1": 1, "RAMB36E1": 2,
-             "CARRY4": 1, "RAM32M": 1, "BUFG": 1}
+    cells = {
+        "LUT2": 3,
+        "LUT6": 1,
+        "FDRE": 4,
+        "FDSE": 1,
+        "DSP48E1": 2,
+        "RAMB18E1": 1,
+        "RAMB36E1": 2,
+        "CARRY4": 1,
+        "RAM32M": 1,
+        "BUFG": 1,
+    }
     stats = yosys.summarize(cells)
-    assert {k: stats[k] for k in ("LUT", "FF", "DSP", "BRAM", "LUTRAM", "CARRY")} == \
-        {"LUT": 4, "FF": 5, "DSP": 2, "BRAM": 3, "LUTRAM": 1, "CARRY": 1}
+    assert {k: stats[k] for k in ("LUT", "FF", "DSP", "BRAM", "LUTRAM", "CARRY")} == {
+        "LUT": 4,
+        "FF": 5,
+        "DSP": 2,
+        "BRAM": 3,
+        "LUTRAM": 1,
+        "CARRY": 1,
+    }
 
 
 @needs_ghdl

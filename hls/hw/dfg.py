@@ -16,11 +16,17 @@ the register ("wreg"), ordered after every read of the old value.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from hls import ir
 from hls.errors import KernelError
+from hls.hw.memory import Bank
+from hls.hw.ops import ARITHMETIC, MEMORY, BinaryOp, CompareOp, OpKind
+from hls.inttypes import narrowest_int as exact  # the narrowest IntType holding lo..hi
 from hls.types import BoolType, IntType, ScalarType
+
+if TYPE_CHECKING:
+    from hls.hw.fsm import Hardware
 
 BOOL = IntType(1, False)  # bools are 0/1 values in hardware
 
@@ -34,27 +40,27 @@ def int_type(t: ScalarType) -> IntType:
     return t
 
 
-def exact(lo: int, hi: int) -> IntType:
-    """The narrowest IntType holding lo..hi (widths over 64 allowed for exact intermediates)."""
-    if lo >= 0:
-        return IntType(max(1, hi.bit_length()), False)
-    width = max((-lo - 1).bit_length(), max(hi, 0).bit_length()) + 1
-    return IntType(width, True)
-
-
 def fits(t: IntType, target: IntType) -> bool:
+    """Whether every value of `t` is a value of `target`."""
     return target.lo <= t.lo and t.hi <= target.hi
+
+
+Attr = int | str | BinaryOp | CompareOp | Bank | None  # an op's payload; OpKind says which (hls/hw/ops.py)
 
 
 @dataclass(eq=False)
 class Op:
-    """One hardware operation. `time` is its cycle (set by the scheduler)."""
+    """One hardware operation. `time` is its cycle (set by the scheduler).
+
+    `attr` is typed by `kind` (see OpKind); read it through `value`, `reg`, `bank`, `binop` or `cmpop`, which
+    check the kind.
+    """
 
     id: int
-    kind: str
+    kind: OpKind
     args: tuple[Op, ...]
     type: IntType | None
-    attr: Any = None
+    attr: Attr = None
     loc: ir.Loc | None = None
     delay: float = 0.0
     latency: int = 0
@@ -70,12 +76,53 @@ class Op:
         """The cycle in which the value can first be used."""
         return self.time + self.latency
 
+    @property
+    def value(self) -> int:
+        """The value of a CONST op."""
+        if self.kind == OpKind.CONST and isinstance(self.attr, int):
+            return self.attr
+        raise self._no("value")
+
+    @property
+    def reg(self) -> str:
+        """The register a REG, WREG or SNAP op reads or writes."""
+        if self.kind in (OpKind.REG, OpKind.WREG, OpKind.SNAP) and isinstance(self.attr, str):
+            return self.attr
+        raise self._no("register")
+
+    @property
+    def bank(self) -> Bank:
+        """The memory bank of a LOAD or STORE op."""
+        if self.kind in MEMORY and isinstance(self.attr, Bank):
+            return self.attr
+        raise self._no("bank")
+
+    @property
+    def binop(self) -> BinaryOp:
+        """The operator of a BIN, MULC or SHIFT_CONST op."""
+        if self.kind in ARITHMETIC and isinstance(self.attr, BinaryOp):
+            return self.attr
+        raise self._no("binary operator")
+
+    @property
+    def cmpop(self) -> CompareOp:
+        """The operator of a CMP op."""
+        if self.kind == OpKind.CMP and isinstance(self.attr, CompareOp):
+            return self.attr
+        raise self._no("comparison")
+
+    def _no(self, what: str) -> RuntimeError:
+        return RuntimeError(f"{self!r} has no {what}: compiler bug")
+
     def __repr__(self) -> str:
-        return f"%{self.id}={self.kind}({self.attr})@{self.time}"
+        attr = self.attr.prefix if isinstance(self.attr, Bank) else self.attr
+        return f"%{self.id}={self.kind.value}({attr})@{self.time}"
 
 
 @dataclass(frozen=True)
 class Edge:
+    """An ordering constraint: `dst.time + distance * II >= src.time + latency` (`why` explains it)."""
+
     src: Op
     dst: Op
     latency: int
@@ -89,25 +136,30 @@ class Timing:
 
     clock_ns: float = 5.0
 
-    def delay(self, kind: str, attr: Any, width: int) -> float:
-        if kind in ("const", "reg", "snap", "valid", "param", "wreg", "store", "load", "cast", "not", "inv", "sel",
-                    "and", "or"):
-            return {"load": 0.5, "store": 0.5, "sel": 0.4, "and": 0.3, "or": 0.3, "not": 0.2}.get(kind, 0.0)
-        if kind == "bin":
-            if attr == "*":
+    def delay(self, kind: OpKind, attr: Attr, width: int) -> float:
+        """Return the combinational delay (ns) of an op of `kind` with payload `attr` on `width`-bit values."""
+        if kind in _FIXED_DELAY:
+            return _FIXED_DELAY[kind]
+        if kind == OpKind.BIN:
+            if attr == BinaryOp.MUL:
                 return 3.0 + 0.02 * width
-            if attr in ("//", "%"):
+            if attr in (BinaryOp.FLOORDIV, BinaryOp.MOD):
                 return self.clock_ns  # a divider takes a whole cycle of its own
-            if attr in ("&", "|", "^"):
+            if attr in (BinaryOp.AND, BinaryOp.OR, BinaryOp.XOR):
                 return 0.3
-            if attr in ("<<", ">>"):
+            if attr in (BinaryOp.SHL, BinaryOp.SHR):
                 return 1.2 + 0.02 * width
             return 0.8 + 0.03 * width  # + -
-        if kind == "shift_const":
+        if kind == OpKind.SHIFT_CONST:
             return 0.0
-        if kind == "mulc":  # multiply by a constant: shifts and adds
+        if kind == OpKind.MULC:  # multiply by a constant: shifts and adds
             return 1.0 + 0.03 * width
         return 0.8 + 0.03 * width  # neg, compare, min, max, abs
+
+
+_FIXED_DELAY = {OpKind.CONST: 0.0, OpKind.REG: 0.0, OpKind.SNAP: 0.0, OpKind.VALID: 0.0, OpKind.WREG: 0.0,
+                OpKind.CAST: 0.0, OpKind.INV: 0.0, OpKind.LOAD: 0.5, OpKind.STORE: 0.5, OpKind.SEL: 0.4,
+                OpKind.AND: 0.3, OpKind.OR: 0.3, OpKind.NOT: 0.2}
 
 
 @dataclass
@@ -123,7 +175,7 @@ class Graph:
 class Builder:
     """Build the dataflow graph of a run of statements."""
 
-    def __init__(self, hw: Any, graph: Graph, counters: dict[str, Op] | None = None, valid: Op | None = None):
+    def __init__(self, hw: Hardware, graph: Graph, counters: dict[str, Op] | None = None, valid: Op | None = None):
         self.hw = hw  # hls.hw.fsm.Hardware: register types, memory map, timing, op ids
         self.g = graph
         self.env: dict[str, Op] = {}  # local -> its value after the statements built so far
@@ -136,10 +188,12 @@ class Builder:
 
     # ---- op creation ------------------------------------------------------------------------------------
 
-    def op(self, kind: str, args: tuple[Op, ...], t: IntType | None, attr: Any = None, loc: ir.Loc | None = None,
-           *, latency: int = 0, resource: str | None = None, pinned: int | None = None, pure: bool = True) -> Op:
-        if pure and args and all(a.kind == "const" for a in args):
-            value = fold(kind, attr, [a.attr for a in args], t)
+    def op(self, kind: OpKind, args: tuple[Op, ...], t: IntType | None, attr: Attr = None,
+           loc: ir.Loc | None = None, *, latency: int = 0, resource: str | None = None, pinned: int | None = None,
+           pure: bool = True) -> Op:
+        """Add an op (a constant when it folds; the earlier one when `pure` and built before)."""
+        if pure and args and all(a.kind == OpKind.CONST for a in args):
+            value = fold(kind, attr, [a.value for a in args], t)
             if value is not None:
                 return self.const(value)
         key = (kind, attr, tuple(a.id for a in args), t) if pure else None
@@ -154,11 +208,13 @@ class Builder:
         return o
 
     def const(self, value: int) -> Op:
-        return self.op("const", (), exact(value, value), int(value))
+        """The constant `value` (in its narrowest type)."""
+        return self.op(OpKind.CONST, (), exact(value, value), int(value))
 
     # ---- expressions ---------------------------------------------------------------------------------------
 
     def expr(self, e: ir.Expr) -> Op:
+        """Build `e`; returns the op holding its value."""
         method = getattr(self, "_" + type(e).__name__.lower(), None)
         if method is None:
             raise KernelError(f"{type(e).__name__} cannot be lowered to hardware", e.loc,
@@ -177,16 +233,17 @@ class Builder:
             return self.counters[e.name]
         if e.name not in self.old:
             t = self.hw.reg_type(e.name)
-            self.old[e.name] = self.op("reg", (), t, e.name, e.loc)
+            self.old[e.name] = self.op(OpKind.REG, (), t, e.name, e.loc)
         return self.old[e.name]
 
     def _load(self, e: ir.Load) -> Op:
         bank, addr = self.address(e.array, e.indices, e.loc)
         version = self.mem_version.get(bank.prefix, 0)
-        key = ("load", bank.prefix, addr.id, version)
+        key = (OpKind.LOAD, bank.prefix, addr.id, version)
         if key in self.cse:
             return self.cse[key]
-        o = self.op("load", (addr,), int_type(bank.elem), bank, e.loc, latency=1, resource=bank.prefix, pure=False)
+        o = self.op(OpKind.LOAD, (addr,), int_type(bank.elem), bank, e.loc, latency=1, resource=bank.prefix,
+                    pure=False)
         o.index = e.indices
         self.cse[key] = o
         self._order_memory(bank.prefix, o, store=False)
@@ -195,40 +252,43 @@ class Builder:
     def _binop(self, e: ir.BinOp) -> Op:
         a, b = self.expr(e.lhs), self.expr(e.rhs)
         t = int_type(e.type)
-        if e.op == "*" and (a.kind == "const" or b.kind == "const"):
-            c, x = (a, b) if a.kind == "const" else (b, a)
-            if c.attr == 0:
+        op = BinaryOp(e.op)
+        if op == BinaryOp.MUL and (a.kind == OpKind.CONST or b.kind == OpKind.CONST):
+            c, x = (a, b) if a.kind == OpKind.CONST else (b, a)
+            if c.value == 0:
                 return self.const(0)
-            if c.attr == 1:
+            if c.value == 1:
                 return x
-            return self.op("mulc", (x, c), t, "*", e.loc)
-        if e.op in ("<<", ">>") and b.kind == "const":
-            return self.op("shift_const", (a, b), t, e.op, e.loc)
-        if e.op == "*":
-            return self.op("bin", (a, b), t, "*", e.loc, resource="mul")
-        return self.op("bin", (a, b), t, e.op, e.loc)
+            return self.op(OpKind.MULC, (x, c), t, op, e.loc)
+        if op in (BinaryOp.SHL, BinaryOp.SHR) and b.kind == OpKind.CONST:
+            return self.op(OpKind.SHIFT_CONST, (a, b), t, op, e.loc)
+        if op == BinaryOp.MUL:
+            return self.op(OpKind.BIN, (a, b), t, op, e.loc, resource="mul")
+        return self.op(OpKind.BIN, (a, b), t, op, e.loc)
 
     def _unaryop(self, e: ir.UnaryOp) -> Op:
-        kind = {"-": "neg", "~": "inv", "not": "not"}[e.op]
-        return self.op(kind, (self.expr(e.operand),), int_type(e.type), e.op, e.loc)
+        kind = {"-": OpKind.NEG, "~": OpKind.INV, "not": OpKind.NOT}[e.op]
+        return self.op(kind, (self.expr(e.operand),), int_type(e.type), None, e.loc)
 
     def _compare(self, e: ir.Compare) -> Op:
-        return self.op("cmp", (self.expr(e.lhs), self.expr(e.rhs)), BOOL, e.op, e.loc)
+        return self.op(OpKind.CMP, (self.expr(e.lhs), self.expr(e.rhs)), BOOL, CompareOp(e.op), e.loc)
 
     def _logical(self, e: ir.Logical) -> Op:
-        return self.op(e.op, (self.truth(self.expr(e.lhs)), self.truth(self.expr(e.rhs))), BOOL, e.op, e.loc)
+        args = (self.truth(self.expr(e.lhs)), self.truth(self.expr(e.rhs)))
+        return self.op(OpKind(e.op), args, BOOL, None, e.loc)
 
     def _select(self, e: ir.Select) -> Op:
         c = self.truth(self.expr(e.cond))
         then, orelse = self.expr(e.then), self.expr(e.orelse)
         t = int_type(e.type)
-        if then.kind == "bin" and then.attr == "+" and orelse in then.args:
+        if then.kind == OpKind.BIN and then.binop == BinaryOp.ADD and orelse in then.args:
             # `x + p if c else x` is `x + (p if c else 0)`: an if-converted accumulation stays an add chain,
             # which balance_sums turns into an adder tree (the value is one of the two, so t still holds it)
             p = then.args[1] if then.args[0] is orelse else then.args[0]
-            gated = self.op("sel", (c, p, self.const(0)), exact(min(p.type.lo, 0), max(p.type.hi, 0)), None, e.loc)
-            return self.op("bin", (orelse, gated), t, "+", e.loc)
-        return self.op("sel", (c, then, orelse), t, None, e.loc)
+            gated = self.op(OpKind.SEL, (c, p, self.const(0)), exact(min(p.type.lo, 0), max(p.type.hi, 0)), None,
+                            e.loc)
+            return self.op(OpKind.BIN, (orelse, gated), t, BinaryOp.ADD, e.loc)
+        return self.op(OpKind.SEL, (c, then, orelse), t, None, e.loc)
 
     def _cast(self, e: ir.Cast) -> Op:
         return self.cast(self.expr(e.operand), e.type, e.loc)
@@ -239,17 +299,17 @@ class Builder:
         args = tuple(self.expr(a) for a in e.args)
         out = args[0]
         if e.name == "abs":
-            return self.op("abs", args, int_type(e.type), None, e.loc)
+            return self.op(OpKind.ABS, args, int_type(e.type), None, e.loc)
         for a in args[1:]:  # min/max of several arguments: a chain of two-input ops
             lo, hi = (min(out.type.lo, a.type.lo), max(out.type.hi, a.type.hi))
-            out = self.op(e.name, (out, a), exact(lo, hi), None, e.loc)
+            out = self.op(OpKind(e.name), (out, a), exact(lo, hi), None, e.loc)
         return self.cast(out, e.type, e.loc) if not fits(out.type, int_type(e.type)) else out
 
     def truth(self, x: Op) -> Op:
         """A 0/1 value: the truth of x."""
         if x.type == BOOL:
             return x
-        return self.op("cmp", (x, self.const(0)), BOOL, "!=", x.loc)
+        return self.op(OpKind.CMP, (x, self.const(0)), BOOL, CompareOp.NE, x.loc)
 
     def cast(self, x: Op, t: ScalarType, loc: ir.Loc | None) -> Op:
         """Store semantics: bool keeps the truth value, integers wrap to `t`."""
@@ -258,11 +318,12 @@ class Builder:
         t = int_type(t)
         if fits(x.type, t):
             return x
-        return self.op("cast", (x,), t, None, loc)
+        return self.op(OpKind.CAST, (x,), t, None, loc)
 
     # ---- memory ------------------------------------------------------------------------------------------
 
-    def address(self, array: str, indices: tuple[ir.Expr, ...], loc: ir.Loc):
+    def address(self, array: str, indices: tuple[ir.Expr, ...], loc: ir.Loc) -> tuple[Bank, Op]:
+        """The bank an access of `array[indices]` goes to, and the address inside it."""
         mem = self.hw.memories.get(array)
         if mem is None:
             raise KernelError(f"array `{array}` has no memory", loc, "this is a compiler bug")
@@ -270,19 +331,19 @@ class Builder:
         bank = mem.bank_for(idx, loc)
         addr: Op | None = None
         for axis, stride in mem.strides():
-            term = idx[axis] if stride == 1 else self.op("mulc", (idx[axis], self.const(stride)),
+            term = idx[axis] if stride == 1 else self.op(OpKind.MULC, (idx[axis], self.const(stride)),
                                                           exact(idx[axis].type.lo * stride, idx[axis].type.hi * stride)
-                                                          if stride > 0 else idx[axis].type, "*", loc)
+                                                          if stride > 0 else idx[axis].type, BinaryOp.MUL, loc)
             if addr is None:
                 addr = term
             else:
-                addr = self.op("bin", (addr, term), exact(addr.type.lo + term.type.lo, addr.type.hi + term.type.hi),
-                               "+", loc)
+                addr = self.op(OpKind.BIN, (addr, term),
+                               exact(addr.type.lo + term.type.lo, addr.type.hi + term.type.hi), BinaryOp.ADD, loc)
         return bank, addr if addr is not None else self.const(0)
 
     def _order_memory(self, prefix: str, o: Op, store: bool) -> None:
         for prev in self.mem_ops.get(prefix, []):
-            prev_store = prev.kind == "store"
+            prev_store = prev.kind == OpKind.STORE
             if not (store or prev_store):
                 continue
             if _distinct_addresses(prev, o):
@@ -293,6 +354,7 @@ class Builder:
     # ---- statements --------------------------------------------------------------------------------------
 
     def stmt(self, s: ir.Stmt) -> None:
+        """Build an assignment or a store."""
         if isinstance(s, ir.Assign):
             self.env[s.name] = self.cast(self.expr(s.value), self.hw.reg_decl(s.name), s.loc)
         elif isinstance(s, ir.Store):
@@ -301,6 +363,7 @@ class Builder:
             raise KernelError(f"{type(s).__name__} in straight-line code", s.loc, "this is a compiler bug")
 
     def store(self, s: ir.Store) -> None:
+        """Build a store (its enable: the statement's predicate and the pipeline's `valid`)."""
         mem = self.hw.memories[s.array]
         bank, addr = self.address(s.array, s.indices, s.loc)
         value = self.cast(self.expr(s.value), mem.elem, s.loc)
@@ -309,9 +372,9 @@ class Builder:
             enable.append(self.valid)
         gate = enable[0] if enable else None
         for extra in enable[1:]:
-            gate = self.op("and", (gate, extra), BOOL, "and", s.loc)
+            gate = self.op(OpKind.AND, (gate, extra), BOOL, None, s.loc)
         args = (addr, value) + ((gate,) if gate is not None else ())
-        o = self.op("store", args, None, bank, s.loc, resource=bank.prefix, pure=False)
+        o = self.op(OpKind.STORE, args, None, bank, s.loc, resource=bank.prefix, pure=False)
         o.index = s.indices
         self._order_memory(bank.prefix, o, store=True)
         self.mem_version[bank.prefix] = self.mem_version.get(bank.prefix, 0) + 1
@@ -327,7 +390,7 @@ class Builder:
             if old is value:
                 continue
             args = (value,) if self.valid is None else (value, self.valid)
-            w = self.op("wreg", args, value.type, name, value.loc, pure=False)
+            w = self.op(OpKind.WREG, args, value.type, name, value.loc, pure=False)
             self.g.writes[name] = w
             if old is not None:  # every reader of the old value runs no later than the write
                 for o in self.g.ops:
@@ -336,12 +399,11 @@ class Builder:
                         self.g.edges.append(Edge(w, o, 1, 1, f"recurrence on `{name}`"))
         return self.g
 
-
     def drop_dead(self) -> None:
         """Remove ops nothing needs (a value replaced while building, a load no one reads)."""
         g = self.g
         live: set[int] = set()
-        todo = [o for o in g.ops if o.kind == "store"] + list(g.outputs.values())
+        todo = [o for o in g.ops if o.kind == OpKind.STORE] + list(g.outputs.values())
         todo += [v for name, v in self.env.items() if self.old.get(name) is not v]
         while todo:
             o = todo.pop()
@@ -370,15 +432,15 @@ class Builder:
         dead: set[int] = set()
 
         def is_sum(x: Op) -> bool:
-            return x.kind == "bin" and x.attr in ("+", "-") and x.id not in dead
+            return x.kind == OpKind.BIN and x.binop in (BinaryOp.ADD, BinaryOp.SUB) and x.id not in dead
 
         def collect(x: Op, t: IntType, leaves: list[tuple[Op, int]], inner: list[Op], sign: int = 1,
                     top: bool = False) -> None:
             if is_sum(x) and (top or users.get(x.id) == 1):
                 inner.append(x)
                 collect(x.args[0], t, leaves, inner, sign)
-                collect(x.args[1], t, leaves, inner, -sign if x.attr == "-" else sign)
-            elif (x.kind == "cast" and users.get(x.id) == 1 and x.type.width >= t.width
+                collect(x.args[1], t, leaves, inner, -sign if x.binop == BinaryOp.SUB else sign)
+            elif (x.kind == OpKind.CAST and users.get(x.id) == 1 and x.type.width >= t.width
                   and is_sum(x.args[0]) and users.get(x.args[0].id) == 1):
                 inner.append(x)
                 collect(x.args[0], t, leaves, inner, sign)
@@ -388,7 +450,7 @@ class Builder:
         for root in reversed(list(g.ops)):
             if root.id in dead:
                 continue
-            if root.kind == "cast" and is_sum(root.args[0]) and users.get(root.args[0].id) == 1:
+            if root.kind == OpKind.CAST and is_sum(root.args[0]) and users.get(root.args[0].id) == 1:
                 chain = root.args[0]  # a wrapping chain: any association is right modulo 2**width
             elif is_sum(root):
                 chain = root  # an exact chain (the top one: chains below it were absorbed first)
@@ -402,8 +464,8 @@ class Builder:
                 continue
             dead.update(o.id for o in inner if o is not root)
             new: list[Op] = []
-            carried = [lf for lf in leaves if lf[0].kind == "reg"]
-            level = [lf for lf in leaves if lf[0].kind != "reg"]
+            carried = [lf for lf in leaves if lf[0].kind == OpKind.REG]
+            level = [lf for lf in leaves if lf[0].kind != OpKind.REG]
             if not level:
                 level, carried = carried[:1], carried[1:]
             while len(level) > 1:
@@ -413,15 +475,16 @@ class Builder:
                 level = [self._combine(level[0], lf, t, new)]
             top, sign = level[0]
             if sign < 0:
-                top = self._new("neg", (top,), exact(-top.type.hi, -top.type.lo), None, top.loc, new)
+                top = self._new(OpKind.NEG, (top,), exact(-top.type.hi, -top.type.lo), None, top.loc, new)
             # the root becomes the wrap to its type (same op, so its users need no rewiring)
-            root.kind, root.attr, root.args, root.delay, root.resource = "cast", None, (top,), 0.0, None
+            root.kind, root.attr, root.args, root.delay, root.resource = OpKind.CAST, None, (top,), 0.0, None
             at = g.ops.index(root)
             g.ops[at:at] = new
         if dead:
             g.ops[:] = [o for o in g.ops if o.id not in dead]
 
-    def _new(self, kind: str, args: tuple[Op, ...], t: IntType, attr: Any, loc: Any, out: list[Op]) -> Op:
+    def _new(self, kind: OpKind, args: tuple[Op, ...], t: IntType, attr: Attr, loc: ir.Loc | None,
+             out: list[Op]) -> Op:
         width = t.width
         o = Op(self.hw.next_id(), kind, args, t, attr, loc, self.hw.timing.delay(kind, attr, width))
         out.append(o)
@@ -431,60 +494,38 @@ class Builder:
         """a + b (or a - b) as an exact add, wrapped to t when it grows past t."""
         (x, sx), (y, sy) = a, b
         if sx == sy:
-            r = self._new("bin", (x, y), exact(x.type.lo + y.type.lo, x.type.hi + y.type.hi), "+", x.loc, out)
+            r = self._new(OpKind.BIN, (x, y), exact(x.type.lo + y.type.lo, x.type.hi + y.type.hi), BinaryOp.ADD,
+                          x.loc, out)
             sign = sx
         else:
             if sx < 0:
                 x, y = y, x
-            r = self._new("bin", (x, y), exact(x.type.lo - y.type.hi, x.type.hi - y.type.lo), "-", x.loc, out)
+            r = self._new(OpKind.BIN, (x, y), exact(x.type.lo - y.type.hi, x.type.hi - y.type.lo), BinaryOp.SUB,
+                          x.loc, out)
             sign = 1
         if r.type.width > t.width:
-            r = self._new("cast", (r,), t, None, r.loc, out)
+            r = self._new(OpKind.CAST, (r,), t, None, r.loc, out)
         return r, sign
 
 
 def _distinct_addresses(a: Op, b: Op) -> bool:
     """True when two memory ops provably touch different addresses (both constant and different)."""
     x, y = a.args[0], b.args[0]
-    return x.kind == "const" and y.kind == "const" and x.attr != y.attr
+    return x.kind == OpKind.CONST and y.kind == OpKind.CONST and x.value != y.value
 
 
-def fold(kind: str, attr: Any, v: list[int], t: IntType | None) -> int | None:
+def fold(kind: OpKind, attr: Attr, v: list[int], t: IntType | None) -> int | None:
     """The value of a pure op on constants (exact semantics), or None when it is not folded."""
-    import operator
-
-    bins = {"+": operator.add, "-": operator.sub, "*": operator.mul, "&": operator.and_, "|": operator.or_,
-            "^": operator.xor}
-    cmps = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq,
-            "!=": operator.ne}
-    if kind in ("bin", "mulc", "shift_const"):
-        if attr in bins:
-            return bins[attr](v[0], v[1])
-        if attr in ("<<", ">>") and 0 <= v[1] <= 63:
-            return v[0] << v[1] if attr == "<<" else v[0] >> v[1]
-        if attr in ("//", "%") and v[1] != 0:
-            return v[0] // v[1] if attr == "//" else v[0] % v[1]
-        return None
-    if kind == "cmp":
-        return int(cmps[attr](v[0], v[1]))
-    if kind == "neg":
-        return -v[0]
-    if kind == "inv":
-        return ~v[0]
-    if kind == "not":
-        return int(v[0] == 0)
-    if kind == "and":
-        return int(bool(v[0]) and bool(v[1]))
-    if kind == "or":
-        return int(bool(v[0]) or bool(v[1]))
-    if kind == "sel":
-        return v[1] if v[0] else v[2]
-    if kind == "min":
-        return min(v)
-    if kind == "max":
-        return max(v)
-    if kind == "abs":
-        return abs(v[0])
-    if kind == "cast" and t is not None:
+    if kind in ARITHMETIC and isinstance(attr, BinaryOp):
+        return attr.fold(v[0], v[1])
+    if kind == OpKind.CMP and isinstance(attr, CompareOp):
+        return attr.fold(v[0], v[1])
+    others = {OpKind.NEG: lambda: -v[0], OpKind.INV: lambda: ~v[0], OpKind.NOT: lambda: int(v[0] == 0),
+              OpKind.AND: lambda: int(bool(v[0]) and bool(v[1])), OpKind.OR: lambda: int(bool(v[0]) or bool(v[1])),
+              OpKind.SEL: lambda: v[1] if v[0] else v[2], OpKind.MIN: lambda: min(v), OpKind.MAX: lambda: max(v),
+              OpKind.ABS: lambda: abs(v[0])}
+    if kind in others:
+        return others[kind]()
+    if kind == OpKind.CAST and t is not None:
         return t.wrap(v[0])
     return None

@@ -22,6 +22,7 @@ import re
 from hls.hw.dfg import BOOL, Op, exact, int_type
 from hls.hw.fsm import Hardware, Label, Pipeline, State
 from hls.hw.memory import Bank
+from hls.hw.ops import ARITHMETIC, FREE, BinaryOp, OpKind
 from hls.types import IntType, ScalarType
 
 RESERVED = {  # Verilog, SystemVerilog and VHDL keywords a generated name could hit (checked case-insensitively)
@@ -74,6 +75,7 @@ class Emitter:
         self.hw = hw
         self.top = top
         self.lines: list[str] = []
+        self._source: str | None = None
         self.regs: dict[str, str] = {}  # local/register name -> signal name
         for n, name in enumerate(sorted(hw.decl)):
             self.regs[name] = f"r{n}_{clean(name)}"
@@ -104,11 +106,12 @@ class Emitter:
     # ---- analysis ----------------------------------------------------------------------------------------
 
     def _chains(self) -> None:
+        """Count the registers each value needs: one per cycle (per II cycles in a pipeline) it is held."""
         last_use: dict[int, int] = {}
         for o, ii in self.ops:
             self.ii_of[o.id] = ii
             for a in o.args:
-                if a.kind in ("const", "reg"):
+                if a.kind in FREE:
                     continue
                 last_use[a.id] = max(last_use.get(a.id, a.ready), o.time)
         for blk in self.hw.blocks:  # a branch condition is read in the block's last cycle
@@ -131,10 +134,10 @@ class Emitter:
 
     def value(self, a: Op, at: int) -> str:
         """The expression for a's value in cycle `at` of its region."""
-        if a.kind == "const":
-            return self.constant(a.attr)
-        if a.kind == "reg":
-            return self.regs[a.attr]
+        if a.kind == OpKind.CONST:
+            return self.constant(a.value)
+        if a.kind == OpKind.REG:
+            return self.regs[a.reg]
         delta = at - a.ready
         if delta < 0:
             raise RuntimeError(f"{a} used at cycle {at} before it is ready: scheduler bug")
@@ -146,6 +149,12 @@ class Emitter:
     # ---- source ------------------------------------------------------------------------------------------
 
     def emit(self) -> str:
+        """Return the MyHDL source of the design (written on the first call; later calls return it again)."""
+        if self._source is None:
+            self._source = self._write()
+        return self._source
+
+    def _write(self) -> str:
         hw = self.hw
         out = self.lines
         where = f"{os.path.basename(hw.fn.loc.file)}:{hw.fn.loc.line}"
@@ -178,6 +187,7 @@ class Emitter:
         return "\n".join(out) + "\n"
 
     def bank_ports(self, bank: Bank) -> list[str]:
+        """The port names of an external bank."""
         mem = self.hw.memories[bank.array]
         names = []
         for p in range(bank.ports):
@@ -315,7 +325,7 @@ class Emitter:
         if st.pipe is not None:  # entering a pipeline: phase 0, no valid iteration in flight
             p = st.pipe
             code += [f"nx_{p.name}_ph.next = 0", f"nx_{p.name}_drn.next = 0", f"nx_{p.name}_dcnt.next = 0"]
-            valid = next(o for o in p.graph.ops if o.kind == "valid")
+            valid = next(o for o in p.graph.ops if o.kind == OpKind.VALID)
             code += [f"nx_c{valid.id}_{k}.next = 0" for k in range(self.chains.get(valid.id, 0))]
             if p.rows is not None:
                 code.append(f"nx_{self.regs[p.rows.adv]}.next = 0")
@@ -348,10 +358,10 @@ class Emitter:
     def cycle_code(self, ops: list[Op], cycle: int, ii: int | None) -> list[str]:
         """The operations of one cycle (FSM) or one phase (pipeline, `cycle` = phase)."""
         code: list[str] = []
-        here = [o for o in ops if o.kind not in ("const", "reg")]
+        here = [o for o in ops if o.kind not in FREE]
         for o in here:  # the data of loads issued a cycle ago
-            if o.kind == "load" and (o.ready if ii is None else o.ready % ii) == cycle:
-                bank: Bank = o.attr
+            if o.kind == OpKind.LOAD and (o.ready if ii is None else o.ready % ii) == cycle:
+                bank = o.bank
                 code.append(f"{self.var(f'v{o.id}', o.type)}[:] = {bank.prefix}_rdata{o.port}")
         for o in here:
             if (o.time if ii is None else o.time % ii) == cycle:
@@ -367,11 +377,12 @@ class Emitter:
         return code
 
     def op_code(self, o: Op) -> list[str]:
+        """The code of one op in its cycle."""
         t = o.time
         args = [self.value(a, t) for a in o.args]
         v = f"v{o.id}"
-        if o.kind == "store":
-            bank: Bank = o.attr
+        if o.kind == OpKind.STORE:
+            bank = o.bank
             mem = self.hw.memories[bank.array]
             p = o.port
             data = args[1] if bank.kind != "ext" else _low_bits(o.args[1], args[1], int_type(mem.elem))
@@ -382,25 +393,25 @@ class Emitter:
             else:
                 code.append(f"{bank.prefix}_we{p}.next = 1")
             return code
-        if o.kind == "load":
-            bank = o.attr
+        if o.kind == OpKind.LOAD:
+            bank = o.bank
             return [f"{bank.prefix}_addr{o.port}.next = {_low_bits(o.args[0], args[0], bank.addr_width)}"]
-        if o.kind == "wreg":
-            sig = self.regs[o.attr]
+        if o.kind == OpKind.WREG:
+            sig = self.regs[o.reg]
             if len(args) > 1:
                 return [f"if {args[1]} != 0:", f"    nx_{sig}.next = {args[0]}"]
             return [f"nx_{sig}.next = {args[0]}"]
         self.var(v, o.type)
-        if o.kind == "snap":
+        if o.kind == OpKind.SNAP:
             p = self.pipe
-            if o.attr == p.levels[0].var:  # past the end, the outer counter would leave its type's range
-                return [f"if {self.issue_var} != 0:", f"    {v}[:] = {self.regs[o.attr]}", "else:",
+            if o.reg == p.levels[0].var:  # past the end, the outer counter would leave its type's range
+                return [f"if {self.issue_var} != 0:", f"    {v}[:] = {self.regs[o.reg]}", "else:",
                         f"    {v}[:] = {p.idle}"]
             if p.rows is not None:  # the row's counter, or its first index in the cycle after a row change
                 return [f"if {self.issue_var} != 0:", f"    {v}[:] = {p.name}_e", "else:",
                         f"    {v}[:] = {p.rows.idle}"]
-            return [f"{v}[:] = {self.regs[o.attr]}"]
-        if o.kind == "valid":
+            return [f"{v}[:] = {self.regs[o.reg]}"]
+        if o.kind == OpKind.VALID:
             return [f"{v}[:] = {self.issue_var}"]
         return _compute(o, v, args, self)
 
@@ -517,47 +528,46 @@ def _bits(t: ScalarType) -> int:
 def _low_bits(o: Op, expr: str, t: IntType | int) -> str:
     """A value as an unsigned port of `t` bits (or a signed port of type t): constants are folded."""
     width, signed = (t, False) if isinstance(t, int) else (t.width, t.signed)
-    if o.kind == "const":
-        return str(IntType(width, signed).wrap(o.attr))
+    if o.kind == OpKind.CONST:
+        return str(IntType(width, signed).wrap(o.value))
     return expr if signed else f"{expr}[{width}:]"
 
 
 def _compute(o: Op, v: str, args: list[str], em: Emitter) -> list[str]:
     """Three-address code for one arithmetic op into variable v (sized to o.type)."""
     k, a = o.kind, args
-    if k in ("bin", "mulc", "shift_const"):
-        op = o.attr
-        if op in ("+", "-", "*", "&", "|", "^"):
-            return [f"{v}[:] = {a[0]} {op} {a[1]}"]
-        if op in ("<<", ">>"):
+    if k in ARITHMETIC:
+        op = o.binop
+        if op in (BinaryOp.ADD, BinaryOp.SUB, BinaryOp.MUL, BinaryOp.AND, BinaryOp.OR, BinaryOp.XOR):
+            return [f"{v}[:] = {a[0]} {op.value} {a[1]}"]
+        if op in (BinaryOp.SHL, BinaryOp.SHR):
             amount = o.args[1].type
             if amount.lo < 0 or amount.hi > 63:  # a speculative shift by any amount must not crash
                 sa = em.var(f"{v}_sa", (0, 64))
                 return [f"{sa}[:] = 0", f"if {a[1]} >= 0 and {a[1]} < 64:", f"    {sa}[:] = {a[1]}",
-                        f"{v}[:] = {a[0]} {op} {sa}"]
-            return [f"{v}[:] = {a[0]} {op} {a[1]}"]
-        if op in ("//", "%"):
-            return _divmod(o, v, a, em)
-    if k == "neg":
+                        f"{v}[:] = {a[0]} {op.value} {sa}"]
+            return [f"{v}[:] = {a[0]} {op.value} {a[1]}"]
+        return _divmod(o, v, a, em)  # // and %
+    if k == OpKind.NEG:
         return [f"{v}[:] = -{a[0]}"]
-    if k == "inv":
+    if k == OpKind.INV:
         return [f"{v}[:] = ~{a[0]}"]
-    if k == "not":
+    if k == OpKind.NOT:
         return [f"if {a[0]} == 0:", f"    {v}[:] = 1", "else:", f"    {v}[:] = 0"]
-    if k == "cmp":
-        return [f"if {a[0]} {o.attr} {a[1]}:", f"    {v}[:] = 1", "else:", f"    {v}[:] = 0"]
-    if k == "and":
+    if k == OpKind.CMP:
+        return [f"if {a[0]} {o.cmpop.value} {a[1]}:", f"    {v}[:] = 1", "else:", f"    {v}[:] = 0"]
+    if k == OpKind.AND:
         return [f"{v}[:] = {a[0]} & {a[1]}"]
-    if k == "or":
+    if k == OpKind.OR:
         return [f"{v}[:] = {a[0]} | {a[1]}"]
-    if k == "sel":
+    if k == OpKind.SEL:
         return [f"if {a[0]} != 0:", f"    {v}[:] = {a[1]}", "else:", f"    {v}[:] = {a[2]}"]
-    if k in ("min", "max"):
-        cmp = "<=" if k == "min" else ">="
+    if k in (OpKind.MIN, OpKind.MAX):
+        cmp = "<=" if k == OpKind.MIN else ">="
         return [f"if {a[0]} {cmp} {a[1]}:", f"    {v}[:] = {a[0]}", "else:", f"    {v}[:] = {a[1]}"]
-    if k == "abs":
+    if k == OpKind.ABS:
         return [f"if {a[0]} < 0:", f"    {v}[:] = -{a[0]}", "else:", f"    {v}[:] = {a[0]}"]
-    if k == "cast":
+    if k == OpKind.CAST:
         t = o.type
         src = o.args[0].type
         src_w = src.width + (0 if src.signed else 1)
@@ -584,7 +594,7 @@ def _divmod(o: Op, v: str, a: list[str], em: Emitter) -> list[str]:
             f"        if {r} != 0:", f"            {q}[:] = -{q} - 1", f"            {r}[:] = {ay} - {r}",
             "        else:", f"            {q}[:] = -{q}",
             f"    if {a[1]} < 0:", f"        {r}[:] = -{r}"]
-    code.append(f"{v}[:] = {q if o.attr == '//' else r}")
+    code.append(f"{v}[:] = {q if o.binop == BinaryOp.FLOORDIV else r}")
     return code
 
 

@@ -21,13 +21,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from itertools import count
+from typing import Any
 
 from hls import ir
 from hls.errors import KernelError
 from hls.hw.dfg import BOOL, Builder, Edge, Graph, Op, Timing, exact, int_type
 from hls.hw.latency import Lat
 from hls.hw.memory import Memory
-from hls.hw.schedule import Limits, schedule_block, schedule_modulo
+from hls.hw.ops import FREE, MEMORY, OpKind
+from hls.hw.schedule import Limits, ModuloResult, schedule_block, schedule_modulo
 from hls.types import ArrayType, IntType, ScalarType, bool_
 
 
@@ -49,6 +51,8 @@ class Label:
 
 @dataclass(eq=False)
 class Block:
+    """A scheduled straight-line region: `length` states, one per cycle."""
+
     graph: Graph
     length: int
     loc: ir.Loc | None
@@ -85,6 +89,8 @@ class Rows:
 
 @dataclass(eq=False)
 class Pipeline:
+    """A modulo-scheduled loop (nest): one state issuing an iteration every `ii` cycles, `depth` cycles each."""
+
     graph: Graph
     levels: list[Level]
     ii: int
@@ -98,11 +104,14 @@ class Pipeline:
 
     @property
     def drain(self) -> int:
+        """The cycles after the last issue until the last iteration's results are written."""
         return max(0, self.depth - 1 - self.ii)
 
 
 @dataclass(eq=False)
 class State:
+    """One FSM state: a cycle of a block, or a pipeline; where it goes next."""
+
     index: int
     block: Block | None = None
     cycle: int = 0
@@ -126,6 +135,8 @@ class Cont:
 
 @dataclass
 class PipelineReport:
+    """What the report says of one pipeline: its line, loop variable, II asked and achieved, depth, why."""
+
     line: int
     var: str
     ii_asked: int
@@ -165,41 +176,42 @@ class Hardware:
         self.latency: Lat
 
     def next_id(self) -> int:
+        """A new op id (ids number the ops of the whole design in creation order)."""
         return next(self._ids)
 
     def fresh(self, stem: str, t: ScalarType) -> str:
+        """Declare a new register of type `t`; returns its name."""
         name = f"_{stem}{next(self._names)}"
         self.decl[name] = t
         return name
 
     def reg_decl(self, name: str) -> ScalarType:
+        """The declared type of register `name` (a store to it wraps to this type)."""
         return self.decl[name]
 
     def reg_type(self, name: str) -> IntType:
+        """The integer type of register `name`."""
         return int_type(self.decl[name])
 
-    # ---- building ------------------------------------------------------------------------------------------
+    def graphs(self) -> list[Graph]:
+        """The dataflow graphs of every block, then of every pipeline."""
+        return [b.graph for b in self.blocks] + [p.graph for p in self.pipelines]
 
-    def build(self) -> None:
-        self._declare_loop_vars(self.fn.body)
-        body = self._expand_allocs(self.fn.body)
-        done = Label(self.done)
-        self.entry, self.latency = self.seq(body, Cont([], None, done))
-        self._trim_ports()
+    def block_names(self) -> dict[int, str]:
+        """id(block) -> the block's name in printed schedules and errors: `b<its first state>`."""
+        names: dict[int, str] = {}
+        for st in self.states:
+            if st.block is not None:
+                names.setdefault(id(st.block), f"b{st.index}")
+        return names
 
-    def _trim_ports(self) -> None:
-        """Give each bank only the ports its schedule uses (at least one)."""
-        used: dict[str, int] = {}
-        for g in [b.graph for b in self.blocks] + [p.graph for p in self.pipelines]:
-            for o in g.ops:
-                if o.kind in ("load", "store"):
-                    used[o.attr.prefix] = max(used.get(o.attr.prefix, 1), o.port + 1)
-        for mem in self.memories.values():
-            mem.banks = [replace(b, ports=used.get(b.prefix, 1)) for b in mem.banks]
+    # ---- stages (hls.compiler.lower calls them in this order) ----------------------------------------------
 
-    def _declare_loop_vars(self, body: tuple[ir.Stmt, ...]) -> None:
+    def declare_loop_vars(self) -> None:
+        """Declare a register for every variable the IR leaves undeclared (loop counters: one step past the end)."""
         from hls.ir.walk import statements, stmt_exprs, subexpressions
 
+        body = self.fn.body
         seen: dict[str, IntType] = {}
         for s in statements(body):
             for e in stmt_exprs(s):
@@ -217,21 +229,40 @@ class Hardware:
         for name, t in seen.items():
             self.decl[name] = t
 
-    def _expand_allocs(self, body: tuple[ir.Stmt, ...]) -> tuple[ir.Stmt, ...]:
-        """A local array is zero-filled where it is declared: a pipelined loop of stores per bank."""
+    def expand_allocs(self, body: tuple[ir.Stmt, ...]) -> tuple[ir.Stmt, ...]:
+        """Zero-fill each local array where it is declared: a pipelined loop of stores per bank."""
         out: list[ir.Stmt] = []
         for s in body:
             if isinstance(s, ir.Alloc):
                 out.extend(self._clear(s))
                 continue
             if isinstance(s, ir.For):
-                s = replace(s, body=self._expand_allocs(s.body))
+                s = replace(s, body=self.expand_allocs(s.body))
             elif isinstance(s, ir.While):
-                s = replace(s, body=self._expand_allocs(s.body))
+                s = replace(s, body=self.expand_allocs(s.body))
             elif isinstance(s, ir.If):
-                s = replace(s, then=self._expand_allocs(s.then), orelse=self._expand_allocs(s.orelse))
+                s = replace(s, then=self.expand_allocs(s.then), orelse=self.expand_allocs(s.orelse))
             out.append(s)
         return tuple(out)
+
+    def build_fsm(self, body: tuple[ir.Stmt, ...]) -> None:
+        """Build the states of `body`, each region's dataflow graph scheduled as it is built.
+
+        Straight-line runs are list-scheduled into blocks; pipelined loops (and flattened nests, and CSR row
+        nests) are modulo-scheduled. Building and scheduling go together: a block's length makes its states,
+        and a row pipeline is kept only when its schedule reaches II = 1.
+        """
+        self.entry, self.latency = self.seq(body, Cont([], None, Label(self.done)))
+
+    def trim_ports(self) -> None:
+        """Give each bank only the ports its schedule uses (at least one)."""
+        used: dict[str, int] = {}
+        for g in self.graphs():
+            for o in g.ops:
+                if o.kind in MEMORY:
+                    used[o.bank.prefix] = max(used.get(o.bank.prefix, 1), o.port + 1)
+        for mem in self.memories.values():
+            mem.banks = [replace(b, ports=used.get(b.prefix, 1)) for b in mem.banks]
 
     def _clear(self, s: ir.Alloc) -> list[ir.Stmt]:
         """Zero every word of every bank: one pipelined loop over the bank address, the indices recovered."""
@@ -280,12 +311,14 @@ class Hardware:
         return self.materialize(cont)
 
     def materialize(self, cont: Cont) -> tuple[Label, Lat]:
+        """A label for `cont`: its target, or a block evaluating its statements and condition."""
         if not cont.extra and cont.term is None:
             return cont.true, cont.lat
         label, n = self.block([], cont)
         return label, cont.lat + n
 
     def compound(self, s: ir.Stmt, after: Label, lat: Lat) -> Cont:
+        """Lower an if, a loop or a return followed by `after` (`lat` cycles to its target)."""
         if isinstance(s, ir.If):
             then, lt = self.seq(s.then, Cont([], None, after))
             orelse, le = self.seq(s.orelse, Cont([], None, after))
@@ -306,6 +339,7 @@ class Hardware:
                           "kernel calls must be inlined first (hls.lower does it)")
 
     def serial(self, s: ir.For, after: Label, lat: Lat) -> Cont:
+        """Lower a loop as FSM states: counter set and tested before, incremented and tested in its last block."""
         step = _const(s.step)
         if step is None or step == 0:
             raise KernelError("the range step must be a non-zero constant", s.loc, "write range(a, b, 2)")
@@ -360,6 +394,7 @@ class Hardware:
         return levels
 
     def pipeline(self, levels: list[ir.For], after: Label, lat: Lat) -> Cont:
+        """Lower a (flattened) pipelined loop nest as one modulo-scheduled state."""
         inner = levels[-1]
         g = Graph()
         asked = inner.ii or 1
@@ -479,14 +514,14 @@ class Hardware:
         per_row = Lat.unknown(f"trips@{inner.loc.line}") + Lat.one()
         return Cont(extra, None, Label(state), lat=per_row * _trips(s, step) + Lat.const(1 + p.drain) + lat)
 
-    def _schedule_body(self, g: Graph, levels: list[ir.For], ii: int):
+    def _schedule_body(self, g: Graph, levels: list[ir.For], ii: int) -> ModuloResult:
         """Build the innermost loop's body into `g` (its counters and `valid` pinned to the issue cycle), order its
         memory accesses across iterations, and modulo-schedule it at II >= `ii`."""
         inner = levels[-1]
         builder = Builder(self, g)
-        builder.counters = {f.var: builder.op("snap", (), self.reg_type(f.var), f.var, f.loc, pinned=0, pure=False)
-                            for f in levels}
-        builder.valid = builder.op("valid", (), BOOL, None, inner.loc, pinned=0, pure=False)
+        builder.counters = {f.var: builder.op(OpKind.SNAP, (), self.reg_type(f.var), f.var, f.loc, pinned=0,
+                                              pure=False) for f in levels}
+        builder.valid = builder.op(OpKind.VALID, (), BOOL, None, inner.loc, pinned=0, pure=False)
         for st in inner.body:
             builder.stmt(st)
         builder.finish()
@@ -504,23 +539,25 @@ class Hardware:
 
     def _carried_memory_edges(self, g: Graph, loop_vars: list[str]) -> None:
         """Order memory accesses of consecutive iterations unless they provably touch different elements."""
-        mem_ops = [o for o in g.ops if o.kind in ("load", "store")]
+        mem_ops = [o for o in g.ops if o.kind in MEMORY]
         for i, a in enumerate(mem_ops):
             for b in mem_ops[i + 1:]:
-                if a.attr is not b.attr or (a.kind == "load" and b.kind == "load"):
+                if a.bank is not b.bank or (a.kind == OpKind.LOAD and b.kind == OpKind.LOAD):
                     continue
                 if _independent_across_iterations(a, b, loop_vars):
                     continue
                 # b of iteration k before a of iteration k + 1 (a store is seen by loads a cycle later)
-                g.edges.append(Edge(b, a, 1 if b.kind == "store" else 0, 1,
-                                    f"memory `{a.attr.array}` written in one iteration, accessed in the next"))
+                g.edges.append(Edge(b, a, 1 if b.kind == OpKind.STORE else 0, 1,
+                                    f"memory `{a.bank.array}` written in one iteration, accessed in the next"))
 
-    def new_state(self, **kw) -> State:
+    def new_state(self, **kw: Any) -> State:
+        """Add a state (after the ones so far)."""
         st = State(len(self.states), **kw)
         self.states.append(st)
         return st
 
     def block(self, stmts: list[ir.Stmt], cont: Cont) -> tuple[Label, Lat]:
+        """Build and list-schedule `stmts` and `cont`'s statements and condition; one state per cycle."""
         g = Graph()
         b = Builder(self, g)
         for s in stmts:
@@ -531,9 +568,9 @@ class Hardware:
         b.finish(cond)
         cond = g.outputs.get("cond")
         target = cont.true
-        if cond is not None and cond.kind == "const":  # a branch decided at compile time
-            target, cond = (cont.true if cond.attr else cont.false), None
-        if cond is None and all(o.kind in ("const", "reg") for o in g.ops):
+        if cond is not None and cond.kind == OpKind.CONST:  # a branch decided at compile time
+            target, cond = (cont.true if cond.value else cont.false), None
+        if cond is None and all(o.kind in FREE for o in g.ops):
             return target, Lat.zero()  # nothing to do: no state
         length = max(schedule_block(g, self.timing, self.limits), 1)
         if cond is not None:

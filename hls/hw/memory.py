@@ -20,12 +20,16 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hls import ir
 from hls.errors import KernelError
+from hls.hw.ops import OpKind
 from hls.ir.walk import statements, stmt_exprs, subexpressions
 from hls.types import ArrayType, ScalarType
+
+if TYPE_CHECKING:
+    from hls.hw.dfg import Op
 
 DEFAULT_PORTS = 2
 
@@ -71,17 +75,18 @@ class Memory:
             stride *= self.shape[a]
         return list(reversed(out))
 
-    def bank_for(self, idx: list[Any], loc: ir.Loc) -> Bank:
+    def bank_for(self, idx: list[Op], loc: ir.Loc) -> Bank:
+        """The bank an access with index ops `idx` goes to (a partitioned axis needs a constant index)."""
         if self.axis is None:
             return self.banks[0]
         k = idx[self.axis]
-        if k.kind != "const":
+        if k.kind != OpKind.CONST:
             raise KernelError(f"`{self.name}` is partitioned along axis {self.axis}, but this index is not a "
                               "constant", loc, f"do not partition `{self.name}` (partition={{'{self.name}': None}})")
-        if not 0 <= k.attr < len(self.banks):
-            raise KernelError(f"index {k.attr} is out of bounds for axis {self.axis} of `{self.name}`", loc,
+        if not 0 <= k.value < len(self.banks):
+            raise KernelError(f"index {k.value} is out of bounds for axis {self.axis} of `{self.name}`", loc,
                               "fix the index")
-        return self.banks[k.attr]
+        return self.banks[k.value]
 
     def split(self, values: Any) -> dict[str, Any]:
         """The bank images of an array (numpy), keyed by bank prefix."""

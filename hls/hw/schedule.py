@@ -21,8 +21,8 @@ from collections import Counter
 from dataclasses import dataclass
 
 from hls.hw.dfg import Edge, Graph, Op, Timing
+from hls.hw.ops import FREE
 
-FREE = ("const", "reg", "param")  # values read straight from constants, registers and ports
 MAX_CYCLES = 100_000
 
 
@@ -34,11 +34,14 @@ class Limits:
     multipliers: int | None = None
 
     def limit(self, resource: str) -> int | None:
+        """Return how many uses of `resource` a cycle allows (None: any number)."""
         return self.multipliers if resource == "mul" else self.ports.get(resource)
 
 
 @dataclass
 class ModuloResult:
+    """A modulo schedule's II, its length (cycles of one iteration), and why II exceeds the one asked."""
+
     ii: int
     length: int
     reason: str  # why II is larger than asked ("" when it is not)
@@ -57,6 +60,7 @@ def _preds(g: Graph) -> dict[int, list[tuple[Op, int, bool]]]:
 
 
 def _heights(g: Graph, timing: Timing) -> dict[int, float]:
+    """op id -> the longest path (ns) from the op's start to the end of the region."""
     succs: dict[int, list[Op]] = {o.id: [] for o in g.ops}
     for o in g.ops:
         for a in o.args:
@@ -130,6 +134,7 @@ def schedule_block(g: Graph, timing: Timing, limits: Limits) -> int:
 
 
 def res_mii(g: Graph, limits: Limits) -> tuple[int, str]:
+    """Return the resource-bound minimum II of a loop body, and the resource that sets it ("" for 1)."""
     uses = Counter(o.resource for o in g.ops if o.resource is not None)
     best, why = 1, ""
     for res, n in uses.items():

@@ -20,7 +20,7 @@ import numpy as np
 
 from hls.ir import nodes as ir
 from hls.ir.verify import IRError
-from hls.types import ArrayType, BoolType, FloatType, IntType, ScalarType, numpy_dtype
+from hls.types import ArrayType, BoolType, FloatType, IntType, ScalarType, decode_value, numpy_dtype
 
 __all__ = ["run"]
 
@@ -45,17 +45,7 @@ def run(fn: ir.Function, args: dict[str, Any], callees: dict[str, ir.Function] |
     if missing:
         raise ValueError(f"missing arguments: {', '.join(missing)}")
     raw = _Frame(fn, args, callees or {}, check_types).run()
-    return _decode(raw, fn.ret)
-
-
-def _decode(raw: Any, t: ScalarType | None) -> Any:
-    if t is None:
-        return None
-    if isinstance(t, FloatType):
-        return float(np.float32(raw)) if t.width == 32 else float(raw)
-    if isinstance(t, BoolType):
-        return bool(raw)
-    return t.wrap(int(raw))
+    return decode_value(raw, fn.ret)
 
 
 def _zero(t: ScalarType) -> Any:

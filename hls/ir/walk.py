@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import dataclasses
+from collections.abc import Callable, Iterator
 
 from hls.ir import nodes as ir
+
+Block = tuple[ir.Stmt, ...]
 
 
 def statements(stmts: tuple[ir.Stmt, ...]) -> Iterator[ir.Stmt]:
@@ -13,6 +16,18 @@ def statements(stmts: tuple[ir.Stmt, ...]) -> Iterator[ir.Stmt]:
         yield s
         for attr in ("body", "then", "orelse"):
             yield from statements(getattr(s, attr, ()))
+
+
+def map_blocks(s: ir.Stmt, fn: Callable[[Block], Block]) -> ir.Stmt:
+    """`s` rebuilt with `fn` applied to each block nested directly in it (a loop's body, an if's branches).
+
+    A statement without blocks comes back as it is; `fn` sees an if's `then` before its `orelse`.
+    """
+    if isinstance(s, ir.For | ir.While):
+        return dataclasses.replace(s, body=fn(s.body))
+    if isinstance(s, ir.If):
+        return dataclasses.replace(s, then=fn(s.then), orelse=fn(s.orelse))
+    return s
 
 
 def stmt_exprs(s: ir.Stmt) -> tuple[ir.Expr, ...]:

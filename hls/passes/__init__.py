@@ -70,9 +70,9 @@ def run_all(kernel: Any, params: dict[str, Any], verify: bool = False, dump: str
     passes after which the IR is printed, to `out` (default: stderr).
     """
     fn = kernel.ir
+    extra_args = {"inline": (collect_callees(kernel),), "bind": (params,)}  # NOTE: computed once, not per pass
     for p in PASSES:
-        args = {"inline": (collect_callees(kernel),), "bind": (params,)}.get(p.name, ())
-        fn = p.run(fn, *args)
+        fn = p.run(fn, *extra_args.get(p.name, ()))
         if verify:
             _verifier.verify(fn, p.stage)
         if dump_requested(p.name, dump):

@@ -5,24 +5,20 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterable, Iterator
 
-from hls.frontend import _bitwise_range, _int_type
+from hls.inttypes import literal_type, narrowest_int
 from hls.ir import nodes as ir
-from hls.ir.walk import expr_children, statements, stmt_exprs
+from hls.ir.walk import expr_children, map_blocks, statements, stmt_exprs
 from hls.types import BoolType, FloatType, ScalarType, bool_
 
-__all__ = ["NameSupply", "assigned", "bitwise_range", "const", "contains", "function_names", "int_type", "join_types",
-           "map_expr", "map_stmts", "may_raise", "raises_itself", "stmt_exprs", "subexprs", "with_children",
-           "with_exprs", "zero"]
-
-int_type = _int_type  # NOTE: the frontend's rule: the narrowest integer type that holds lo..hi
-bitwise_range = _bitwise_range
+__all__ = ["NameSupply", "assigned", "const", "contains", "function_names", "join_types", "map_expr", "map_stmts",
+           "may_raise", "raises_itself", "stmt_exprs", "subexprs", "with_children", "with_exprs", "zero"]
 
 
 def const(value: int, loc: ir.Loc, t: ScalarType | None = None) -> ir.Const:
     """An integer constant typed exactly as the frontend types literals (or as bool when `t` is bool)."""
     if isinstance(t, BoolType):
         return ir.Const(int(value != 0), bool_, loc)
-    return ir.Const(int(value), int_type(int(value), int(value)), loc)
+    return ir.Const(int(value), literal_type(int(value)), loc)
 
 
 def zero(t: ScalarType, loc: ir.Loc) -> ir.Const:
@@ -38,7 +34,7 @@ def join_types(a: ScalarType, b: ScalarType) -> ScalarType:
         return a if isinstance(a, FloatType) else b
     if isinstance(a, BoolType) and isinstance(b, BoolType):
         return bool_
-    return int_type(min(a.lo, b.lo), max(a.hi, b.hi))
+    return narrowest_int(min(a.lo, b.lo), max(a.hi, b.hi))
 
 
 def with_children(e: ir.Expr, kids: tuple[ir.Expr, ...]) -> ir.Expr:
@@ -93,11 +89,7 @@ def map_stmts(stmts: tuple[ir.Stmt, ...], fn: Callable[[ir.Expr], ir.Expr]) -> t
     out = []
     for s in stmts:
         s = with_exprs(s, tuple(map_expr(e, fn) for e in stmt_exprs(s)))
-        if isinstance(s, ir.For | ir.While):
-            s = dataclasses.replace(s, body=map_stmts(s.body, fn))
-        elif isinstance(s, ir.If):
-            s = dataclasses.replace(s, then=map_stmts(s.then, fn), orelse=map_stmts(s.orelse, fn))
-        out.append(s)
+        out.append(map_blocks(s, lambda b: map_stmts(b, fn)))
     return tuple(out)
 
 

@@ -12,7 +12,7 @@ import dataclasses
 from typing import Any
 
 from hls.errors import KernelError
-from hls.frontend import MAX_DIM
+from hls.inttypes import MAX_DIM
 from hls.ir import nodes as ir
 from hls.ir.walk import statements
 from hls.passes._util import const, map_stmts, subexprs

@@ -25,15 +25,15 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
+from hls.inttypes import Interval, binop_range, intrinsic_range, narrowest_int, unary_range
 from hls.ir import nodes as ir
-from hls.ir.walk import expr_children, statements
-from hls.passes._util import bitwise_range, int_type, stmt_exprs, with_children, with_exprs
+from hls.ir.walk import expr_children, map_blocks, statements
+from hls.passes._util import stmt_exprs, with_children, with_exprs
 from hls.types import BoolType, FloatType, IntType, ScalarType
 
 __all__ = ["WIDEN_AFTER", "run"]
 
 WIDEN_AFTER = 4
-Interval = tuple[int, int]
 Env = dict[str, Interval]
 
 
@@ -85,8 +85,8 @@ class _Analysis:
                 for v in _vars(e):
                     if v.name in loop_vars:
                         old = self.types.get(v.name)
-                        self.types[v.name] = v.type if old is None else int_type(min(old.lo, v.type.lo),
-                                                                                 max(old.hi, v.type.hi))
+                        self.types[v.name] = v.type if old is None else narrowest_int(min(old.lo, v.type.lo),
+                                                                                      max(old.hi, v.type.hi))
 
     def entry_state(self) -> Env:
         env = {p.name: _span(p.type) for p in self.fn.params if p.name in self.types}
@@ -189,14 +189,13 @@ class _Analysis:
         if isinstance(e, ir.BinOp):
             return binop_range(e.op, kids[0], kids[1])
         if isinstance(e, ir.UnaryOp):
-            lo, hi = kids[0]
-            return (-hi, -lo) if e.op == "-" else (-hi - 1, -lo - 1)
+            return unary_range(e.op, kids[0])
         if isinstance(e, ir.Select):
             return _join(kids[1], kids[2])
         if isinstance(e, ir.Cast):
             return kids[0] if _fits(kids[0], e.type) else None
         if isinstance(e, ir.Intrinsic) and e.name in ("min", "max", "abs"):
-            return _intrinsic(e.name, kids)
+            return intrinsic_range(e.name, kids)
         return None
 
     # ---- rewriting --------------------------------------------------------------------
@@ -207,9 +206,9 @@ class _Analysis:
         for x in fn.locals:
             r = self.raw.get(x.name, (0, 0))
             if isinstance(x.type, IntType) and _fits(r, x.type):
-                self.new_types[x.name] = int_type(*r)
+                self.new_types[x.name] = narrowest_int(*r)
         for var, r in self.loop_ranges.items():
-            self.new_types[var] = int_type(*r)
+            self.new_types[var] = narrowest_int(*r)
         self.params = {p.name for p in fn.params}
         locals_ = tuple(dataclasses.replace(x, type=self.new_types.get(x.name, x.type)) for x in fn.locals)
         return dataclasses.replace(fn, locals=locals_, body=self.rewrite_block(fn.body))
@@ -218,11 +217,7 @@ class _Analysis:
         out = []
         for s in stmts:
             s = with_exprs(s, tuple(self.rewrite(e) for e in stmt_exprs(s)))
-            if isinstance(s, ir.For | ir.While):
-                s = dataclasses.replace(s, body=self.rewrite_block(s.body))
-            elif isinstance(s, ir.If):
-                s = dataclasses.replace(s, then=self.rewrite_block(s.then), orelse=self.rewrite_block(s.orelse))
-            out.append(s)
+            out.append(map_blocks(s, self.rewrite_block))
         return tuple(out)
 
     def rewrite(self, e: ir.Expr) -> ir.Expr:
@@ -240,7 +235,7 @@ class _Analysis:
             inner = self.seen.get(id(e.operand))
             if inner is not None and _fits(inner, e.type):
                 return new.operand
-        return dataclasses.replace(new, type=int_type(*r))
+        return dataclasses.replace(new, type=narrowest_int(*r))
 
 
 def _vars(e: ir.Expr) -> list[ir.Var]:
@@ -248,42 +243,3 @@ def _vars(e: ir.Expr) -> list[ir.Var]:
     for k in expr_children(e):
         out += _vars(k)
     return out
-
-
-def binop_range(op: str, a: Interval, b: Interval) -> Interval | None:
-    """The interval of `a op b` for integer operands in the intervals `a` and `b` (None: it always raises)."""
-    (alo, ahi), (blo, bhi) = a, b
-    if op == "+":
-        return alo + blo, ahi + bhi
-    if op == "-":
-        return alo - bhi, ahi - blo
-    if op == "*":
-        corners = (alo * blo, alo * bhi, ahi * blo, ahi * bhi)
-        return min(corners), max(corners)
-    if op == "%":
-        m = max(abs(blo), abs(bhi))
-        return (0 if blo >= 0 else -(m - 1)), (0 if bhi <= 0 else m - 1)
-    if op == "//":
-        if blo > 0 or bhi < 0:  # the divisor has one sign: the extremes are at the corners
-            corners = [x // y for x in (alo, ahi) for y in (blo, bhi)]
-            return min(corners), max(corners)
-        m = max(abs(alo), abs(ahi))
-        return -m, m
-    if op in ("<<", ">>"):
-        slo, shi = max(blo, 0), min(bhi, 63)
-        if slo > shi:
-            return None  # NOTE: it always raises; keep the type
-        if op == "<<":
-            return min(alo << slo, alo << shi), max(ahi << slo, ahi << shi)
-        return min(alo >> slo, alo >> shi), max(ahi >> slo, ahi >> shi)
-    if op in ("&", "|", "^"):
-        return bitwise_range(op, alo, ahi, blo, bhi)
-    return None
-
-
-def _intrinsic(name: str, args: list[Interval]) -> Interval:
-    if name == "abs":
-        lo, hi = args[0]
-        return (0 if lo <= 0 <= hi else min(abs(lo), abs(hi))), max(abs(lo), abs(hi))
-    pick = min if name == "min" else max
-    return pick(a[0] for a in args), pick(a[1] for a in args)

@@ -24,7 +24,7 @@ import operator
 from collections.abc import Callable
 
 from hls.ir import nodes as ir
-from hls.ir.walk import statements
+from hls.ir.walk import map_blocks, statements
 from hls.passes._util import assigned, const, map_expr, may_raise, subexprs
 from hls.types import BoolType, FloatType, IntType, ScalarType, bool_
 
@@ -286,12 +286,9 @@ def _without_assigns(stmts: tuple[ir.Stmt, ...], dead: set[str]) -> tuple[ir.Stm
     for s in stmts:
         if isinstance(s, ir.Assign) and s.name in dead and not may_raise(s.value):
             continue
-        if isinstance(s, ir.For | ir.While):
-            s = dataclasses.replace(s, body=_without_assigns(s.body, dead))
-        elif isinstance(s, ir.If):
-            s = dataclasses.replace(s, then=_without_assigns(s.then, dead), orelse=_without_assigns(s.orelse, dead))
-            if not s.then and not s.orelse and not may_raise(s.cond):
-                continue
+        s = map_blocks(s, lambda b: _without_assigns(b, dead))
+        if isinstance(s, ir.If) and not s.then and not s.orelse and not may_raise(s.cond):
+            continue
         out.append(s)
     return tuple(out)
 
@@ -308,13 +305,4 @@ def _drop_overwritten(stmts: tuple[ir.Stmt, ...]) -> tuple[ir.Stmt, ...]:
             if s.name in pending and not may_raise(stmts[pending[s.name]].value):
                 dead.add(pending[s.name])
             pending[s.name] = k
-    out = []
-    for k, s in enumerate(stmts):
-        if k in dead:
-            continue
-        if isinstance(s, ir.For | ir.While):
-            s = dataclasses.replace(s, body=_drop_overwritten(s.body))
-        elif isinstance(s, ir.If):
-            s = dataclasses.replace(s, then=_drop_overwritten(s.then), orelse=_drop_overwritten(s.orelse))
-        out.append(s)
-    return tuple(out)
+    return tuple(map_blocks(s, _drop_overwritten) for k, s in enumerate(stmts) if k not in dead)

@@ -15,9 +15,10 @@ stay as they are.
 from __future__ import annotations
 
 import dataclasses
+from functools import partial
 
 from hls.ir import nodes as ir
-from hls.ir.walk import statements
+from hls.ir.walk import map_blocks, statements
 from hls.passes._util import NameSupply, assigned, function_names, join_types, subexprs
 from hls.types import BoolType, ScalarType, bool_
 
@@ -50,18 +51,14 @@ class _Converter:
     def block(self, stmts: tuple[ir.Stmt, ...], in_pipeline: bool, scope: str) -> tuple[ir.Stmt, ...]:
         out: list[ir.Stmt] = []
         for s in stmts:
+            if isinstance(s, ir.If) and in_pipeline and _convertible(s):
+                out.extend(self.branch(s, None, scope))
+                continue
+            inner, pipelined = scope, in_pipeline
             if isinstance(s, ir.For):
                 inner = f"{s.var}@{s.loc.line}" if s.kind == "prange" else scope
-                out.append(dataclasses.replace(s, body=self.block(s.body, in_pipeline or s.kind == "pipeline", inner)))
-            elif isinstance(s, ir.While):
-                out.append(dataclasses.replace(s, body=self.block(s.body, in_pipeline, scope)))
-            elif isinstance(s, ir.If) and in_pipeline and _convertible(s):
-                out.extend(self.branch(s, None, scope))
-            elif isinstance(s, ir.If):
-                out.append(dataclasses.replace(s, then=self.block(s.then, in_pipeline, scope),
-                                               orelse=self.block(s.orelse, in_pipeline, scope)))
-            else:
-                out.append(s)
+                pipelined = in_pipeline or s.kind == "pipeline"
+            out.append(map_blocks(s, partial(self.block, in_pipeline=pipelined, scope=inner)))
         return tuple(out)
 
     def branch(self, s: ir.If, pred: ir.Expr | None, scope: str) -> list[ir.Stmt]:

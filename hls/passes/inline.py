@@ -25,7 +25,7 @@ import dataclasses
 
 from hls.errors import KernelError
 from hls.ir import nodes as ir
-from hls.ir.walk import expr_children, statements
+from hls.ir.walk import expr_children, map_blocks, statements
 from hls.passes._util import (
     NameSupply,
     const,
@@ -88,11 +88,7 @@ class _Renamer:
             return dataclasses.replace(s, **{key: self.arrays.get(getattr(s, key), getattr(s, key))})
         if isinstance(s, ir.For):
             return self.for_loop(s)
-        if isinstance(s, ir.While):
-            return dataclasses.replace(s, body=self.block(s.body))
-        if isinstance(s, ir.If):
-            return dataclasses.replace(s, then=self.block(s.then), orelse=self.block(s.orelse))
-        return s
+        return map_blocks(s, self.block)
 
     def for_loop(self, s: ir.For) -> ir.For:
         new = self.names.fresh(s.var) if self.all_fresh or s.var in self.names.used else s.var
@@ -194,8 +190,7 @@ class _Inliner:
             return pre + [dataclasses.replace(s, cond=cond, body=self.block(s.body, scope) + tuple(pre))]
         if isinstance(s, ir.If):
             pre, cond = self.lift(s.cond, scope)
-            return pre + [dataclasses.replace(s, cond=cond, then=self.block(s.then, scope),
-                                              orelse=self.block(s.orelse, scope))]
+            return pre + [map_blocks(dataclasses.replace(s, cond=cond), lambda b: self.block(b, scope))]
         exprs = stmt_exprs(s)
         pre, new = self.lift_seq(exprs, scope)
         return pre + [with_exprs(s, tuple(new))]

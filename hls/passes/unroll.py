@@ -19,12 +19,13 @@ dims and `buf.shape[k]` becomes a constant.
 from __future__ import annotations
 
 import dataclasses
+from functools import partial
 
 from hls.errors import KernelError
+from hls.inttypes import binop_range, narrowest_int, value_range
 from hls.ir import nodes as ir
-from hls.ir.walk import statements
-from hls.passes._util import NameSupply, assigned, const, function_names, int_type, map_stmts, subexprs
-from hls.passes.bitwidth import binop_range
+from hls.ir.walk import map_blocks, statements
+from hls.passes._util import NameSupply, assigned, const, function_names, map_stmts, subexprs
 from hls.passes.constfold import fold
 from hls.types import ArrayType
 
@@ -51,16 +52,9 @@ class _Unroller:
         for s in stmts:
             if isinstance(s, ir.For) and s.kind == "unroll":
                 out.extend(self.unroll(s, copies, scope))
-            elif isinstance(s, ir.For):
-                inner = f"{s.var}@{s.loc.line}" if s.kind == "prange" else scope
-                out.append(dataclasses.replace(s, body=self.block(s.body, copies, inner)))
-            elif isinstance(s, ir.While):
-                out.append(dataclasses.replace(s, body=self.block(s.body, copies, scope)))
-            elif isinstance(s, ir.If):
-                out.append(dataclasses.replace(s, then=self.block(s.then, copies, scope),
-                                               orelse=self.block(s.orelse, copies, scope)))
-            else:
-                out.append(s)
+                continue
+            inner = f"{s.var}@{s.loc.line}" if isinstance(s, ir.For) and s.kind == "prange" else scope
+            out.append(map_blocks(s, partial(self.block, copies=copies, scope=inner)))
         return tuple(out)
 
     def unroll(self, s: ir.For, copies: int, scope: str) -> list[ir.Stmt]:
@@ -114,9 +108,10 @@ class _Unroller:
         # trips = max(0, (hi - lo - sign(step)) // step + 1); the groups end at lo + trips // F * (F * step)
         diff = _arith("-", _arith("-", hi, lo, loc), const(1 if step > 0 else -1, loc), loc)
         trips = _arith("+", _arith("//", diff, const(step, loc), loc), const(1, loc), loc)
-        trips = ir.Intrinsic("max", (const(0, loc), trips), int_type(max(0, trips.type.lo), max(0, trips.type.hi)), loc)
+        nonneg = narrowest_int(max(0, trips.type.lo), max(0, trips.type.hi))
+        trips = ir.Intrinsic("max", (const(0, loc), trips), nonneg, loc)
         span = _arith("*", _arith("//", trips, const(s.factor, loc), loc), const(s.factor * step, loc), loc)
-        bound_type = int_type(min(lo.type.lo, hi.type.lo), max(lo.type.hi, hi.type.hi))
+        bound_type = narrowest_int(min(lo.type.lo, hi.type.lo), max(lo.type.hi, hi.type.hi))
         end = ir.Cast(_arith("+", lo, span, loc), bound_type, loc)  # NOTE: between lo and hi: the cast never wraps
         rest = dataclasses.replace(s, start=end, stop=hi, kind="range", factor=None,
                                    body=self.block(s.body, copies, scope))
@@ -131,12 +126,8 @@ def _check_copies(s: ir.For, made: int) -> None:
 
 def _arith(op: str, a: ir.Expr, b: ir.Expr, loc: ir.Loc) -> ir.Expr:
     """`a op b` typed exactly from its operands' ranges, folded when both are constants."""
-    rng = binop_range(op, _range(a), _range(b))
-    return fold(ir.BinOp(op, a, b, int_type(*rng), loc))
-
-
-def _range(e: ir.Expr) -> tuple[int, int]:
-    return (int(e.value), int(e.value)) if isinstance(e, ir.Const) else (e.type.lo, e.type.hi)
+    rng = binop_range(op, value_range(a), value_range(b))
+    return fold(ir.BinOp(op, a, b, narrowest_int(*rng), loc))
 
 
 def _substitute(body: tuple[ir.Stmt, ...], var: str, offset: int) -> tuple[ir.Stmt, ...]:
@@ -146,7 +137,7 @@ def _substitute(body: tuple[ir.Stmt, ...], var: str, offset: int) -> tuple[ir.St
 
     def node(e: ir.Expr) -> ir.Expr:
         if isinstance(e, ir.Var) and e.name == var:
-            t = int_type(e.type.lo + offset, e.type.hi + offset)
+            t = narrowest_int(e.type.lo + offset, e.type.hi + offset)
             return ir.BinOp("+", e, const(offset, e.loc), t, e.loc)
         return e
 
@@ -179,18 +170,11 @@ def _fix_allocs(body: tuple[ir.Stmt, ...]) -> tuple[ir.Stmt, ...]:
             return const(sizes[e.array][e.axis], e.loc)
         return e
 
-    def alloc(stmts: tuple[ir.Stmt, ...]) -> tuple[ir.Stmt, ...]:
-        out = []
-        for s in stmts:
-            if isinstance(s, ir.Alloc):
-                shape = sizes[s.name]
-                s = dataclasses.replace(s, dims=tuple(const(v, d.loc) for v, d in zip(shape, s.dims)),
-                                        type=ArrayType(s.type.elem, shape))
-            elif isinstance(s, ir.For | ir.While):
-                s = dataclasses.replace(s, body=alloc(s.body))
-            elif isinstance(s, ir.If):
-                s = dataclasses.replace(s, then=alloc(s.then), orelse=alloc(s.orelse))
-            out.append(s)
-        return tuple(out)
+    def alloc(s: ir.Stmt) -> ir.Stmt:
+        if isinstance(s, ir.Alloc):
+            shape = sizes[s.name]
+            return dataclasses.replace(s, dims=tuple(const(v, d.loc) for v, d in zip(shape, s.dims)),
+                                       type=ArrayType(s.type.elem, shape))
+        return map_blocks(s, lambda b: tuple(alloc(x) for x in b))
 
-    return alloc(map_stmts(body, node))
+    return tuple(alloc(s) for s in map_stmts(body, node))

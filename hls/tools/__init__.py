@@ -4,7 +4,8 @@ Independent of the compiler: it takes Verilog (or VHDL) text and the port-level 
 module, and never imports the rest of `hls`.
 """
 
-from hls.tools._common import ToolError, ToolMissing, cache_dir
+from hls.cache import cache_dir
+from hls.tools._common import ToolError, ToolMissing
 from hls.tools.interface import Bank, Interface, Port
 
 __all__ = ["Bank", "Interface", "Port", "ToolError", "ToolMissing", "cache_dir"]

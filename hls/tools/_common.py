@@ -1,4 +1,4 @@
-"""What the tool wrappers share: their errors, the cache folder, content hashes and atomic writes."""
+"""What the tool wrappers share: their errors, content hashes and atomic writes (the cache folder: hls.cache)."""
 
 from __future__ import annotations
 
@@ -17,18 +17,6 @@ class ToolMissing(RuntimeError):
 
 class ToolError(RuntimeError):
     """An external tool ran and failed (bad HDL, a compiler error); the message carries the tool's own report."""
-
-
-def cache_dir() -> Path:
-    """`$ATTNHLS_CACHE`, else `$XDG_CACHE_HOME/attnhls`, else `~/.cache/attnhls`.
-
-    NOTE: the same convention as `backends._loader.cache_dir`, repeated here so that the compiler side
-    (`hls`) never imports the backends package (which imports Numba).
-    """
-    if os.environ.get("ATTNHLS_CACHE"):
-        return Path(os.environ["ATTNHLS_CACHE"])
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "attnhls"
 
 
 def digest(*parts: str | bytes) -> str:

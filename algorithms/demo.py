@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import os
 import shutil
 import time
+from typing import Any
 
 import numpy as np
 
@@ -16,8 +18,14 @@ from hls.lang import Kernel, kernel
 from hls.strategies import fixed_dims, random_arguments
 from hls.types import Array, i32
 
-LIBRARY_MODULES = ("algorithms.qk", "algorithms.detect", "algorithms.sdpa", "algorithms.fixed", "algorithms.dma",
-                   "algorithms.examples")
+LIBRARY_MODULES = (
+    "algorithms.qk",
+    "algorithms.detect",
+    "algorithms.sdpa",
+    "algorithms.fixed",
+    "algorithms.dma",
+    "algorithms.examples",
+)
 
 
 def library_kernels() -> list[Kernel]:
@@ -76,13 +84,17 @@ def _qk_unit() -> int:
     s = np.zeros((64, 64), np.int32)
     _, dense_cycles = dense.simulate_verilator({"q": q, "k": k, "s": s})
     values = np.zeros(c.nnz, np.int32)
-    _, sparse_cycles = sparse.simulate_verilator({"q": q, "k": k, "rows": qk.csr_rows(c.indptr),
-                                                  "cols": c.indices.copy(), "values": values})
-    ok = np.array_equal(s, qk.qk_reference(q, k)) and \
-        np.array_equal(values, qk.qk_csr_values_reference(q, k, c.indptr, c.indices))
-    print(f"   Verilator: dense {dense_cycles} cycles; A-shape (4 sink, 8 window) {c.nnz} kept scores "
-          f"({c.nnz / mask.size:.1%}): {sparse_cycles} cycles, {dense_cycles / sparse_cycles:.1f}x fewer; "
-          f"results {'equal to numpy' if ok else 'DIFFERENT'}")
+    _, sparse_cycles = sparse.simulate_verilator(
+        {"q": q, "k": k, "rows": qk.csr_rows(c.indptr), "cols": c.indices.copy(), "values": values}
+    )
+    ok = np.array_equal(s, qk.qk_reference(q, k)) and np.array_equal(
+        values, qk.qk_csr_values_reference(q, k, c.indptr, c.indices)
+    )
+    print(
+        f"   Verilator: dense {dense_cycles} cycles; A-shape (4 sink, 8 window) {c.nnz} kept scores "
+        f"({c.nnz / mask.size:.1%}): {sparse_cycles} cycles, {dense_cycles / sparse_cycles:.1f}x fewer; "
+        f"results {'equal to numpy' if ok else 'DIFFERENT'}"
+    )
     return 0 if ok else 1
 
 
@@ -96,21 +108,25 @@ def main(examples: int = 100) -> int:
         print("no NVIDIA GPU here: numba-cuda runs on Numba's CUDA simulator")
     print()
     software = [n for n in names if n not in HARDWARE]
-    print(f"1. Hypothesis equivalence against the python reference ({examples} examples per kernel; integer "
-          "results bit-exact, float results within tolerance)")
+    print(
+        f"1. Hypothesis equivalence against the python reference ({examples} examples per kernel; integer "
+        "results bit-exact, float results within tolerance)"
+    )
     failures = _equivalence(library_kernels(), software, examples, None)
     hw_examples = max(1, min(examples, 10))
-    print(f"\n2. The same kernels as hardware (hls.lower, then MyHDL and Verilator simulation), {hw_examples} "
-          f"examples each, dims fixed to {HW_DIM} where the annotations draw them (one design per kernel)")
-    from backends.hdl import prebuild
-
+    print(
+        f"\n2. The same kernels as hardware (hls.lower, then MyHDL and Verilator simulation), {hw_examples} "
+        f"examples each, dims fixed to {HW_DIM} where the annotations draw them (one design per kernel)"
+    )
     kernels = [k for k in library_kernels() if backends.get("myhdl").unsupported(k) is None]
     t0 = time.perf_counter()
-    prebuild([(k, fixed_dims(k, HW_DIM)) for k in kernels if fixed_dims(k, HW_DIM) is not None and not k.dims])
+    backends.prebuild([(k, fixed_dims(k, HW_DIM)) for k in kernels if fixed_dims(k, HW_DIM) is not None and not k.dims])
     print(f"   (Verilator models built in one batch: {time.perf_counter() - t0:.1f} s)")
     failures += _equivalence(kernels, list(HARDWARE), hw_examples, HW_DIM)
-    print("   float kernels are not lowered (hardware needs fixed-point types): "
-          + ", ".join(k.__name__ for k in library_kernels() if k not in kernels))
+    print(
+        "   float kernels are not lowered (hardware needs fixed-point types): "
+        + ", ".join(k.__name__ for k in library_kernels() if k not in kernels)
+    )
 
     from algorithms.qk import qk_dense, qk_reference
 
@@ -126,8 +142,10 @@ def main(examples: int = 100) -> int:
         t_np = time.perf_counter() - t0
         same = "equal" if np.array_equal(s, ref) else "DIFFERENT"
         gops = 2 * q.shape[0] * k.shape[0] * q.shape[1] / 1e9
-        print(f"   M=N={dims['M']:<4d} D={dims['D']:<3d} {backend:10s} {took * 1e3:9.2f} ms "
-              f"({gops / took:8.3g} GOP/s); numpy {t_np * 1e3:8.2f} ms; results {same}")
+        print(
+            f"   M=N={dims['M']:<4d} D={dims['D']:<3d} {backend:10s} {took * 1e3:9.2f} ms "
+            f"({gops / took:8.3g} GOP/s); numpy {t_np * 1e3:8.2f} ms; results {same}"
+        )
         failures += same != "equal"
 
     failures += _qk_unit()
@@ -138,6 +156,15 @@ def main(examples: int = 100) -> int:
         print("   " + str(err).replace("\n", "\n   "))
     print("\nall backends agree" if not failures else f"\n{failures} disagreement(s)")
     return 1 if failures else 0
+
+
+def add_command(sub: Any) -> None:
+    """Add `attnhls demo` to the CLI's subparsers (found through the entry point `attnhls.commands`)."""
+    what = "check every library kernel on every backend and show the results"
+    p = sub.add_parser("demo", help=what, description=what, epilog="example:\n  attnhls demo --examples 20",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--examples", type=int, default=100, help="Hypothesis examples per kernel (default: 100)")
+    p.set_defaults(func=lambda args: main(examples=args.examples))
 
 
 if __name__ == "__main__":

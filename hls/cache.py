@@ -1,4 +1,4 @@
-"""Write generated source to the on-disk cache and import it as a module."""
+"""The on-disk cache: its folder, and generated source written there and imported as a module."""
 
 from __future__ import annotations
 
@@ -32,6 +32,7 @@ def load_source(source: str, kind: str) -> ModuleType:
         tmp.write_text(source)
         os.replace(tmp, path)  # NOTE: atomic, so parallel test workers never read half a file
     spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None, path  # a .py file always has a source loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     sys.modules[name] = module

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,7 +10,6 @@ import numpy as np
 from hls import ir
 from hls.errors import ArgumentError
 from hls.frontend import MAX_DIM
-from hls.ir.walk import statements, stmt_exprs, subexpressions
 from hls.lang import Kernel
 from hls.types import ArrayType, BoolType, FloatType, IntType, is_int, numpy_dtype
 
@@ -98,19 +96,3 @@ def _check(kname: str, p: ir.Param, value: Any, dims: dict[str, int]) -> Any:
         raise ArgumentError(f"{where} = {int(value)} is outside {t.name} ({t.lo}..{t.hi})")
     return int(value)
 
-
-@functools.cache
-def written_arrays(kernel: Kernel) -> frozenset[str]:
-    """Names of the kernel's array parameters that it (or a kernel it calls) may write (computed once)."""
-    out: set[str] = set()
-    for s in statements(kernel.ir.body):
-        if isinstance(s, ir.Store):
-            out.add(s.array)
-        calls = [e for top in stmt_exprs(s) for e in subexpressions(top) if isinstance(e, ir.Call)]
-        for call in calls:
-            callee = kernel.callees[call.callee]
-            inner = written_arrays(callee)
-            for param, arg in zip(callee.ir.params, call.args):
-                if isinstance(arg, ir.ArrayArg) and param.name in inner:
-                    out.add(arg.array)
-    return frozenset(out)
