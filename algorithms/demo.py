@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import os
 import shutil
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -154,8 +156,23 @@ def main(examples: int = 100) -> int:
         _bad_kernel.ir  # noqa: B018
     except KernelError as err:
         print("   " + str(err).replace("\n", "\n   "))
+    failures += _tutorial()
     print("\nall backends agree" if not failures else f"\n{failures} disagreement(s)")
     return 1 if failures else 0
+
+
+def _tutorial() -> int:
+    """Run examples/tutorial.py (a new sparse pattern, from the idea to verified HDL); 1 when it fails."""
+    path = Path(__file__).resolve().parent.parent / "examples" / "tutorial.py"
+    print("\n6. The tutorial, examples/tutorial.py: a new sparse pattern from the idea to verified hardware")
+    if not path.exists():
+        print(f"   not run: {path} is not here (the tutorial ships with the repository, not the package)")
+        return 0
+    spec = importlib.util.spec_from_file_location("attnhls_tutorial", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return 1 if module.main(Path("build") / "tutorial") else 0
 
 
 def add_command(sub: Any) -> None:

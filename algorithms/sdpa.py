@@ -379,7 +379,7 @@ def _build(ft: FloatType, fexp: Any) -> Kernels:
     for fn in (naive, streaming, flash, flash_sparse):
         fn.__name__ = fn.__qualname__ = f"{fn.__name__}_{ft.name}"
     # Options for hls.check (and the catalog): GQA dims that divide, small positive tiles, valid block indices.
-    blocks = {"bm": st.integers(1, 4), "bn": st.integers(1, 4)}
+    blocks = {"bm": st.integers(1, 4), "bn": st.integers(1, 10)}  # bn >= 8 reaches the 8-wide key loop
     return Kernels(kernel(naive, dims={"HKV": 1}), kernel(streaming, dims={"HKV": 1}),
                    kernel(flash, dims={"HKV": 1}, values=blocks),
                    kernel(flash_sparse, strategy=_sparse_arguments(ft)), flash_tile_k)
@@ -392,9 +392,9 @@ def _sparse_arguments(ft: FloatType) -> st.SearchStrategy[tuple[Any, ...]]:
     @st.composite
     def draw(draw: st.DrawFn) -> tuple[Any, ...]:
         b, g, hkv = draw(st.integers(1, 2)), draw(st.integers(1, 2)), draw(st.integers(1, 2))
-        nq, nk, d, dv = (draw(st.integers(0, 7)) for _ in range(4))
-        d, dv = max(d, 1), max(dv, 1)
-        bm, bn = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+        nq, nk = draw(st.integers(0, 7)), draw(st.integers(0, 12))
+        d, dv = draw(st.integers(1, 12)), draw(st.integers(1, 7))  # d >= 8 reaches the 8-wide head-dim loop
+        bm, bn = draw(st.integers(1, 4)), draw(st.integers(1, 10))  # bn >= 8 reaches the 8-wide key loop
         rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
         nqb, nkb = -(-nq // bm), -(-nk // bn)
         counts, index = block_index(rng.random((b, g * hkv, nqb, nkb)) < draw(st.sampled_from([0.0, 0.5, 1.0])))

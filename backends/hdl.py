@@ -6,13 +6,15 @@ ports; the design runs from `start` to `done`; written banks are copied back
 into the arrays, and the result carries `.cycles`. `myhdl` simulates the
 generated MyHDL block; `verilator` simulates the Verilog MyHDL converts it to
 (built by Verilator, cached by content hash; `prebuild` builds many designs in
-one Verilator/C++ build).
+one Verilator/C++ build). Both write the run's waveform when asked (`run(..., vcd=PATH)`): every
+signal of the design, the top ports under their own names.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from hls.compiler import Design, lower
@@ -29,6 +31,7 @@ class HdlBackend(Backend):
     """Shared by the two HDL backends: lower once per (kernel, dims), check floats up front."""
 
     name = ""
+    waveforms = True
 
     def __init__(self) -> None:
         self._designs: dict[tuple[Kernel, tuple[tuple[str, int], ...]], Design] = {}
@@ -65,16 +68,24 @@ class HdlBackend(Backend):
         return d
 
     def run(self, bound: Bound) -> RunResult:
+        return self._run(bound, None)
+
+    def run_traced(self, bound: Bound, vcd: Path) -> RunResult:
+        """Run as `run` does and write the VCD of the simulation to `vcd`."""
+        return self._run(bound, vcd)
+
+    def _run(self, bound: Bound, vcd: Path | None) -> RunResult:
         why = self.unsupported(bound.kernel)
         if why is not None:
             raise UnsupportedKernel(why)
         design = self.design(bound.kernel, dict(bound.dims))
         values = {p.name: v for p, v in zip(bound.kernel.ir.params, bound.values)}
         t0 = time.perf_counter()
-        value, cycles = self.simulate(design, values)
+        value, cycles = self.simulate(design, values, vcd)
         return RunResult(self.name, value, cycles=cycles, seconds=time.perf_counter() - t0)
 
-    def simulate(self, design: Design, values: dict[str, Any]) -> tuple[Any, int]:
+    def simulate(self, design: Design, values: dict[str, Any], vcd: Path | None = None) -> tuple[Any, int]:
+        """Simulate `design` on `values` (outputs written in place): (return value, cycles); a VCD to `vcd`."""
         raise NotImplementedError
 
 
@@ -83,8 +94,8 @@ class MyhdlBackend(HdlBackend):
 
     name = "myhdl"
 
-    def simulate(self, design: Design, values: dict[str, Any]) -> tuple[Any, int]:
-        return design.simulate_myhdl(values, MAX_CYCLES)
+    def simulate(self, design: Design, values: dict[str, Any], vcd: Path | None = None) -> tuple[Any, int]:
+        return design.simulate_myhdl(values, MAX_CYCLES, vcd)
 
 
 class VerilatorBackend(HdlBackend):
@@ -97,8 +108,8 @@ class VerilatorBackend(HdlBackend):
 
         return super().unavailable() or verilator.missing()
 
-    def simulate(self, design: Design, values: dict[str, Any]) -> tuple[Any, int]:
-        return design.simulate_verilator(values, MAX_CYCLES)
+    def simulate(self, design: Design, values: dict[str, Any], vcd: Path | None = None) -> tuple[Any, int]:
+        return design.simulate_verilator(values, MAX_CYCLES, vcd)
 
     def source(self, kernel: Kernel, dims: dict[str, int] | None = None) -> str:
         """The Verilog MyHDL converts the design for `dims` to (what Verilator simulates)."""

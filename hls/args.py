@@ -9,7 +9,7 @@ import numpy as np
 
 from hls import ir
 from hls.errors import ArgumentError
-from hls.frontend import MAX_DIM
+from hls.inttypes import MAX_DIM
 from hls.lang import Kernel
 from hls.types import ArrayType, BoolType, FloatType, IntType, is_int, numpy_dtype
 

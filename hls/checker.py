@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -58,9 +60,17 @@ class CheckFailure(AssertionError):
 
 
 class _Mismatch(AssertionError):
-    def __init__(self, message: str, headline: str = "backends disagree") -> None:
+    def __init__(
+        self,
+        message: str,
+        headline: str = "backends disagree",
+        backend: str | None = None,
+        inputs: tuple[Any, ...] = (),
+    ) -> None:
         super().__init__(message)
         self.headline = headline
+        self.backend = backend  # the backend that disagreed (None: the reference or reference= failed)
+        self.inputs = inputs  # the counterexample, in parameter order
 
 
 def check(
@@ -76,6 +86,7 @@ def check(
     reference: Callable[..., Any] | None = None,
     coverage: bool = True,
     progress: Callable[[int, int], None] | None = None,
+    artifacts: str | os.PathLike[str] | None = None,
 ) -> CheckReport:
     """Check that every backend in `backends` ("all" for every registered one) agrees with `python`.
 
@@ -96,6 +107,11 @@ def check(
     (`report.coverage`); each one no example reached is named in `report.warnings` and
     emitted as a `hls.coverage.CoverageWarning`. `coverage=False` measures nothing (for runs that
     draw few examples on purpose, such as generated kernels).
+
+    When a hardware backend (one with waveforms: myhdl, verilator) disagrees, the counterexample is run on it
+    again with a waveform, and its `inputs.npz` (every argument by parameter name) and `wave.vcd` are saved in
+    `<artifacts>/<kernel>-<backend>-<hash of the inputs>/` (default artifacts: `.attnhls/counterexamples` under
+    the current folder); the CheckFailure message names both files.
     """
     if not isinstance(kernel, Kernel):
         raise TypeError(f"check() takes a @kernel function, got {kernel!r}")
@@ -157,7 +173,10 @@ def check(
     try:
         test()
     except _Mismatch as err:
-        raise CheckFailure(f"{kernel.__name__}: {err.headline}\n{err}") from None
+        message = f"{kernel.__name__}: {err.headline}\n{err}"
+        if err.backend is not None and registry.get(err.backend).waveforms:
+            message += "\n" + _save_counterexample(kernel, err.inputs, err.backend, artifacts)
+        raise CheckFailure(message) from None
     if misuse:
         raise misuse[0].with_traceback(None) from None
     report.agreed = others
@@ -248,7 +267,9 @@ def _compare(
             arrays, value = _run_copy(kernel, args, name)
         except Exception as err:  # noqa: BLE001
             raise _Mismatch(
-                f"{name} raised {type(err).__name__}: {err} where {REFERENCE} did not\n{_describe_args(kernel, args)}"
+                f"{name} raised {type(err).__name__}: {err} where {REFERENCE} did not\n{_describe_args(kernel, args)}",
+                backend=name,
+                inputs=args,
             ) from None
         problems = []
         for p, ref, got in zip(params, ref_arrays, arrays):
@@ -258,7 +279,9 @@ def _compare(
             problems.append(f"return value: {REFERENCE}={ref_value!r} {name}={value!r}")
         if problems:
             raise _Mismatch(
-                f"{name} disagrees with {REFERENCE}:\n  " + "\n  ".join(problems) + f"\n{_describe_args(kernel, args)}"
+                f"{name} disagrees with {REFERENCE}:\n  " + "\n  ".join(problems) + f"\n{_describe_args(kernel, args)}",
+                backend=name,
+                inputs=args,
             )
         if want is not None:
             _compare_expected(kernel, args, want, name, arrays, value)
@@ -328,6 +351,8 @@ def _compare_expected(
         raise _Mismatch(
             f"{name} disagrees with {want.label}:\n  " + "\n  ".join(problems) + f"\n{_describe_args(kernel, args)}",
             f"disagrees with {want.label}",
+            backend=name,
+            inputs=args,
         )
 
 
@@ -379,4 +404,30 @@ def _describe_args(kernel: Kernel, args: tuple[Any, ...]) -> str:
             lines.append(f"  {p.name} = np.array({body}, dtype=np.{a.dtype})")
         else:
             lines.append(f"  {p.name} = {a!r}")
+    return "\n".join(lines)
+
+
+def _save_counterexample(
+    kernel: Kernel, args: tuple[Any, ...], backend: str, artifacts: str | os.PathLike[str] | None
+) -> str:
+    """Save the counterexample's inputs and its waveform on `backend`; the lines naming both for the message."""
+    params = [p.name for p in kernel.ir.params]
+    h = hashlib.sha256()
+    for name, a in zip(params, args):
+        h.update(f"{name}:{np.asarray(a).dtype}:{np.shape(a)}:".encode() + np.asarray(a).tobytes())
+    root = Path(artifacts) if artifacts is not None else Path.cwd() / ".attnhls" / "counterexamples"
+    folder = (root / f"{kernel.__name__}-{backend}-{h.hexdigest()[:12]}").resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    inputs, wave = folder / "inputs.npz", folder / "wave.vcd"
+    np.savez(inputs, **{name: np.asarray(a) for name, a in zip(params, args)})
+    lines = [f"counterexample saved for {backend}:", f"  inputs:   {inputs}  (np.load: one entry per parameter)"]
+    work = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+    try:
+        registry.run(kernel, *work, backend=backend, vcd=wave)
+    except Exception as err:  # noqa: BLE001 - the run may fail as it did in the check; its waveform still helps
+        lines.append(f"  (the traced run raised {type(err).__name__}: {err})")
+    if wave.is_file():
+        lines.append(f"  waveform: {wave}")
+    else:
+        lines.append(f"  waveform: not written ({wave})")
     return "\n".join(lines)

@@ -113,7 +113,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     times = []
     for rep in range(args.repeat + 1):
         work = [a.copy() if isinstance(a, np.ndarray) else a for a in inputs]
-        result = runtime.run(kernel, *work, backend=args.backend)
+        result = runtime.run(kernel, *work, backend=args.backend, vcd=args.vcd)
         if rep:
             times.append(result.seconds)
         print(f"\r  run {rep}/{args.repeat}{' (warm-up)' if not rep else ''}", end="", file=sys.stderr, flush=True)
@@ -130,6 +130,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"returned {result.value}")
     if result.cycles is not None:
         print(f"cycles: {result.cycles}")
+    if args.vcd is not None:
+        print(f"waveform: {args.vcd}")
     if times:
         print(f"{args.backend}: median {np.median(times) * 1e3:.3f} ms over {len(times)} run(s)")
     return 0
@@ -224,6 +226,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dims", default="", help="sizes of every symbolic dim, e.g. M=64,N=64,D=16")
     p.add_argument("--seed", type=int, default=0, help="seed of the random inputs")
     p.add_argument("--repeat", type=int, default=3, help="timed runs after one warm-up run")
+    p.add_argument("--vcd", default=None, metavar="PATH",
+                   help="write the run's waveform to PATH (myhdl or verilator; every run is traced)")
     p.set_defaults(func=cmd_run)
     p = _add(sub, "source", "print the code a backend generates (Python, MyHDL for myhdl, Verilog for verilator)",
              "attnhls source algorithms.qk:qk_dense --backend verilator --dims M=8,N=8,D=16")

@@ -154,6 +154,7 @@ class Design:
         self.memories: dict[str, Memory] = hw.memories
         self._elaborated: tuple[dict[str, Any], Any] | None = None  # MyHDL signals and instance, made once
         self._model: Any = None  # the Verilator model, built on first use (or in a batch)
+        self._traced_model: Any = None  # the tracing Verilator model, built when a waveform is first asked
 
     @cached_property
     def block(self) -> Any:
@@ -222,7 +223,9 @@ class Design:
         """The banks of the array arguments the design touches (an unused array gets no ports)."""
         return [b for m in self.memories.values() if m.kind == "ext" and (m.reads or m.writes) for b in m.banks]
 
-    def _convert(self, hdl: str) -> str:
+    def _convert(self, hdl: str) -> dict[str, str]:
+        """Every file MyHDL's conversion to `hdl` writes (name -> text): `<top>.v`, or `<top>.vhd` and the
+        support package `pck_myhdl_<version>.vhd` it uses; without the lines that name the time or the folder."""
         import warnings
 
         with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
@@ -230,20 +233,30 @@ class Design:
             inst = self.block(**self.signals())
             options = {"testbench": False} if hdl == "Verilog" else {}
             inst.convert(hdl=hdl, path=tmp, name=self.top, **options)
-            suffix = ".v" if hdl == "Verilog" else ".vhd"
-            text = (Path(tmp) / (self.top + suffix)).read_text()
+            texts = {p.name: p.read_text() for p in sorted(Path(tmp).iterdir()) if p.suffix in (".v", ".vhd")}
         drop = ("// Date:", "-- Date:", "// File:", "-- File:")  # the time and the temporary folder vary
-        return _canonical("\n".join(line for line in text.splitlines() if not line.startswith(drop)) + "\n")
+        return {name: _canonical("\n".join(line for line in text.splitlines() if not line.startswith(drop)) + "\n")
+                for name, text in texts.items()}
 
     @cached_property
     def verilog(self) -> str:
-        """The design in Verilog (MyHDL's converter)."""
-        return self._convert("Verilog")
+        """The design in Verilog (MyHDL's converter), each datapath assignment commented with its source line."""
+        return _line_comments(self._convert("Verilog")[f"{self.top}.v"], self.myhdl_source)
 
     @cached_property
-    def vhdl(self) -> str:
-        """The design in VHDL (MyHDL's converter; needs MyHDL's pck_myhdl package alongside)."""
+    def _vhdl_files(self) -> dict[str, str]:
         return self._convert("VHDL")
+
+    @property
+    def vhdl(self) -> str:
+        """The design in VHDL (MyHDL's converter; it uses MyHDL's package, `vhdl_packages`)."""
+        return self._vhdl_files[f"{self.top}.vhd"]
+
+    @property
+    def vhdl_packages(self) -> dict[str, str]:
+        """The VHDL packages the design uses, to analyze first (name -> text): MyHDL's `pck_myhdl_<version>`."""
+        return {name.removesuffix(".vhd"): text for name, text in self._vhdl_files.items()
+                if name != f"{self.top}.vhd"}
 
     def synthesize(self) -> dict[str, Any]:
         """Yosys `synth_xilinx` figures (LUT, FF, DSP, BRAM), also stored in `report.synthesis`."""
@@ -300,27 +313,85 @@ class Design:
         for d, m in zip(todo, models):
             d._model = m
 
-    def simulate_verilator(self, values: dict[str, Any], max_cycles: int = 10_000_000) -> tuple[Any, int]:
-        """Run the Verilog with Verilator on the arguments (by parameter name); returns (return value, cycles)."""
-        if self._model is None:
-            Design.build_verilator_many([self])
+    def simulate_verilator(self, values: dict[str, Any], max_cycles: int = 10_000_000,
+                           vcd: str | os.PathLike[str] | None = None) -> tuple[Any, int]:
+        """Run the Verilog with Verilator on the arguments (by parameter name); returns (return value, cycles).
+
+        vcd: also write the run's waveform there (from a tracing build of the model, built and cached apart).
+        """
+        if vcd is not None:
+            if self._traced_model is None:
+                from hls.tools import verilator
+
+                self._traced_model = verilator.build(self.verilog, self.interface(), trace=True)
+            model = self._traced_model
+        else:
+            if self._model is None:
+                Design.build_verilator_many([self])
+            model = self._model
         scalars, images = self.arguments(values)
-        result = self._model.run(scalars, images, max_cycles)
+        result = model.run(scalars, images, max_cycles, vcd=vcd)
         self.results(result.memories, values)
         return decode_value(result.ret, self.hw.fn.ret), result.cycles
 
-    def simulate_myhdl(self, values: dict[str, Any], max_cycles: int = 10_000_000) -> tuple[Any, int]:
-        """Run the MyHDL simulation on the arguments (by parameter name); returns (return value, cycles)."""
+    def simulate_myhdl(self, values: dict[str, Any], max_cycles: int = 10_000_000,
+                       vcd: str | os.PathLike[str] | None = None) -> tuple[Any, int]:
+        """Run the MyHDL simulation on the arguments (by parameter name); returns (return value, cycles).
+
+        vcd: also write the run's waveform there (MyHDL's traceSignals of the top block).
+        """
         from hls.hw.sim import run_myhdl
 
         scalars, images = self.arguments(values)
-        out_images, ret, cycles = run_myhdl(self, scalars, images, max_cycles)
+        out_images, ret, cycles = run_myhdl(self, scalars, images, max_cycles, vcd)
         self.results(out_images, values)
         return decode_value(ret, self.hw.fn.ret), cycles
 
 
 _COUNTED = frozenset({OpKind.CMP, OpKind.MIN, OpKind.MAX, OpKind.ABS, OpKind.NEG, OpKind.SEL, OpKind.LOAD,
                       OpKind.STORE})  # the other kinds the report counts (by name)
+
+
+_MYHDL_ASSIGN = re.compile(r"^\s*(\w+)(?:\.next|\[[^\]]*\])? = .*?(?:  # (\S+(?: \d+)?))?$")
+_VERILOG_ASSIGN = re.compile(r"^\s*(\w+)(?:\[[^\]]*\])? = .*;$")
+
+
+def _line_comments(verilog: str, myhdl: str) -> str:
+    """Copy the `# line N` comments of the MyHDL datapath onto the Verilog assignments they became (`// line N`).
+
+    MyHDL converts the datapath statement by statement, in order, and drops comments: the k-th assignment to a
+    name in the Verilog datapath is the k-th in the MyHDL one. A name assigned a different number of times in
+    the two (never seen) is left uncommented rather than guessed.
+    """
+    py = myhdl.split("\n")
+    start = next((i for i, line in enumerate(py) if line.strip() == "def datapath():"), None)
+    if start is None:
+        return verilog
+    wanted: dict[str, list[str | None]] = {}
+    for line in py[start + 1:]:
+        if not line.strip():
+            break
+        m = _MYHDL_ASSIGN.match(line)
+        if m:
+            wanted.setdefault(m.group(1), []).append(m.group(2))
+    lines = verilog.split("\n")
+    first = next((i for i, line in enumerate(lines) if line.startswith("always") and line.endswith("begin: datapath")),
+                 None)
+    if first is None:
+        return verilog
+    last = next((i for i in range(first, len(lines)) if lines[i] == "end"), len(lines))
+    found: dict[str, list[int]] = {}
+    for i in range(first + 1, last):
+        m = _VERILOG_ASSIGN.match(lines[i])
+        if m:
+            found.setdefault(m.group(1), []).append(i)
+    for name, at in found.items():
+        notes = wanted.get(name, [])
+        if len(notes) == len(at):
+            for i, note in zip(at, notes):
+                if note is not None:
+                    lines[i] += f"  // {note}"
+    return "\n".join(lines)
 
 
 def _canonical(text: str) -> str:

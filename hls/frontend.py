@@ -22,7 +22,6 @@ from hls._allowlist import ARITH_OPS, COMPARE_OPS, FLOAT_FNS, LOOP_MARKERS, OP_F
 from hls._scope import LocalInfo, Scope
 from hls.errors import KernelError
 from hls.inttypes import DIM_TYPE, binop_range, intrinsic_range, literal_type, narrowest_int, unary_range, value_range
-from hls.inttypes import MAX_DIM as MAX_DIM  # NOTE: re-exported while hls/args.py imports it from here
 from hls.ir import nodes as ir
 from hls.types import ArrayType, BoolType, FloatType, IntType, ScalarType, as_type, bool_, i64, is_int
 

@@ -14,9 +14,11 @@ registered at import time: the entry points are loaded on the first lookup.
 from __future__ import annotations
 
 import abc
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Any
 
 from hls.args import Bound, bind
@@ -54,10 +56,12 @@ class Backend(abc.ABC):
     The questions come in the order a caller asks them: can it run on this machine
     (`unavailable`), can it run this kernel (`unsupported`), what does it generate
     (`source`), build many designs at once (`prebuild`), and `run` one call whose
-    arguments were already checked against the annotations.
+    arguments were already checked against the annotations. A hardware backend also
+    records the run's waveform (`waveforms`, `run_traced`).
     """
 
     name: str = ""
+    waveforms: bool = False  # True when `run_traced` writes a VCD (the hardware backends)
 
     def unavailable(self) -> str | None:
         """Why this backend cannot run on this machine (what to install), or None when it can."""
@@ -81,6 +85,14 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def run(self, bound: Bound) -> RunResult:
         """Run one checked call; write the outputs into `bound.values` in place."""
+
+    def run_traced(self, bound: Bound, vcd: Path) -> RunResult:
+        """Run as `run` does, and also write the run's waveform, a VCD of the design's signals, to `vcd`.
+
+        Optional: a backend that offers it sets `waveforms = True`; `run(..., vcd=PATH)` calls it, and
+        `hls.check` saves a counterexample's waveform with it. The default raises NotImplementedError.
+        """
+        raise NotImplementedError(f"backend {self.name!r} records no waveform")
 
     def run_covered(self, bound: Bound) -> tuple[RunResult, frozenset[Site]]:
         """Run as `run` does, and also return the `hls.coverage` sites (branch arms, loop bodies) the run reached.
@@ -142,16 +154,21 @@ def available(name: str) -> str | None:
     return get(name).unavailable()
 
 
-def run(kernel: Kernel, *args: Any, backend: str = "python", **params: Any) -> RunResult:
+def run(kernel: Kernel, *args: Any, backend: str = "python", vcd: str | os.PathLike[str] | None = None,
+        **params: Any) -> RunResult:
     """Run `kernel` on `backend`; arrays are updated in place only if the run succeeds.
 
     Arguments are checked against the annotations first (ArgumentError names
     the argument). Arrays the kernel writes are worked on as copies and copied
-    back at the end, so an error part-way loses nothing.
+    back at the end, so an error part-way loses nothing. `vcd=PATH` also writes
+    the run's waveform to PATH (a hardware backend, `myhdl` or `verilator`, only).
     """
     if not isinstance(kernel, Kernel):
         raise TypeError(f"run() takes a @kernel function, got {kernel!r}")
     impl = get(backend)
+    if vcd is not None and not impl.waveforms:
+        raise ArgumentError(f"vcd= needs a hardware backend (myhdl or verilator); backend {backend!r} "
+                            "records no waveform")
     reason = impl.unavailable()
     if reason:
         raise BackendUnavailable(f"backend {backend!r} cannot run here: {reason}")
@@ -166,7 +183,7 @@ def run(kernel: Kernel, *args: Any, backend: str = "python", **params: Any) -> R
         if not v.flags.writeable:
             raise ArgumentError(f"{kernel.__name__}(): argument `{n}` is read-only, but the kernel writes it")
     work = Bound(kernel, tuple(v.copy() if n in originals else v for n, v in zip(names_, bound.values)), bound.dims)
-    result = impl.run(work)
+    result = impl.run(work) if vcd is None else impl.run_traced(work, Path(vcd))
     for n, v in zip(names_, work.values):
         if n in originals:
             originals[n][...] = v

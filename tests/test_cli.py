@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -85,3 +87,57 @@ def test_the_installed_command_exits_2_without_a_traceback(user_folder: Path) ->
     )
     assert proc.returncode == 2
     assert proc.stderr.startswith("attnhls: qk needs a size for dim(s)")
+
+
+def _without_simulator() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
+    return env
+
+
+@pytest.mark.skipif(shutil.which("nvidia-smi") is not None, reason="a GPU is here: numba-cuda runs on it")
+def test_check_runs_numba_cuda_on_the_simulator_and_says_so() -> None:
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "hls",
+            "check",
+            "algorithms.examples:wrap_add",
+            "--backends",
+            "numba-cuda",
+            "--examples",
+            "3",
+        ],
+        capture_output=True,
+        text=True,
+        env=_without_simulator(),
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "numba-cuda runs on Numba's CUDA simulator" in proc.stderr
+    assert "agree with python: numba-cuda" in proc.stdout
+    assert "NOT RUN" not in proc.stdout
+
+
+@pytest.mark.skipif(shutil.which("nvidia-smi") is not None, reason="a GPU is here: numba-cuda runs on it")
+def test_run_on_numba_cuda_without_a_gpu_runs_on_the_simulator() -> None:
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "hls",
+            "run",
+            "algorithms.examples:wrap_add",
+            "--backend",
+            "numba-cuda",
+            "--dims",
+            "N=4",
+            "--repeat",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        env=_without_simulator(),
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "out: int8[4] sum=" in proc.stdout

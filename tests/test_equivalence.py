@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import os
 
-import numpy as np
 import pytest
-from hypothesis import given, settings
 
 import backends
 from hls import check
-from hls.strategies import arguments, fixed_dims
+from hls.strategies import fixed_dims
 from tests.catalog import CASES, Case, backend_names, examples_scale
 
 # The cycle-accurate backends simulate a design per draw and lower one per shape: they draw fewer examples,
@@ -46,30 +44,24 @@ def test_backend_agrees_with_reference(case: Case, backend: str, request: pytest
     examples = max(1, int(case.examples * examples_scale()))
     if backend == "numba-cuda" and os.environ.get("NUMBA_ENABLE_CUDASIM") == "1":
         examples = max(1, int(min(case.examples, CUDA_SIMULATOR_EXAMPLES) * examples_scale()))
-    dims = None
+    dims, inputs = None, case.inputs
     if backend in HDL_EXAMPLES:
+        inputs = {}
         examples = max(1, int(min(case.examples, HDL_EXAMPLES[backend]) * examples_scale()))
         dims = _hdl_dims(case)
         if backend == "verilator":
             request.getfixturevalue("verilator_models")
-    report = check(case.kernel, backends=[backend], examples=examples, seed=0, dims=dims)
+    report = check(case.kernel, backends=[backend], examples=examples, seed=0, dims=dims, **inputs)
     if backend in HDL_EXAMPLES and not _integer(case):  # floats cannot become hardware: refused, and said why
         assert report.agreed == [] and "floats" in report.skipped[backend]
         return
     assert report.agreed == [backend]
     assert report.skipped == {}
+    if backend == "numba-cpu":  # every example drawn: every branch and loop of the kernel must have been reached
+        assert report.warnings == [], "\n".join(report.warnings)
 
 
 @pytest.mark.parametrize("case", [c for c in CASES if c.reference], ids=lambda c: c.name)
 def test_reference_matches_numpy(case: Case) -> None:
-    @settings(max_examples=50, deadline=None, database=None)
-    @given(case.kernel.strategy if case.kernel.strategy is not None else arguments(case.kernel))
-    def trial(args: tuple) -> None:
-        work = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
-        backends.run(case.kernel, *work, backend="python")
-        params = [p.name for p in case.kernel.ir.params]
-        for name, want in case.reference(*args).items():
-            got = work[params.index(name)]
-            np.testing.assert_array_equal(got, want, err_msg=f"{case.name}: {name}")
-
-    trial()
+    report = check(case.kernel, backends=["python"], examples=50, seed=0, reference=case.reference, **case.inputs)
+    assert report.reference is not None

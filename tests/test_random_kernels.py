@@ -71,7 +71,8 @@ def test_random_kernels_agree(backend: str, chunk: int) -> None:
     failures, not_run = [], {}
     for case in cases:
         try:
-            report = check(case.kernel, backends=[backend], examples=_examples(backend), seed=SEED)
+            # NOTE: coverage=False: which branches a generated kernel reaches tells nothing to act on
+            report = check(case.kernel, backends=[backend], examples=_examples(backend), seed=SEED, coverage=False)
         except Exception as err:  # noqa: BLE001 - every failure is reported with the kernel's seed and source
             failures.append(f"{case.describe()}\n{type(err).__name__}: {err}")
             continue

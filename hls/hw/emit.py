@@ -362,19 +362,30 @@ class Emitter:
         for o in here:  # the data of loads issued a cycle ago
             if o.kind == OpKind.LOAD and (o.ready if ii is None else o.ready % ii) == cycle:
                 bank = o.bank
-                code.append(f"{self.var(f'v{o.id}', o.type)}[:] = {bank.prefix}_rdata{o.port}")
+                code += self.at_line(o, [f"{self.var(f'v{o.id}', o.type)}[:] = {bank.prefix}_rdata{o.port}"])
         for o in here:
             if (o.time if ii is None else o.time % ii) == cycle:
-                code += self.op_code(o)
+                code += self.at_line(o, self.op_code(o))
         for o in here:  # values used in later cycles are registered
             if (o.ready if ii is None else o.ready % ii) != cycle:
                 continue
             k = self.chains.get(o.id, 0)
             if k:
-                for j in range(k - 1, 0, -1):
-                    code.append(f"nx_c{o.id}_{j}.next = c{o.id}_{j - 1}")
-                code.append(f"nx_c{o.id}_0.next = v{o.id}")
+                chain = [f"nx_c{o.id}_{j}.next = c{o.id}_{j - 1}" for j in range(k - 1, 0, -1)]
+                code += self.at_line(o, [*chain, f"nx_c{o.id}_0.next = v{o.id}"])
         return code
+
+    def at_line(self, o: Op, code: list[str]) -> list[str]:
+        """`code` with the kernel source line of `o` as a comment after each assignment (`# line 12`, or
+        `# file.py:12` for a line of another file, an inlined kernel's).
+
+        NOTE: MyHDL drops comments when it converts; hls.compiler copies these into the Verilog.
+        """
+        if o.loc is None:
+            return code
+        same = o.loc.file == self.hw.fn.loc.file
+        where = f"line {o.loc.line}" if same else f"{os.path.basename(o.loc.file)}:{o.loc.line}"
+        return [f"{c}  # {where}" if _ASSIGNMENT.match(c) else c for c in code]
 
     def op_code(self, o: Op) -> list[str]:
         """The code of one op in its cycle."""
@@ -506,6 +517,9 @@ class Emitter:
                 ["    " + c for c in step(k - 1)] + ["else:", f"    nx_{sig}.next = {nxt}"]
 
         return step(len(p.levels) - 1)
+
+
+_ASSIGNMENT = re.compile(r"\s*\w+(\.next|\[:\])? = ")  # a datapath assignment line of the MyHDL source
 
 
 def _cone(outs: list[Op]) -> set[int]:

@@ -30,6 +30,7 @@ from hls.hw.latency import Lat
 from hls.hw.memory import Memory
 from hls.hw.ops import FREE, MEMORY, OpKind
 from hls.hw.schedule import Limits, ModuloResult, schedule_block, schedule_modulo
+from hls.ir.walk import map_blocks
 from hls.types import ArrayType, IntType, ScalarType, bool_
 
 
@@ -133,6 +134,16 @@ class Cont:
     lat: Lat = field(default_factory=Lat.zero)  # cycles from leaving the run to reaching `true`'s code
 
 
+@dataclass(frozen=True)
+class FlattenNote:
+    """Why a loop around a pipelined loop was, or was not, flattened into its pipeline (for the report)."""
+
+    line: int
+    var: str
+    flattened: bool
+    why: str
+
+
 @dataclass
 class PipelineReport:
     """What the report says of one pipeline: its line, loop variable, II asked and achieved, depth, why."""
@@ -172,6 +183,7 @@ class Hardware:
         self.pipelines: list[Pipeline] = []
         self.reports: list[PipelineReport] = []
         self.not_pipelined: list[str] = []
+        self.flattening: list[FlattenNote] = []  # one per loop that encloses a pipelined loop, in lowering order
         self.entry: Label
         self.latency: Lat
 
@@ -236,13 +248,7 @@ class Hardware:
             if isinstance(s, ir.Alloc):
                 out.extend(self._clear(s))
                 continue
-            if isinstance(s, ir.For):
-                s = replace(s, body=self.expand_allocs(s.body))
-            elif isinstance(s, ir.While):
-                s = replace(s, body=self.expand_allocs(s.body))
-            elif isinstance(s, ir.If):
-                s = replace(s, then=self.expand_allocs(s.then), orelse=self.expand_allocs(s.orelse))
-            out.append(s)
+            out.append(map_blocks(s, self.expand_allocs))
         return tuple(out)
 
     def build_fsm(self, body: tuple[ir.Stmt, ...]) -> None:
@@ -329,10 +335,18 @@ class Hardware:
             body.alias = entry
             return Cont([], s.cond, entry, after, lat=lb * Lat.unknown(f"trips@{s.loc.line}") + lat)
         if isinstance(s, ir.For):
-            levels = self._flatten(s)
+            levels, why = self._flatten(s)
             if levels is not None:
+                if len(levels) > 1:
+                    self._note(s, True, why)
                 return self.pipeline(levels, after, lat)
-            return self.rows(s, after, lat) or self.serial(s, after, lat)
+            rows = self.rows(s, after, lat)
+            if isinstance(rows, Cont):
+                self._note(s, True, "the pipelined loop's bounds are read per row: one pipeline over every row, "
+                                    "the next row's bounds read while the current row issues (a cycle per row)")
+                return rows
+            self._note(s, False, f"{why}; not a row pipeline either: {rows}")
+            return self.serial(s, after, lat)
         if isinstance(s, ir.Return):
             return Cont([ir.Assign("_ret", s.value, s.loc)], None, Label(self.done), lat=Lat.zero())
         raise KernelError(f"{type(s).__name__} cannot be lowered to hardware here", s.loc,
@@ -362,8 +376,8 @@ class Hardware:
         trips = _trips(s, step)
         return Cont(extra, ir.Compare(op, s.start, s.stop, bool_, s.loc), entry, after, lat=lb * trips + lat)
 
-    def _flatten(self, s: ir.For) -> list[ir.For] | None:
-        """The loops of a perfect nest ending in a pipelined loop that can be pipelined, else None.
+    def _flatten(self, s: ir.For) -> tuple[list[ir.For] | None, str]:
+        """The loops of a perfect nest ending in a pipelined loop that can be pipelined (else None), and why.
 
         Loops inside the outermost one need constant, non-empty ranges (they are
         counted by the pipeline's odometer); otherwise the outer loops stay FSM
@@ -373,25 +387,36 @@ class Hardware:
         while levels[-1].kind != "pipeline":
             body = levels[-1].body
             if len(body) != 1 or not isinstance(body[0], ir.For):
-                return None
+                return None, f"not a perfect nest: the body of the loop at line {levels[-1].loc.line} is " \
+                    f"{len(body)} statement(s), not one loop"
             levels.append(body[0])
         inner = levels[-1]
         blocker = next((b for b in inner.body if not isinstance(b, (ir.Assign, ir.Store))), None)
         if blocker is not None:
+            what = type(blocker).__name__.lower()
             if len(levels) == 1:
-                what = type(blocker).__name__.lower()
                 if self.strict_ii:
                     raise KernelError(f"this loop cannot be pipelined: its body contains a {what}", inner.loc,
                                       "unroll inner loops fully, or drop pipeline()")
                 self.not_pipelined.append(f"line {inner.loc.line}: not pipelined, its body has a {what} "
                                           f"at line {blocker.loc.line}")
-            return None
+            return None, f"the pipelined loop at line {inner.loc.line} has a {what} in its body"
         if any(_const(f.step) in (None, 0) for f in levels):
-            return None
+            return None, "a loop step is not a non-zero constant"
         for f in levels[1:]:
-            if _const(f.start) is None or _const(f.stop) is None or _trips(f, _const(f.step)).hi == 0:
-                return None
-        return levels
+            if _const(f.start) is None or _const(f.stop) is None:
+                return None, f"the bounds of the loop at line {f.loc.line} are not constants"
+            if _trips(f, _const(f.step)).hi == 0:
+                return None, f"the loop at line {f.loc.line} runs no iteration"
+        names = ", ".join(f.var for f in levels)
+        return levels, f"a perfect nest ({names}) with constant inner bounds: one pipeline, no drain between rows"
+
+    def _note(self, s: ir.For, flattened: bool, why: str) -> None:
+        """Record why `s` was or was not flattened, when it encloses a pipelined loop."""
+        from hls.ir.walk import statements
+
+        if s.kind != "pipeline" and any(isinstance(x, ir.For) and x.kind == "pipeline" for x in statements(s.body)):
+            self.flattening.append(FlattenNote(s.loc.line, s.var, flattened, why))
 
     def pipeline(self, levels: list[ir.For], after: Label, lat: Lat) -> Cont:
         """Lower a (flattened) pipelined loop nest as one modulo-scheduled state."""
@@ -422,12 +447,12 @@ class Hardware:
             trips = trips * _trips(f, _const(f.step))
         return Cont(extra, None, Label(state), lat=trips * Lat.const(res.ii) + Lat.const(1 + p.drain) + lat)
 
-    def rows(self, s: ir.For, after: Label, lat: Lat) -> Cont | None:
-        """`for i: for e in pipeline(range(lo(i), hi(i)))` as one II = 1 pipeline over all rows, else None.
+    def rows(self, s: ir.For, after: Label, lat: Lat) -> Cont | str:
+        """`for i: for e in pipeline(range(lo(i), hi(i)))` as one II = 1 pipeline over all rows, else why not.
 
         The bounds may read arrays the pipelined body does not write (row
         pointers). The row pointers of row i + step are read while row i issues,
-        so a row costs its trip count plus one cycle. None (the nest stays an FSM
+        so a row costs its trip count plus one cycle. A reason (the nest stays an FSM
         loop around the pipeline) when the shape does not fit or the schedule
         cannot give II = 1 with the bounds one cycle after their reads.
         """
@@ -436,27 +461,27 @@ class Hardware:
 
         if s.kind == "pipeline" or len(s.body) != 1 or not isinstance(s.body[0], ir.For) \
                 or s.body[0].kind != "pipeline":
-            return None
+            return "its body is not one pipelined loop"
         inner = s.body[0]
         step, istep = _const(s.step), _const(inner.step)
         if step is None or step <= 0 or istep is None or istep <= 0 or (inner.ii or 1) != 1:
-            return None
+            return "it needs positive constant steps and ii=1"
         if any(not isinstance(b, (ir.Assign, ir.Store)) for b in inner.body):
-            return None
+            return "the pipelined body is not straight-line code"
         written = assigned(inner.body) | {inner.var}
         stored = {b.array for b in statements(inner.body) if isinstance(b, ir.Store)}
         bounds = (inner.start, inner.stop)
         for b in bounds:
             for x in subexpressions(b):
                 if isinstance(x, ir.Var) and x.name in written:
-                    return None
+                    return f"the inner bounds use `{x.name}`, which the pipelined body writes"
                 if isinstance(x, ir.Load) and (x.array in stored or x.array not in self.memories
                                                or len(self.memories[x.array].banks) != 1):
-                    return None
+                    return f"the inner bounds read `{x.array}`, written by the body or in several banks"
             if _reads(b) and _mentions(_without_loads(b), s.var):
-                return None  # the row index may only select what is read
+                return "the row index is used outside the reads of the inner bounds"
         if s.var in assigned(inner.body):
-            return None
+            return f"the pipelined body writes the row index `{s.var}`"
         loc = s.loc
         stop: ir.Expr = s.stop
         lim = None
@@ -498,7 +523,7 @@ class Hardware:
         if res.ii != 1 or late:
             if lim is not None:
                 del self.decl[lim]
-            return None
+            return "its schedule cannot reach II = 1 with the row bounds a cycle after their reads"
         hi_reg = self.fresh("hi", inner.stop.type)
         adv = self.fresh("adv", bool_)
         extra: list[ir.Stmt] = [ir.Assign(s.var, s.start, loc)]
@@ -672,4 +697,4 @@ def _independent_across_iterations(a: Op, b: Op, loop_vars: list[str]) -> bool:
     return all(any(_injective_in(x, v) for x in a.index) for v in loop_vars)
 
 
-__all__ = ["Block", "Hardware", "Label", "Level", "Pipeline", "PipelineReport", "Rows", "State"]
+__all__ = ["Block", "FlattenNote", "Hardware", "Label", "Level", "Pipeline", "PipelineReport", "Rows", "State"]

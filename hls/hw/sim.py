@@ -1,15 +1,26 @@
 """Cycle-accurate MyHDL simulation of a design with its external memories modelled by the test bench.
 
 The protocol (the Verilator harness in hls/tools/verilator.py does the same):
-reset for 2 clock edges; scalar inputs set and held; `start` high for one
-edge; then count edges until `done` is high. Each external bank is a
+reset for 2 clock edges (the memories read as zeros); memories loaded and
+scalar inputs set and held; `start` high for one edge; then count edges
+until `done` is high. Each external bank is a
 synchronous RAM, one cycle read latency, read-first: at an edge it takes the
 address / write data / write enable the design drives in that cycle and
 presents the addressed word (the old one on a write) during the next cycle.
+
+With `vcd=PATH` the run is traced (MyHDL's traceSignals: every signal of the design, ports at the top
+scope named after the design) into PATH, even when it times out. Its times are the bench's (a unit per
+half cycle, one more where inputs change); the top ports hold the values Verilator's waveform shows
+edge by edge.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+from contextlib import nullcontext
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,13 +30,16 @@ class SimulationTimeout(RuntimeError):
     """The design did not raise `done` within the cycle budget (a deadlock or a too-small budget)."""
 
 
-def run_myhdl(design: Any, scalars: dict[str, int], images: dict[str, np.ndarray],
-              max_cycles: int) -> tuple[dict[str, np.ndarray], int | None, int]:
+def run_myhdl(design: Any, scalars: dict[str, int], images: dict[str, np.ndarray], max_cycles: int,
+              vcd: str | os.PathLike[str] | None = None) -> tuple[dict[str, np.ndarray], int | None, int]:
+    """Simulate `design` from reset to `done`: (the final bank images, the return value, the cycles after start)."""
     from myhdl import Simulation, StopSimulation, delay, instance
 
-    sig, dut = design.elaborated()
+    # NOTE: a traced run elaborates afresh: tracing marks the signals it dumps for good, and the shared
+    # elaboration must keep running untraced.
+    sig, dut = design.elaborated() if vcd is None else _elaborate(design)
     banks = design.ext_banks()
-    mems = {b.prefix: [int(x) for x in images[b.prefix]] for b in banks}
+    mems = {b.prefix: [0] * b.depth for b in banks}  # loaded after reset, as the Verilator harness does
     ports = []
     for b in banks:
         mem = design.memories[b.array]
@@ -60,6 +74,8 @@ def run_myhdl(design: Any, scalars: dict[str, int], images: dict[str, np.ndarray
         for _ in range(2):
             yield from edge()
         rst.next = 0
+        for b in banks:
+            mems[b.prefix][:] = [int(x) for x in images[b.prefix]]
         for name, value in scalars.items():
             sig[name].next = value
         start.next = 1
@@ -76,14 +92,40 @@ def run_myhdl(design: Any, scalars: dict[str, int], images: dict[str, np.ndarray
         state["ret"] = int(sig["ret"]) if "ret" in sig else None  # signals are reset when the simulation ends
         raise StopSimulation()
 
-    sim = Simulation(dut, bench)
-    try:
-        sim.run(quiet=1)
-    finally:
-        sim.quit()
+    with tempfile.TemporaryDirectory(prefix="attnhls-vcd-") if vcd is not None else nullcontext() as tmp:
+        if tmp is not None:
+            _trace(dut, Path(tmp))
+        sim = Simulation(dut, bench)
+        try:
+            sim.run(quiet=1)
+        finally:
+            sim.quit()  # NOTE: also closes the trace file
+            if tmp is not None and vcd is not None:
+                Path(vcd).parent.mkdir(parents=True, exist_ok=True)
+                shutil.move(Path(tmp) / "wave.vcd", vcd)
     if state["timeout"]:
         raise SimulationTimeout(f"{design.top}: done not raised after {max_cycles} cycles (a deadlock, or raise "
                                 "max_cycles)")
     out = {b.prefix: np.array(mems[b.prefix], dtype=object) for b in banks}
     ret = state.get("ret")
     return out, ret, state["cycles"]
+
+
+def _elaborate(design: Any) -> tuple[dict[str, Any], Any]:
+    """Fresh signals and a fresh instance of the design's block."""
+    sig = design.signals()
+    return sig, design.block(**sig)
+
+
+def _trace(dut: Any, folder: Path) -> None:
+    """Start tracing every signal of `dut` into `folder/wave.vcd` (the next Simulation writes it)."""
+    from myhdl import traceSignals
+
+    # NOTE: traceSignals is configured through attributes of one global object; put them back afterwards.
+    saved = {k: getattr(traceSignals, k) for k in ("directory", "filename", "tracebackup")}
+    traceSignals.directory, traceSignals.filename, traceSignals.tracebackup = str(folder), "wave", False
+    try:
+        traceSignals(dut)
+    finally:
+        for k, v in saved.items():
+            setattr(traceSignals, k, v)

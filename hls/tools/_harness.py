@@ -9,6 +9,12 @@ The harness runs jobs read from a file of little-endian 64-bit words and writes 
 
 Values travel as two's-complement bits; the harness keeps only the low `width` bits of what it
 drives and sign-extends what it reads from signed ports.
+
+A tracing build (`trace=True`: Verilated with `--trace-vcd`, compiled with VM_TRACE=1) runs as
+`sim JOBS_IN RESULTS_OUT VCD_PREFIX` and also writes job j's waveform to `<VCD_PREFIX><j>.vcd`: every
+signal of the model after each half cycle (even times: clock low, inputs set; odd times: just after the
+rising edge, the RAMs' new read data driven). The code only a tracing build needs sits under `#if VM_TRACE`
+or is generated only for it, so the other builds compile exactly what they did.
 """
 
 from __future__ import annotations
@@ -28,6 +34,9 @@ HEADER = r"""// attnhls Verilator harness: the memory model and the run protocol
 #include <vector>
 
 #include "verilated.h"
+#if VM_TRACE
+#include "verilated_vcd_c.h"
+#endif
 
 namespace attnhls {
 
@@ -36,6 +45,35 @@ inline VerilatedContext& shared_context() {
     static VerilatedContext context;
     return context;
 }
+
+#if VM_TRACE
+// A context of its own for each traced model: a context keeps every model that was ever made in it and
+// hands them all to the next trace file opened.
+inline VerilatedContext* traced_context() {
+    VerilatedContext* context = new VerilatedContext;
+    context->traceEverOn(true);
+    return context;
+}
+
+// The waveform of one job: the model's signals dumped after every half cycle (times 0, 1, 2, ...).
+struct Wave {
+    std::unique_ptr<VerilatedVcdC> file;
+    uint64_t time = 0;
+
+    template <class Top>
+    void open(Top& top, const char* path) {
+        file.reset(new VerilatedVcdC);
+        top.trace(file.get(), 99);
+        file->open(path);
+    }
+    void dump() {
+        if (file) file->dump(time++);
+    }
+    ~Wave() {
+        if (file) file->close();
+    }
+};
+#endif
 
 inline uint64_t mask(int width) { return width >= 64 ? ~0ULL : ((1ULL << width) - 1); }
 
@@ -85,19 +123,31 @@ void tick(Sim& sim) {
     sim.top.clk = 0;
     sim.top.eval();
     sim.sample();
+#if VM_TRACE
+    sim.wave.dump();
+#endif
     sim.top.clk = 1;
     sim.top.eval();
     for (Ram* ram : sim.rams) ram->edge();
     sim.drive_rdata();
     sim.top.eval();
+#if VM_TRACE
+    sim.wave.dump();
+#endif
 }
 
 // One job on a fresh model: reset for 2 edges, load the scalars and memories, pulse start for one
 // edge, then count edges until `done` is high (at most max_cycles). Returns 0 when done, 1 on timeout.
+// A tracing build writes the job's waveform to `vcd` (when not null).
 template <class Sim>
-int run_job(Reader& in, std::vector<uint64_t>& out) {
+int run_job(Reader& in, std::vector<uint64_t>& out, const char* vcd = nullptr) {
     std::unique_ptr<Sim> owner(new Sim);  // NOTE: on the heap: a Verilated model can be large
     Sim& sim = *owner;
+#if VM_TRACE
+    if (vcd) sim.wave.open(sim.top, vcd);
+#else
+    (void)vcd;
+#endif
     uint64_t max_cycles = in.next();
     sim.top.clk = 0;
     sim.top.start = 0;
@@ -140,13 +190,13 @@ MAIN = r"""// attnhls Verilator harness: runs the jobs of {infile} on the module
 
 {declarations}
 
-using Runner = int (*)(const uint64_t** in, std::vector<uint64_t>& out);
+using Runner = int (*)({runner_params});
 static const Runner kModules[] = {{{table}}};
 static const uint64_t kModuleCount = {count};
 
 int main(int argc, char** argv) {{
-    if (argc != 3) {{
-        std::fprintf(stderr, "usage: %s JOBS_IN RESULTS_OUT\n", argv[0]);
+    if (argc != {argc}) {{
+        std::fprintf(stderr, "usage: %s {usage}\n", argv[0]);
         return 2;
     }}
     std::FILE* f = std::fopen(argv[1], "rb");
@@ -168,7 +218,7 @@ int main(int argc, char** argv) {{
             std::fprintf(stderr, "job %llu: no module %llu\n", (unsigned long long)j, (unsigned long long)module);
             return 2;
         }}
-        kModules[module](&in, out);
+{call}
     }}
     f = std::fopen(argv[2], "wb");
     if (!f || std::fwrite(out.data(), sizeof(uint64_t), out.size(), f) != out.size() || std::fclose(f) != 0) {{
@@ -184,8 +234,11 @@ def _port_read(port: Port) -> str:
     return f"attnhls::widen(top.{port.name}, {port.width}, {str(port.signed).lower()})"
 
 
-def driver_source(prefix: str, iface: Interface) -> str:
-    """The C++ driver of one Verilated module (class `prefix`): its ports, its RAMs and its entry point."""
+def driver_source(prefix: str, iface: Interface, trace: bool = False) -> str:
+    """The C++ driver of one Verilated module (class `prefix`): its ports, its RAMs and its entry point.
+
+    trace: the driver of a tracing build (a context of its own, a `Wave`, an entry point taking the VCD path).
+    """
     rams = [f"    attnhls::Ram ram{i}{{{b.depth}, {b.width}, {str(b.signed).lower()}, {b.ports}}};  // {b.prefix}"
             for i, b in enumerate(iface.banks)]
     scalars = [f"        top.{s.name} = attnhls::low_bits(in.next(), {s.width});" for s in iface.scalars]
@@ -202,6 +255,12 @@ def driver_source(prefix: str, iface: Interface) -> str:
                              f"{bank.width});")
     ret = f"return {_port_read(iface.ret)};" if iface.ret is not None else "return 0;"
     ram_list = ", ".join(f"&ram{i}" for i in range(len(iface.banks)))
+    if trace:
+        context = ["    std::unique_ptr<VerilatedContext> context{attnhls::traced_context()};"]
+        top = f'    {prefix} top{{context.get(), "{iface.top}"}};'
+        wave = ["    attnhls::Wave wave;  // NOTE: after `top`, so the file closes before the model goes"]
+    else:
+        context, top, wave = [], f'    {prefix} top{{&attnhls::shared_context(), "{iface.top}"}};', []
     lines = [
         f"// attnhls Verilator harness: the driver of module `{iface.top}`, Verilated as class {prefix}.",
         '#include "harness.h"',
@@ -210,10 +269,12 @@ def driver_source(prefix: str, iface: Interface) -> str:
         "namespace {",
         "",
         f"struct Sim_{prefix} {{",
-        f'    {prefix} top{{&attnhls::shared_context(), "{iface.top}"}};',
+        *context,
+        top,
         *rams,
         f"    attnhls::Ram* rams[{len(iface.banks)}] = {{{ram_list}}};" if iface.banks else
         "    std::vector<attnhls::Ram*> rams;",
+        *wave,
         "",
         "    void set_scalars(attnhls::Reader& in) {",
         *(scalars or ["        (void)in;"]),
@@ -231,9 +292,9 @@ def driver_source(prefix: str, iface: Interface) -> str:
         "",
         "}  // namespace",
         "",
-        f"int attnhls_run_{prefix}(const uint64_t** in, std::vector<uint64_t>& out) {{",
+        f"int attnhls_run_{prefix}({_runner_params(trace)}) {{",
         "    attnhls::Reader reader{*in};",
-        f"    int status = attnhls::run_job<Sim_{prefix}>(reader, out);",
+        f"    int status = attnhls::run_job<Sim_{prefix}>(reader, out{', vcd' if trace else ''});",
         "    *in = reader.at;",
         "    return status;",
         "}",
@@ -242,13 +303,28 @@ def driver_source(prefix: str, iface: Interface) -> str:
     return "\n".join(lines)
 
 
-def main_source(prefixes: list[str]) -> str:
-    """The harness `main` for an executable holding the modules `prefixes`, selected by index."""
-    declarations = "\n".join(f"int attnhls_run_{p}(const uint64_t** in, std::vector<uint64_t>& out);"
-                             for p in prefixes)
+def _runner_params(trace: bool) -> str:
+    """The parameters of a module's entry point (a tracing build's also takes the VCD path)."""
+    return "const uint64_t** in, std::vector<uint64_t>& out" + (", const char* vcd" if trace else "")
+
+
+def main_source(prefixes: list[str], trace: bool = False) -> str:
+    """The harness `main` for an executable holding the modules `prefixes`, selected by index.
+
+    trace: the main of a tracing build, `sim JOBS_IN RESULTS_OUT VCD_PREFIX`, job j traced to `<VCD_PREFIX><j>.vcd`.
+    """
+    params = _runner_params(trace)
+    declarations = "\n".join(f"int attnhls_run_{p}({params});" for p in prefixes)
     table = ", ".join(f"attnhls_run_{p}" for p in prefixes)
+    if trace:
+        call = ("        char vcd[4096];\n"
+                '        std::snprintf(vcd, sizeof vcd, "%s%llu.vcd", argv[3], (unsigned long long)j);\n'
+                "        kModules[module](&in, out, vcd);")
+        usage, argc = "JOBS_IN RESULTS_OUT VCD_PREFIX", 4
+    else:
+        call, usage, argc = "        kModules[module](&in, out);", "JOBS_IN RESULTS_OUT", 3
     return MAIN.format(infile="argv[1]", outfile="argv[2]", declarations=declarations, table=table,
-                       count=len(prefixes))
+                       count=len(prefixes), runner_params=params, argc=argc, usage=usage, call=call)
 
 
 def chunk_source(unities: list) -> str:

