@@ -13,13 +13,14 @@ flavor of `_source` (int64 modulo 2**64).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import cast
 
 from backends._source import _FunctionGen, reachable
 from hls import ir
 from hls.errors import UnsupportedKernel
 from hls.ir.walk import statements
 from hls.lang import Kernel
-from hls.types import BoolType, FloatType, IntType, numpy_dtype
+from hls.types import BoolType, FloatType, IntType, ScalarType, numpy_dtype
 
 THREADS = 128
 
@@ -231,15 +232,17 @@ class _CudaGen(_FunctionGen):
     # ---- statements that differ from the CPU flavor ---------------------------
 
     def stmt(self, s: ir.Stmt, d: int) -> None:
-        if isinstance(s, ir.Return) and getattr(self, "ret_slot", None) is not None:
-            arr, k = self.ret_slot
-            self.line(d, f"{arr}[{k}] = {self.value(s.value, self.func.ret)}")
+        ret_slot: tuple[str, int] | None = getattr(self, "ret_slot", None)  # set by serial_kernel
+        if isinstance(s, ir.Return) and ret_slot is not None:
+            arr, k = ret_slot
+            ret = cast(ScalarType, self.func.ret)  # NOTE: verify allows `return` only with a return type
+            self.line(d, f"{arr}[{k}] = {self.value(s.value, ret)}")
         elif isinstance(s, ir.Alloc):
             self.arrays[s.name] = s.type.elem
             if s.name in self.scratch:
                 self.line(d, f"v_{s.name} = _scr_{s.name}[_t]")
             elif all(isinstance(x, ir.Const) for x in s.dims):
-                shape = tuple(int(x.value) for x in s.dims)
+                shape = tuple(int(x.value) for x in s.dims if isinstance(x, ir.Const))
                 self.line(d, f"v_{s.name} = _cuda.local.array({shape!r}, _np.{numpy_dtype(s.type.elem).name})")
             else:
                 raise CudaUnsupported(f"{s.loc}: numba-cuda cannot size this local array on the device; give it a "

@@ -9,12 +9,13 @@ value only see operands that fit int64, so both flavors store the same bits.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import cast
 
 from hls import ir
 from hls.coverage import Site
 from hls.ir.walk import expr_children, statements, stmt_exprs
 from hls.lang import Kernel
-from hls.types import BoolType, FloatType, IntType, ScalarType, numpy_dtype
+from hls.types import ArrayType, BoolType, FloatType, IntType, ScalarType, int_or_bool, numpy_dtype
 
 _I64_MIN = -(1 << 63)
 
@@ -178,11 +179,11 @@ class _FunctionGen:
     def stmt(self, s: ir.Stmt, d: int) -> None:
         if isinstance(s, ir.Assign):
             local_t = next(x.type for x in self.func.locals if x.name == s.name)
-            value = s.value
+            rhs = s.value
             if s.name in self.deferred:
-                if isinstance(value, ir.Cast) and value.type == local_t:
-                    value = value.operand  # NOTE: wrapped where it is used, which lets loops vectorize
-                self.line(d, f"v_{s.name} = {self.int_expr(value)}")
+                if isinstance(rhs, ir.Cast) and rhs.type == local_t:
+                    rhs = rhs.operand  # NOTE: wrapped where it is used, which lets loops vectorize
+                self.line(d, f"v_{s.name} = {self.int_expr(rhs)}")
             else:
                 value = self.value(s.value, local_t)
                 self.line(d, f"v_{s.name} = {self.wrap_text(value, local_t) if self.dirty(s.value) else value}")
@@ -213,8 +214,9 @@ class _FunctionGen:
             self.arrays[s.name] = s.type.elem
             self.line(d, f"v_{s.name} = _np.zeros(({dims},), dtype=_np.{numpy_dtype(s.type.elem).name})")
         elif isinstance(s, ir.Return):
-            value = self.value(s.value, self.func.ret)
-            self.line(d, f"return {self.wrap_text(value, self.func.ret) if self.dirty(s.value) else value}")
+            ret = cast(ScalarType, self.func.ret)  # NOTE: verify allows `return` only with a return type
+            value = self.value(s.value, ret)
+            self.line(d, f"return {self.wrap_text(value, ret) if self.dirty(s.value) else value}")
         else:  # pragma: no cover - the frontend produces no other statements
             raise TypeError(f"unknown statement {s!r}")
 
@@ -275,7 +277,7 @@ class _FunctionGen:
         if array in self.arrays:
             return self.arrays[array]
         for p in self.func.params:
-            if p.name == array:
+            if p.name == array and isinstance(p.type, ArrayType):
                 return p.type.elem
         return next(t.elem for t in self.func.tables if t.name == array)
 
@@ -378,9 +380,10 @@ class _FunctionGen:
 
     def helper(self, e: ir.BinOp) -> str | None:
         """The generated helper function an integer op needs (checked shift, guarded division), or None."""
-        if e.op in ("<<", ">>") and not (e.rhs.type.lo >= 0 and e.rhs.type.hi <= 63):
+        a, b = int_or_bool(e.lhs.type), int_or_bool(e.rhs.type)  # the operands of an integer op
+        if e.op in ("<<", ">>") and not (b.lo >= 0 and b.hi <= 63):
             return "_shl" if e.op == "<<" else "_shr"
-        if e.op in ("//", "%") and self.numba and e.lhs.type.lo == _I64_MIN and e.rhs.type.lo <= -1 <= e.rhs.type.hi:
+        if e.op in ("//", "%") and self.numba and a.lo == _I64_MIN and b.lo <= -1 <= b.hi:
             # NOTE: INT64_MIN // -1 traps on x86; the result wraps instead, as everywhere else.
             return "_fdiv" if e.op == "//" else "_fmod"
         return None
@@ -406,6 +409,7 @@ class _FunctionGen:
         if isinstance(t, BoolType):
             return self.truth(e.operand) if not isinstance(src, BoolType) else self.expr(e.operand)
         text = self.int_expr(e.operand)
+        src = int_or_bool(src)  # NOTE: the frontend refuses a float converted to an integer
         if src.lo >= t.lo and src.hi <= t.hi and not self.dirty(e.operand):
             return text
         return self.wrap_text(text, t)
@@ -439,7 +443,7 @@ def deferrable_locals(func: ir.Function) -> frozenset[str]:
     widths = {x.name: x.type.width for x in func.locals if isinstance(x.type, IntType)}
     bad: set[str] = set()
 
-    def use(e: ir.Expr | ir.ArrayArg, keep: int | None) -> None:
+    def use(e: ir.Expr, keep: int | None) -> None:
         if isinstance(e, ir.Var):
             if e.name in widths and (keep is None or keep > widths[e.name]):
                 bad.add(e.name)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from hls.ir import nodes as ir
-from hls.types import ArrayType, ScalarType
+from hls.types import ArrayType, BoolType, IntType, ScalarType
 
 __all__ = ["LocalInfo", "Scope"]
 
@@ -29,7 +29,7 @@ class Scope:
     past_loop_vars: set[str] = field(default_factory=set)  # variables of loops already parsed
     tables: dict[str, ir.Table] = field(default_factory=dict)
     arrays: dict[str, tuple[ArrayType, str, ir.Loc]] = field(default_factory=dict)  # local arrays
-    array_dims: dict[str, tuple[ScalarType, ...]] = field(default_factory=dict)  # local array -> size types
+    array_dims: dict[str, tuple[IntType | BoolType, ...]] = field(default_factory=dict)  # local array -> size types
     alias: dict[str, str] = field(default_factory=dict)  # user name -> IR name of locals re-declared per prange
     prange: list[str] = field(default_factory=list)  # enclosing prange scopes, innermost last
 

@@ -419,7 +419,8 @@ def _save_counterexample(
     folder = (root / f"{kernel.__name__}-{backend}-{h.hexdigest()[:12]}").resolve()
     folder.mkdir(parents=True, exist_ok=True)
     inputs, wave = folder / "inputs.npz", folder / "wave.vcd"
-    np.savez(inputs, **{name: np.asarray(a) for name, a in zip(params, args)})
+    arrays: dict[str, Any] = {name: np.asarray(a) for name, a in zip(params, args)}
+    np.savez(inputs, **arrays)
     lines = [f"counterexample saved for {backend}:", f"  inputs:   {inputs}  (np.load: one entry per parameter)"]
     work = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
     try:

@@ -160,23 +160,29 @@ def cmd_ir(args: argparse.Namespace) -> int:
 
 
 def cmd_lower(args: argparse.Namespace) -> int:
-    from pathlib import Path
+    import warnings
 
     from hls.compiler import lower
+    from hls.testbench import NoExampleWarning
 
     kernel = load_kernel(args.target)
     t0 = time.perf_counter()
     design = lower(kernel, clock_ns=args.clock_ns, multipliers=args.multipliers, strict_ii=args.strict_ii,
                    **_dims_for(kernel, args.dims))
     print(f"lowered in {time.perf_counter() - t0:.2f} s")
-    if args.out:
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        for suffix, text in ((".py", design.myhdl_source), (".v", design.verilog), (".vhd", design.vhdl)):
-            (out / (design.top + suffix)).write_text(text)
-            print(f"wrote {out / (design.top + suffix)}")
-    if args.synth:
+    if args.synth:  # before saving: the report files carry Yosys's figures
         design.synthesize()
+    if args.out:
+        with warnings.catch_warnings(record=True) as notes:
+            warnings.simplefilter("always", NoExampleWarning)
+            try:
+                written = design.save(args.out, force=args.force)
+            except (FileExistsError, NotADirectoryError, ValueError) as err:
+                raise CliError(str(err)) from None
+        for path in written:
+            print(f"wrote {path}")
+        for note in notes:
+            print(f"attnhls: {note.message}", file=sys.stderr)
     print(design.report)
     return 0
 
@@ -240,11 +246,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("target", help=target)
     p.add_argument("--dims", default="", help="bind dims (and scalar parameters) and run the passes, e.g. D=16")
     p.set_defaults(func=cmd_ir)
-    p = _add(sub, "lower", "compile a kernel to hardware: report, and MyHDL / Verilog / VHDL files",
+    p = _add(sub, "lower", "compile a kernel to hardware: report, MyHDL / Verilog / VHDL, testbench, report files",
              "attnhls lower algorithms.qk:qk_dense --dims M=8,N=8,D=16 --out build/ --synth")
     p.add_argument("target", help=target)
     p.add_argument("--dims", default="", help="dims and scalar parameters to bind, e.g. M=8,N=8,D=16")
-    p.add_argument("--out", help="folder for <top>.py (MyHDL), <top>.v and <top>.vhd (none: print the report only)")
+    p.add_argument("--out", help="folder for <top>.py (MyHDL), <top>.v, <top>.vhd with MyHDL's VHDL package, "
+                   "tb_<top>.v (a self-checking testbench), report.json and report.html (none: print the report)")
+    p.add_argument("--force", action="store_true", help="write into --out even when it already holds files")
     p.add_argument("--synth", action="store_true", help="also synthesize with Yosys synth_xilinx (LUT/FF/DSP/BRAM)")
     p.add_argument("--clock-ns", type=float, default=5.0, help="clock period the scheduler chains under")
     p.add_argument("--multipliers", type=int, default=None, help="at most this many multipliers per cycle")

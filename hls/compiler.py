@@ -258,6 +258,55 @@ class Design:
         return {name.removesuffix(".vhd"): text for name, text in self._vhdl_files.items()
                 if name != f"{self.top}.vhd"}
 
+    def save(self, path: str | os.PathLike[str], force: bool = False, example: Any = None, seed: int = 0) -> list[Path]:
+        """Write the design's files into the folder `path` (made if missing); return their paths, as written.
+
+        `<top>.py` (the MyHDL block), `<top>.v`, the VHDL package the VHDL uses (`pck_myhdl_<version>.vhd`) and
+        `<top>.vhd` (`ghdl -a` takes the .vhd files in the order returned), `tb_<top>.v` (a self-checking testbench
+        of one example: hls/testbench.py), `report.json` and `report.html` (hls/report_html.py; with Yosys's
+        figures when `synthesize()` ran first).
+
+        example: the testbench's inputs (a tuple, or a dict by parameter name); by default one is drawn with `seed`.
+        When the python reference runs on no example, no testbench is written and a NoExampleWarning says why.
+        Raises FileExistsError when `path` holds files, unless `force` (then the design's files are overwritten and
+        the others left alone), and ValueError, before writing anything, when a file would land outside `path`
+        (a name that is absolute or holds `..` or a folder, or a symbolic link that points outside).
+        """
+        import json
+        import warnings
+
+        from hls import report_html, testbench
+
+        folder = Path(path)
+        _inside(folder, self.top)  # every file name is built on it: check it before MyHDL writes anything
+        if folder.exists() and not folder.is_dir():
+            raise NotADirectoryError(f"{folder} is not a folder")
+        if folder.is_dir() and any(folder.iterdir()) and not force:
+            raise FileExistsError(f"{folder} is not empty: pass force=True (attnhls lower --force) to overwrite")
+        files = {f"{self.top}.py": self.myhdl_source, f"{self.top}.v": self.verilog}
+        files.update({f"{name}.vhd": text for name, text in self.vhdl_packages.items()})
+        files[f"{self.top}.vhd"] = self.vhdl
+        tb = f"tb_{self.top}"
+        try:
+            ex = testbench.draw_example(self, seed) if example is None else testbench.example_for(self, example)
+        except testbench.NoExample as err:
+            warnings.warn(testbench.NoExampleWarning(f"{self.top}: no testbench: {err}"), stacklevel=2)
+            bench: dict[str, Any] = {"file": None, "why": str(err)}
+        else:
+            files[f"{tb}.v"] = testbench.verilog_testbench(self, ex)
+            bench = {"file": f"{tb}.v", "source": ex.source, "max_cycles": testbench.max_cycles_of(self),
+                     "run": f"verilator --binary -Wno-fatal --top-module {tb} {tb}.v {self.top}.v && obj_dir/V{tb}"}
+        data = report_html.facts(self)
+        data["testbench"] = bench
+        data["files"] = [*files, "report.json", "report.html"]
+        files["report.json"] = json.dumps(data, indent=1) + "\n"
+        files["report.html"] = report_html.render(data)
+        targets = [_inside(folder, name) for name in files]  # all checked before the first is written
+        folder.mkdir(parents=True, exist_ok=True)
+        for target, text in zip(targets, files.values()):
+            target.write_text(text)
+        return targets
+
     def synthesize(self) -> dict[str, Any]:
         """Yosys `synth_xilinx` figures (LUT, FF, DSP, BRAM), also stored in `report.synthesis`."""
         from hls.tools import yosys
@@ -350,6 +399,23 @@ class Design:
 
 _COUNTED = frozenset({OpKind.CMP, OpKind.MIN, OpKind.MAX, OpKind.ABS, OpKind.NEG, OpKind.SEL, OpKind.LOAD,
                       OpKind.STORE})  # the other kinds the report counts (by name)
+
+
+def _inside(folder: Path, name: str) -> Path:
+    """`folder / name`, or ValueError when writing it would leave `folder`."""
+    why = None
+    if not name or os.path.isabs(name):
+        why = "is not a relative file name"
+    elif ".." in re.split(r"[\\/]", name):
+        why = "climbs out with `..`"
+    elif "/" in name or "\\" in name or "\0" in name or name == ".":
+        why = "is not a plain file name"
+    if why is not None:
+        raise ValueError(f"refusing to write {name!r} into {folder}: the name {why}")
+    target = folder / name
+    if target.is_symlink() and not target.resolve().is_relative_to(folder.resolve()):
+        raise ValueError(f"refusing to write {target}: it is a symbolic link to {target.resolve()}, outside {folder}")
+    return target
 
 
 _MYHDL_ASSIGN = re.compile(r"^\s*(\w+)(?:\.next|\[[^\]]*\])? = .*?(?:  # (\S+(?: \d+)?))?$")

@@ -13,7 +13,7 @@ import ast
 import builtins
 import inspect
 import textwrap
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 
 import numpy as np
 
@@ -21,9 +21,11 @@ from hls import lang
 from hls._allowlist import ARITH_OPS, COMPARE_OPS, FLOAT_FNS, LOOP_MARKERS, OP_FIX, REJECTED_EXPRS, REJECTED_STMTS
 from hls._scope import LocalInfo, Scope
 from hls.errors import KernelError
-from hls.inttypes import DIM_TYPE, binop_range, intrinsic_range, literal_type, narrowest_int, unary_range, value_range
+from hls.inttypes import DIM_TYPE, binop_type, intrinsic_range, literal_type, narrowest_int, unary_range, value_range
 from hls.ir import nodes as ir
 from hls.types import ArrayType, BoolType, FloatType, IntType, ScalarType, as_type, bool_, i64, is_int
+
+_Node = ast.stmt | ast.expr | ast.arg | ast.keyword  # the source nodes that carry a position
 
 
 def parse_kernel(kernel: lang.Kernel) -> ir.Function:
@@ -104,10 +106,15 @@ class _Frontend:
 
     # ---- helpers -------------------------------------------------------------
 
-    def loc(self, node: ast.AST) -> ir.Loc:
+    @property
+    def fdef(self) -> ast.FunctionDef:
+        """The kernel's `def` statement."""
+        return cast(ast.FunctionDef, self.tree)  # NOTE: parse() refuses a tree that is not a plain def
+
+    def loc(self, node: _Node) -> ir.Loc:
         return ir.Loc(self.file, node.lineno + self.line_offset, node.col_offset + self.col_offset)
 
-    def fail(self, node: ast.AST, message: str, fix: str = "") -> NoReturn:
+    def fail(self, node: _Node, message: str, fix: str = "") -> NoReturn:
         raise KernelError(message, self.loc(node), fix)
 
     def resolver(self, name: str) -> Any:
@@ -171,7 +178,7 @@ class _Frontend:
             return hint
         return self.scalar_type(arg, hint, f"parameter `{arg.arg}`")
 
-    def scalar_type(self, node: ast.AST | None, hint: Any, what: str) -> ScalarType:
+    def scalar_type(self, node: _Node | None, hint: Any, what: str) -> ScalarType:
         try:
             return as_type(hint)
         except TypeError:
@@ -193,7 +200,7 @@ class _Frontend:
             if isinstance(s, ast.Pass):
                 continue
             out.append(self.stmt(s))
-            if isinstance(out[-1], ir.Return) and s is not self.tree.body[-1]:
+            if isinstance(out[-1], ir.Return) and s is not self.fdef.body[-1]:
                 self.fail(s, "`return` is only supported as the last statement of a kernel",
                           "store the value in a local and return it at the end")
         return tuple(out)
@@ -203,7 +210,7 @@ class _Frontend:
             self.fail(s, *REJECTED_STMTS[type(s)])
         if isinstance(s, ast.Assign) and isinstance(s.value, ast.Call) \
                 and self.static_value(s.value.func) is lang.zeros:
-            return self.alloc(s)
+            return self.alloc(s, s.value)
         if isinstance(s, ast.Assign):
             if isinstance(s.targets[0], (ast.Tuple, ast.List)):
                 self.fail(s, "tuple unpacking is not supported in kernels", "assign each variable on its own line")
@@ -237,7 +244,7 @@ class _Frontend:
             cond = self.truth(self.expr(s.test), s.test, "an if condition")
             return ir.If(cond, self.block(s.body), self.block(s.orelse), self.loc(s))
         if isinstance(s, ast.Return):
-            if s.value is None or self.tree.returns is None:
+            if s.value is None or self.fdef.returns is None:
                 self.fail(s, "`return` needs a value and a declared return type",
                           "annotate the kernel, e.g. `def f(...) -> i32:`, and return a value")
             return ir.Return(self.expr(s.value), self.loc(s))
@@ -286,8 +293,8 @@ class _Frontend:
                 self.prange_error(target, name, info)
         return ir.Assign(name, self.convert(value, info.type, s), self.loc(s))
 
-    def alloc(self, s: ast.Assign) -> ir.Alloc:
-        target, call = s.targets[0], s.value
+    def alloc(self, s: ast.Assign, call: ast.Call) -> ir.Alloc:
+        target = s.targets[0]
         if len(s.targets) != 1 or not isinstance(target, ast.Name):
             self.fail(s, "a local array is assigned to one name", "write `buf = zeros(f32, n)`")
         scope = self.scope.prange[-1] if self.scope.prange else ""
@@ -302,19 +309,22 @@ class _Frontend:
         if isinstance(elem, FloatType) and not self.is_float:
             self._float_error(call.args[0])
         dims = []
+        dim_types: list[IntType | BoolType] = []
         for node in call.args[1:]:
             d = self.expr(node)
             if not isinstance(d.type, (IntType, BoolType)):
                 self.fail(node, "array sizes must be integers", "use an integer size")
             self.need_exact(d, node, "an array size")
             dims.append(d)
-        shape = tuple(d.value if isinstance(d, ir.Const) else f"{name}#{k}" for k, d in enumerate(dims))
+            dim_types.append(d.type)
+        # NOTE: the sizes are integer expressions, so a constant one holds an int
+        shape = tuple(cast(int, d.value) if isinstance(d, ir.Const) else f"{name}#{k}" for k, d in enumerate(dims))
         atype = ArrayType(elem, shape)
-        self.scope.array_dims[name] = tuple(d.type for d in dims)
+        self.scope.array_dims[name] = tuple(dim_types)
         self.scope.arrays[name] = (atype, scope, self.loc(target))
         return ir.Alloc(name, atype, tuple(dims), self.loc(s))
 
-    def prange_error(self, node: ast.AST, name: str, info: LocalInfo) -> NoReturn:
+    def prange_error(self, node: _Node, name: str, info: LocalInfo) -> NoReturn:
         self.fail(node, f"local `{name}` is shared between prange iterations (declared at line {info.loc.line})",
                   "prange iterations run in parallel: declare the local inside the prange body "
                   "and write per-iteration results to an Array")
@@ -363,17 +373,17 @@ class _Frontend:
             opt = {"unroll": "factor", "pipeline": "ii"}[marker]
             value = None
             for kw in it.keywords:
-                if kw.arg != opt or not isinstance(kw.value, ast.Constant) or not is_int(kw.value.value) \
-                        or kw.value.value < 1:
+                given = kw.value.value if isinstance(kw.value, ast.Constant) else None
+                if kw.arg != opt or not isinstance(given, int) or isinstance(given, bool) or given < 1:
                     self.fail(kw, f"{marker}() takes `{opt}=` a positive integer constant", f"write `{opt}=1`")
-                value = kw.value.value
+                value = given
             if marker == "pipeline":
                 return marker, it.args[0], value or 1, None
             return marker, it.args[0], None, value
         self.fail(it, f"`{ast.unparse(it.func)}` cannot be looped over in kernels",
                   "loop over range(...), prange(...), unroll(range(...)) or pipeline(range(...), ii=1)")
 
-    def range_args(self, call: ast.Call) -> tuple[ir.Expr, ir.Expr, ir.Expr]:
+    def range_args(self, call: ast.Call) -> tuple[ir.Expr, ir.Expr, ir.Const]:
         args = [self.expr(a) for a in call.args]
         if not 1 <= len(args) <= 3:
             self.fail(call, "range() takes 1 to 3 arguments",
@@ -386,9 +396,10 @@ class _Frontend:
             args.insert(0, _const(0, self.loc(call)))
         if len(args) == 2:
             args.append(_const(1, self.loc(call)))
-        if not isinstance(args[2], ir.Const) or args[2].value == 0:
+        step = args[2]
+        if not isinstance(step, ir.Const) or step.value == 0:
             self.fail(call.args[2], "the range step must be a non-zero integer constant", "write e.g. range(a, b, 2)")
-        return args[0], args[1], args[2]
+        return args[0], args[1], step
 
     # ---- expressions ---------------------------------------------------------
 
@@ -416,7 +427,7 @@ class _Frontend:
                     self.fail(e, "`~` is not defined on floats", "use integers for bit operations")
                 return ir.UnaryOp("-", operand, operand.type, loc)
             if isinstance(e.op, ast.USub) and isinstance(operand, ir.Const) and isinstance(operand.type, IntType):
-                return _const(-operand.value, loc)
+                return _const(-int(operand.value), loc)
             op = "-" if isinstance(e.op, ast.USub) else "~"
             return ir.UnaryOp(op, operand, narrowest_int(*unary_range(op, value_range(operand))), loc)
         if isinstance(e, ast.Compare):
@@ -425,8 +436,8 @@ class _Frontend:
             op = "and" if isinstance(e.op, ast.And) else "or"
             terms = [self.truth(self.expr(v), v, f"`{op}`") for v in e.values]
             out = terms[0]
-            for t in terms[1:]:
-                out = ir.Logical(op, out, t, bool_, loc)
+            for term in terms[1:]:
+                out = ir.Logical(op, out, term, bool_, loc)
             return out
         if isinstance(e, ast.IfExp):
             cond = self.truth(self.expr(e.test), e.test, "a conditional expression")
@@ -465,7 +476,7 @@ class _Frontend:
             self.fail(node, "None is not supported in kernels", "use an integer sentinel such as -1")
         self.fail(node, f"constant {value!r} is not supported in kernels", "use an integer")
 
-    def _float_error(self, node: ast.AST, what: str = "floats in an integer kernel") -> NoReturn:
+    def _float_error(self, node: _Node, what: str = "floats in an integer kernel") -> NoReturn:
         self.fail(node, f"{what}: kernels whose signature has no float type are exact integer kernels",
                   "use a fixed-point integer type (scale by 2**k and shift), or declare f32/f64 "
                   "arguments for a float kernel (which the hardware backends do not run)")
@@ -517,7 +528,7 @@ class _Frontend:
         self.fail(node, f"global `{text}` ({type(obj).__name__}) cannot be used in kernels",
                   "kernels may use int constants, hls.table tables and other kernels")
 
-    def binop(self, op: str, a: ir.Expr, b: ir.Expr, node: ast.AST) -> ir.Expr:
+    def binop(self, op: str, a: ir.Expr, b: ir.Expr, node: _Node) -> ir.Expr:
         loc = self.loc(node)
         if isinstance(a.type, FloatType) or isinstance(b.type, FloatType):
             if op not in "+-*/":
@@ -540,12 +551,12 @@ class _Frontend:
                 self.fail(node, f"shift amount is always outside 0..63 (range {blo}..{bhi})", "shift by 0..63")
             if op == ">>":
                 self.need_exact(a, na, "`>>`")
-        return ir.BinOp(op, a, b, narrowest_int(*binop_range(op, value_range(a), value_range(b))), loc)
+        return ir.BinOp(op, a, b, binop_type(op, value_range(a), value_range(b)), loc)
 
     def compare(self, e: ast.Compare) -> ir.Expr:
         operands = [self.expr(e.left)] + [self.expr(c) for c in e.comparators]
         nodes = [e.left, *e.comparators]
-        out = None
+        out: ir.Expr | None = None
         for op, (a, na), (b, nb) in zip(e.ops, zip(operands, nodes), zip(operands[1:], nodes[1:])):
             if type(op) not in COMPARE_OPS:
                 self.fail(e, f"`{type(op).__name__}` comparisons are not supported in kernels",
@@ -558,25 +569,25 @@ class _Frontend:
                 a, b = self.convert(a, t, e), self.convert(b, t, e)
             c = ir.Compare(COMPARE_OPS[type(op)], a, b, bool_, self.loc(e))
             out = c if out is None else ir.Logical("and", out, c, bool_, self.loc(e))
-        return out
+        return cast(ir.Expr, out)  # NOTE: a comparison has at least one operator
 
     def subscript(self, e: ast.Subscript) -> ir.Expr:
         if isinstance(e.value, ast.Attribute) and e.value.attr == "shape":
             base = e.value.value
             arr = self.array_type_of(base)
-            if not isinstance(e.slice, ast.Constant) or not is_int(e.slice.value) \
-                    or not 0 <= e.slice.value < len(arr.dims):
+            axis = e.slice.value if isinstance(e.slice, ast.Constant) else None
+            if not isinstance(axis, int) or isinstance(axis, bool) or not 0 <= axis < len(arr.dims):
                 self.fail(e.slice, f"shape index must be a constant in 0..{len(arr.dims) - 1}",
                           "write e.g. `.shape[0]`")
-            dim = arr.dims[e.slice.value]
+            dim = arr.dims[axis]
             if isinstance(dim, int):
                 return _const(dim, self.loc(e))
-            name = self.scope.alias.get(base.id, base.id)
+            name = self.array_name(base)
             dtype = DIM_TYPE
             if name in self.scope.array_dims:  # a local array: its dim has the range of the size it was given
-                size_t = self.scope.array_dims[name][e.slice.value]
+                size_t = self.scope.array_dims[name][axis]
                 dtype = narrowest_int(max(0, size_t.lo), max(0, size_t.hi))
-            return ir.Dim(name, e.slice.value, dtype, self.loc(e))
+            return ir.Dim(name, axis, dtype, self.loc(e))
         name, arr = self.array_base(e)
         return ir.Load(name, self.indices(e, arr), arr.elem, self.loc(e))
 
@@ -609,7 +620,12 @@ class _Frontend:
 
     def array_base(self, e: ast.Subscript) -> tuple[str, ArrayType]:
         arr = self.array_type_of(e.value)
-        return self.scope.alias.get(e.value.id, e.value.id), arr
+        return self.array_name(e.value), arr
+
+    def array_name(self, base: ast.expr) -> str:
+        """The IR name of the array `base`, which array_type_of has accepted."""
+        name = cast(ast.Name, base).id  # NOTE: array_type_of accepts only a name
+        return self.scope.alias.get(name, name)
 
     def indices(self, e: ast.Subscript, arr: ArrayType) -> tuple[ir.Expr, ...]:
         idx_nodes = e.slice.elts if isinstance(e.slice, ast.Tuple) else [e.slice]
@@ -682,7 +698,7 @@ class _Frontend:
 
     def kernel_call(self, callee: lang.Kernel, e: ast.Call) -> ir.Call:
         hints = kernel_annotations(callee)
-        params = [ast_arg.arg for ast_arg in _Frontend(callee).tree.args.args]
+        params = [ast_arg.arg for ast_arg in _Frontend(callee).fdef.args.args]
         if len(params) != len(e.args):
             self.fail(e, f"kernel `{callee.__name__}` takes {len(params)} argument(s), {len(e.args)} given",
                       f"call it as {callee.__name__}({', '.join(params)})")
@@ -697,10 +713,11 @@ class _Frontend:
                 if arr.elem != want.elem or arr.rank != want.rank:
                     self.fail(node, f"argument `{p}` of `{callee.__name__}` must be {want.name}, got {arr.name}",
                               "pass an array of the same element type and rank")
-                if node.id in self.scope.tables and p in callee.written_arrays:
-                    self.fail(node, f"table `{node.id}` is read-only, but `{callee.__name__}` writes its "
+                source = cast(ast.Name, node).id  # NOTE: array_type_of accepts only a name
+                if source in self.scope.tables and p in callee.written_arrays:
+                    self.fail(node, f"table `{source}` is read-only, but `{callee.__name__}` writes its "
                                     f"parameter `{p}`", "copy the table into an Array argument to modify it")
-                args.append(ir.ArrayArg(self.scope.alias.get(node.id, node.id), arr, self.loc(node)))
+                args.append(ir.ArrayArg(self.array_name(node), arr, self.loc(node)))
             else:
                 args.append(self.convert(self.expr(node), self.scalar_type(node, want, f"parameter `{p}`"), node))
         ret = hints.get("return")
@@ -711,7 +728,7 @@ class _Frontend:
 
     # ---- typing rules --------------------------------------------------------
 
-    def need_exact(self, e: ir.Expr, node: ast.AST, what: str) -> None:
+    def need_exact(self, e: ir.Expr, node: _Node, what: str) -> None:
         """Refuse an operand of an exact-value operation that may not fit 64 bits."""
         t = e.type
         if isinstance(t, IntType) and not t.fits_i64():
@@ -719,13 +736,13 @@ class _Frontend:
                             f"{t.width} bits (range {t.lo}..{t.hi})",
                       "wrap it to 64 bits or fewer first, e.g. `i64(...)`, or use narrower operand types")
 
-    def truth(self, e: ir.Expr, node: ast.AST, what: str) -> ir.Expr:
+    def truth(self, e: ir.Expr, node: _Node, what: str) -> ir.Expr:
         if isinstance(e.type, FloatType):
             self.fail(node, f"{what} needs a truth value, not a float", "compare the float, e.g. `x > 0.0`")
         self.need_exact(e, node, what)
         return e
 
-    def join_types(self, a: ir.Expr, b: ir.Expr, node: ast.AST) -> ScalarType:
+    def join_types(self, a: ir.Expr, b: ir.Expr, node: _Node) -> ScalarType:
         ta, tb = a.type, b.type
         if isinstance(ta, FloatType) or isinstance(tb, FloatType):
             widths = [t.width for t in (ta, tb) if isinstance(t, FloatType)]
@@ -737,7 +754,7 @@ class _Frontend:
         (alo, ahi), (blo, bhi) = value_range(a), value_range(b)
         return narrowest_int(min(alo, blo), max(ahi, bhi))
 
-    def convert(self, e: ir.Expr, t: ScalarType, node: ast.AST) -> ir.Expr:
+    def convert(self, e: ir.Expr, t: ScalarType, node: _Node) -> ir.Expr:
         """`e` as a value of `t` (a Cast where the value may change)."""
         if e.type == t:
             return e
@@ -771,7 +788,7 @@ def _scalar_types(params: list[ir.Param], ret: ScalarType | None) -> list[Scalar
     return out + ([ret] if ret is not None else [])
 
 
-def _operand_nodes(node: ast.AST) -> tuple[ast.AST, ast.AST]:
+def _operand_nodes(node: _Node) -> tuple[_Node, _Node]:
     """The source nodes of a binary operation's two operands (for error locations)."""
     if isinstance(node, ast.BinOp):
         return node.left, node.right

@@ -38,10 +38,10 @@ typed DIM_TYPE.
 from __future__ import annotations
 
 from hls.ir import nodes as ir
-from hls.types import FloatType, IntType
+from hls.types import FloatType, IntType, int_or_bool
 
-__all__ = ["DIM_TYPE", "MAX_DIM", "Interval", "binop_range", "intrinsic_range", "literal_type", "narrowest_int",
-           "unary_range", "value_range"]
+__all__ = ["DIM_TYPE", "MAX_DIM", "Interval", "binop_range", "binop_type", "intrinsic_range", "literal_type",
+           "narrowest_int", "unary_range", "value_range"]
 
 MAX_DIM = (1 << 31) - 1  # arrays are at most 2**31 - 1 long in each dim
 DIM_TYPE = IntType(31, False)  # the type of an array parameter's `a.shape[k]`: 0..MAX_DIM
@@ -65,7 +65,8 @@ def value_range(e: ir.Expr) -> Interval:
     """The values integer expression `e` can take: its own value for a constant, else its type's range."""
     if isinstance(e, ir.Const) and not isinstance(e.type, FloatType):
         return int(e.value), int(e.value)
-    return e.type.lo, e.type.hi
+    t = int_or_bool(e.type)
+    return t.lo, t.hi
 
 
 def binop_range(op: str, a: Interval, b: Interval) -> Interval | None:
@@ -83,8 +84,8 @@ def binop_range(op: str, a: Interval, b: Interval) -> Interval | None:
         return (0 if blo >= 0 else -(m - 1)), (0 if bhi <= 0 else m - 1)
     if op == "//":
         if blo > 0 or bhi < 0:  # the divisor has one sign: the extremes are at the corners
-            corners = [x // y for x in (alo, ahi) for y in (blo, bhi)]
-            return min(corners), max(corners)
+            quotients = [x // y for x in (alo, ahi) for y in (blo, bhi)]
+            return min(quotients), max(quotients)
         m = max(abs(alo), abs(ahi))
         return -m, m
     if op in ("<<", ">>"):
@@ -109,6 +110,14 @@ def _bitwise_range(op: str, alo: int, ahi: int, blo: int, bhi: int) -> Interval:
     if t.signed:
         return t.lo, t.hi
     return 0, (1 << t.width) - 1
+
+
+def binop_type(op: str, a: Interval, b: Interval) -> IntType:
+    """The exact type of `a op b` for integer operands in `a` and `b`, an operation that does not always raise."""
+    rng = binop_range(op, a, b)
+    if rng is None:
+        raise TypeError(f"`{op}` on {a} and {b} has no integer result")
+    return narrowest_int(*rng)
 
 
 def unary_range(op: str, a: Interval) -> Interval:

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from hls.types import ScalarType, as_type, numpy_dtype
+from hls.types import FloatType, ScalarType, as_type, numpy_dtype
 
 __all__ = ["Kernel", "Table", "exp", "kernel", "log", "pipeline", "prange", "sqrt", "table", "unroll", "zeros"]
 
@@ -62,8 +62,8 @@ class Table:
     def __init__(self, dtype: Any, values: Any) -> None:
         self.elem: ScalarType = as_type(dtype)
         data = np.asarray(values)
-        lo_hi = getattr(self.elem, "lo", None)
-        if lo_hi is not None and data.size and (data.min() < self.elem.lo or data.max() > self.elem.hi):
+        if not isinstance(self.elem, FloatType) and data.size \
+                and (data.min() < self.elem.lo or data.max() > self.elem.hi):
             raise ValueError(f"table values do not fit {self.elem.name}")
         self.array = data.astype(numpy_dtype(self.elem))
         self.array.setflags(write=False)

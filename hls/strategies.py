@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal, cast
 
 import numpy as np
 from hypothesis import strategies as st
@@ -17,7 +17,8 @@ def scalar_values(t: ScalarType) -> st.SearchStrategy[Any]:
     if isinstance(t, BoolType):
         return st.booleans()
     if isinstance(t, FloatType):
-        return st.floats(-8.0, 8.0, width=t.width, allow_nan=False, allow_infinity=False)
+        width = cast(Literal[32, 64], t.width)  # NOTE: the only float types are f32 and f64
+        return st.floats(-8.0, 8.0, width=width, allow_nan=False, allow_infinity=False)
     edges = sorted({v for v in (t.lo, t.lo + 1, -1, 0, 1, t.hi - 1, t.hi) if t.lo <= v <= t.hi})
     # NOTE: integers first, so that counterexamples shrink towards 0 rather than towards an edge.
     return st.one_of(st.integers(t.lo, t.hi), st.sampled_from(edges))
@@ -64,7 +65,7 @@ def random_arguments(kernel: Kernel, dims: dict[str, int], seed: int = 0) -> tup
     for p in kernel.ir.params:
         t = p.type
         elem = t.elem if isinstance(t, ArrayType) else t
-        shape = ()
+        shape: tuple[int, ...] = ()
         if isinstance(t, ArrayType):
             missing = [d for d in t.dims if isinstance(d, str) and d not in dims]
             if missing:

@@ -33,6 +33,7 @@ __all__ = [
     "bool_",
     "as_type",
     "decode_value",
+    "int_or_bool",
     "is_int",
     "numpy_dtype",
 ]
@@ -192,6 +193,16 @@ def as_type(obj: object) -> ScalarType:
     if isinstance(obj, (IntType, BoolType, FloatType)):
         return obj
     raise TypeError(f"not a kernel scalar type: {obj!r} (use i8..u64, Int(w), UInt(w), bool, f32, f64)")
+
+
+def int_or_bool(t: object) -> IntType | BoolType:
+    """Return `t`, which the caller knows to be an integer or bool type (one with `lo` and `hi`).
+
+    Raises TypeError for anything else (a float or array type, None): that is a compiler bug.
+    """
+    if isinstance(t, (IntType, BoolType)):
+        return t
+    raise TypeError(f"expected an integer or bool type, got {t!r}")
 
 
 def is_int(v: object) -> bool:

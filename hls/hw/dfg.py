@@ -31,8 +31,8 @@ if TYPE_CHECKING:
 BOOL = IntType(1, False)  # bools are 0/1 values in hardware
 
 
-def int_type(t: ScalarType) -> IntType:
-    """The integer type of a hardware value (bool is UInt(1))."""
+def int_type(t: ScalarType | None) -> IntType:
+    """The integer type of a hardware value (bool is UInt(1)); TypeError for a float or no value (a compiler bug)."""
     if isinstance(t, BoolType):
         return BOOL
     if not isinstance(t, IntType):
@@ -110,6 +110,13 @@ class Op:
         if self.kind == OpKind.CMP and isinstance(self.attr, CompareOp):
             return self.attr
         raise self._no("comparison")
+
+    @property
+    def value_type(self) -> IntType:
+        """The type of the op's value (every op but a STORE has one)."""
+        if self.type is not None:
+            return self.type
+        raise self._no("value")
 
     def _no(self, what: str) -> RuntimeError:
         return RuntimeError(f"{self!r} has no {what}: compiler bug")
@@ -285,8 +292,8 @@ class Builder:
             # `x + p if c else x` is `x + (p if c else 0)`: an if-converted accumulation stays an add chain,
             # which balance_sums turns into an adder tree (the value is one of the two, so t still holds it)
             p = then.args[1] if then.args[0] is orelse else then.args[0]
-            gated = self.op(OpKind.SEL, (c, p, self.const(0)), exact(min(p.type.lo, 0), max(p.type.hi, 0)), None,
-                            e.loc)
+            pt = p.value_type
+            gated = self.op(OpKind.SEL, (c, p, self.const(0)), exact(min(pt.lo, 0), max(pt.hi, 0)), None, e.loc)
             return self.op(OpKind.BIN, (orelse, gated), t, BinaryOp.ADD, e.loc)
         return self.op(OpKind.SEL, (c, then, orelse), t, None, e.loc)
 
@@ -301,9 +308,9 @@ class Builder:
         if e.name == "abs":
             return self.op(OpKind.ABS, args, int_type(e.type), None, e.loc)
         for a in args[1:]:  # min/max of several arguments: a chain of two-input ops
-            lo, hi = (min(out.type.lo, a.type.lo), max(out.type.hi, a.type.hi))
+            lo, hi = (min(out.value_type.lo, a.value_type.lo), max(out.value_type.hi, a.value_type.hi))
             out = self.op(OpKind(e.name), (out, a), exact(lo, hi), None, e.loc)
-        return self.cast(out, e.type, e.loc) if not fits(out.type, int_type(e.type)) else out
+        return self.cast(out, e.type, e.loc) if not fits(out.value_type, int_type(e.type)) else out
 
     def truth(self, x: Op) -> Op:
         """A 0/1 value: the truth of x."""
@@ -316,7 +323,7 @@ class Builder:
         if isinstance(t, BoolType):
             return self.truth(x)
         t = int_type(t)
-        if fits(x.type, t):
+        if fits(x.value_type, t):
             return x
         return self.op(OpKind.CAST, (x,), t, None, loc)
 
@@ -331,14 +338,15 @@ class Builder:
         bank = mem.bank_for(idx, loc)
         addr: Op | None = None
         for axis, stride in mem.strides():
-            term = idx[axis] if stride == 1 else self.op(OpKind.MULC, (idx[axis], self.const(stride)),
-                                                          exact(idx[axis].type.lo * stride, idx[axis].type.hi * stride)
-                                                          if stride > 0 else idx[axis].type, BinaryOp.MUL, loc)
+            ix = idx[axis]
+            term = ix if stride == 1 else self.op(OpKind.MULC, (ix, self.const(stride)),
+                                                  exact(ix.value_type.lo * stride, ix.value_type.hi * stride)
+                                                  if stride > 0 else ix.type, BinaryOp.MUL, loc)
             if addr is None:
                 addr = term
             else:
-                addr = self.op(OpKind.BIN, (addr, term),
-                               exact(addr.type.lo + term.type.lo, addr.type.hi + term.type.hi), BinaryOp.ADD, loc)
+                at, tt = addr.value_type, term.value_type
+                addr = self.op(OpKind.BIN, (addr, term), exact(at.lo + tt.lo, at.hi + tt.hi), BinaryOp.ADD, loc)
         return bank, addr if addr is not None else self.const(0)
 
     def _order_memory(self, prefix: str, o: Op, store: bool) -> None:
@@ -367,12 +375,12 @@ class Builder:
         mem = self.hw.memories[s.array]
         bank, addr = self.address(s.array, s.indices, s.loc)
         value = self.cast(self.expr(s.value), mem.elem, s.loc)
-        enable = [self.truth(self.expr(s.pred))] if getattr(s, "pred", None) is not None else []
+        enable = [self.truth(self.expr(s.pred))] if s.pred is not None else []
         if self.valid is not None:
             enable.append(self.valid)
-        gate = enable[0] if enable else None
-        for extra in enable[1:]:
-            gate = self.op(OpKind.AND, (gate, extra), BOOL, None, s.loc)
+        gate: Op | None = None
+        for extra in enable:
+            gate = extra if gate is None else self.op(OpKind.AND, (gate, extra), BOOL, None, s.loc)
         args = (addr, value) + ((gate,) if gate is not None else ())
         o = self.op(OpKind.STORE, args, None, bank, s.loc, resource=bank.prefix, pure=False)
         o.index = s.indices
@@ -440,7 +448,7 @@ class Builder:
                 inner.append(x)
                 collect(x.args[0], t, leaves, inner, sign)
                 collect(x.args[1], t, leaves, inner, -sign if x.binop == BinaryOp.SUB else sign)
-            elif (x.kind == OpKind.CAST and users.get(x.id) == 1 and x.type.width >= t.width
+            elif (x.kind == OpKind.CAST and users.get(x.id) == 1 and x.value_type.width >= t.width
                   and is_sum(x.args[0]) and users.get(x.args[0].id) == 1):
                 inner.append(x)
                 collect(x.args[0], t, leaves, inner, sign)
@@ -456,7 +464,7 @@ class Builder:
                 chain = root  # an exact chain (the top one: chains below it were absorbed first)
             else:
                 continue
-            t = root.type
+            t = root.value_type
             leaves: list[tuple[Op, int]] = []
             inner: list[Op] = []
             collect(chain, t, leaves, inner, top=True)
@@ -475,7 +483,7 @@ class Builder:
                 level = [self._combine(level[0], lf, t, new)]
             top, sign = level[0]
             if sign < 0:
-                top = self._new(OpKind.NEG, (top,), exact(-top.type.hi, -top.type.lo), None, top.loc, new)
+                top = self._new(OpKind.NEG, (top,), exact(-top.value_type.hi, -top.value_type.lo), None, top.loc, new)
             # the root becomes the wrap to its type (same op, so its users need no rewiring)
             root.kind, root.attr, root.args, root.delay, root.resource = OpKind.CAST, None, (top,), 0.0, None
             at = g.ops.index(root)
@@ -494,16 +502,16 @@ class Builder:
         """a + b (or a - b) as an exact add, wrapped to t when it grows past t."""
         (x, sx), (y, sy) = a, b
         if sx == sy:
-            r = self._new(OpKind.BIN, (x, y), exact(x.type.lo + y.type.lo, x.type.hi + y.type.hi), BinaryOp.ADD,
-                          x.loc, out)
+            xt, yt = x.value_type, y.value_type
+            r = self._new(OpKind.BIN, (x, y), exact(xt.lo + yt.lo, xt.hi + yt.hi), BinaryOp.ADD, x.loc, out)
             sign = sx
         else:
             if sx < 0:
                 x, y = y, x
-            r = self._new(OpKind.BIN, (x, y), exact(x.type.lo - y.type.hi, x.type.hi - y.type.lo), BinaryOp.SUB,
-                          x.loc, out)
+            xt, yt = x.value_type, y.value_type
+            r = self._new(OpKind.BIN, (x, y), exact(xt.lo - yt.hi, xt.hi - yt.lo), BinaryOp.SUB, x.loc, out)
             sign = 1
-        if r.type.width > t.width:
+        if r.value_type.width > t.width:
             r = self._new(OpKind.CAST, (r,), t, None, r.loc, out)
         return r, sign
 

@@ -26,7 +26,7 @@ import functools
 import inspect
 import sys
 import types
-from types import CodeType, FunctionType
+from types import CodeType, FrameType, FunctionType
 
 _FUTURE_FLAGS = functools.reduce(lambda a, b: a | b, (getattr(__future__, f).compiler_flag
                                                       for f in __future__.all_feature_names))
@@ -43,7 +43,7 @@ def int2bitstring(num: int) -> str:
 def stack() -> list[tuple]:
     """`inspect.stack()` from the caller outwards: (frame, file, line, function, None, None) per frame."""
     out = []
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     while frame is not None:
         out.append((frame, frame.f_code.co_filename, frame.f_lineno, frame.f_code.co_name, None, None))
         frame = frame.f_back

@@ -3,10 +3,10 @@
 The protocol (the Verilator harness in hls/tools/verilator.py does the same):
 reset for 2 clock edges (the memories read as zeros); memories loaded and
 scalar inputs set and held; `start` high for one edge; then count edges
-until `done` is high. Each external bank is a
-synchronous RAM, one cycle read latency, read-first: at an edge it takes the
-address / write data / write enable the design drives in that cycle and
-presents the addressed word (the old one on a write) during the next cycle.
+until `done` is high. Each external bank is a synchronous RAM, one cycle
+read latency, read-first: at an edge it takes the address / write data /
+write enable the design drives in that cycle and presents the addressed
+word (the old one on a write) during the next cycle.
 
 With `vcd=PATH` the run is traced (MyHDL's traceSignals: every signal of the design, ports at the top
 scope named after the design) into PATH, even when it times out. Its times are the bench's (a unit per

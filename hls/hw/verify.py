@@ -156,9 +156,9 @@ def _pipeline(p: Pipeline, where: str) -> list[str]:
             out.append(f"{where}: {_name(o)}: ii: an issue op must be pinned to cycle 0")
     if p.rows is not None:
         ids = {o.id for o in p.graph.ops}
-        for o in (p.rows.lo, p.rows.hi):
-            if o is not None and o.id not in ids:
-                out.append(f"{where}: {_name(o)}: operand: a row bound is not an op of the pipeline")
+        for bound in (p.rows.lo, p.rows.hi):
+            if bound is not None and bound.id not in ids:
+                out.append(f"{where}: {_name(bound)}: operand: a row bound is not an op of the pipeline")
     return out
 
 

@@ -29,6 +29,7 @@ from hls.ir.nodes import (
     UnaryOp,
     Var,
     While,
+    value_type,
 )
 from hls.ir.printer import format_expr, format_function
 from hls.ir.verify import STAGES, IRError
@@ -66,4 +67,5 @@ __all__ = [
     "While",
     "format_expr",
     "format_function",
+    "value_type",
 ]

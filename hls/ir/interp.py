@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -127,7 +127,8 @@ class _Frame:
         elif isinstance(s, ir.CallStmt):
             self.eval(s.call)
         elif isinstance(s, ir.Return):
-            self.result = _store_value(self.eval(s.value), self.fn.ret)
+            # NOTE: verify allows `return` only in a function with a return type
+            self.result = _store_value(self.eval(s.value), cast(ScalarType, self.fn.ret))
         elif isinstance(s, ir.Alloc):
             dims = tuple(int(self.eval(d)) for d in s.dims)
             self.arrays[s.name] = np.zeros(dims, dtype=numpy_dtype(s.type.elem))
@@ -224,7 +225,8 @@ class _Frame:
             return _FLOAT_FNS[e.name](args[0])
         if not isinstance(e.type, FloatType):
             args = [int(a) for a in args]
-        return {"min": min, "max": max, "abs": abs}[e.name](*args)
+        fns: dict[str, Callable[..., Any]] = {"min": min, "max": max, "abs": abs}
+        return fns[e.name](*args)
 
     def call(self, e: ir.Call) -> Any:
         callee = self.callees.get(e.callee)

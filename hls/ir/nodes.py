@@ -156,6 +156,16 @@ class Call:
 Expr = Const | Var | Dim | Load | BinOp | UnaryOp | Compare | Logical | Select | Cast | Intrinsic | Call
 
 
+def value_type(e: Expr) -> ScalarType:
+    """The type of the value of `e`, which the caller knows to have one.
+
+    Only a call of a kernel without a return type has none (TypeError here: a compiler bug).
+    """
+    if e.type is None:
+        raise TypeError(f"{e!r} has no value")
+    return e.type
+
+
 # ---- statements --------------------------------------------------------------
 
 
@@ -189,7 +199,7 @@ class For:
     var: str
     start: Expr
     stop: Expr
-    step: Expr
+    step: Const  # the frontend accepts only a constant step; the verifier checks it stays one
     kind: str
     body: tuple[Stmt, ...]
     loc: Loc

@@ -99,8 +99,8 @@ class _Verifier:
         if len(s.dims) != s.type.rank:
             self.fail(f"local array {s.name} has {len(s.dims)} sizes for rank {s.type.rank}", s.loc)
         if "unrolled" in self.stages:
-            consts = all(isinstance(d, ir.Const) for d in s.dims)
-            if not consts or tuple(d.value for d in s.dims) != s.type.dims:
+            sizes = tuple(d.value for d in s.dims if isinstance(d, ir.Const))
+            if len(sizes) != len(s.dims) or sizes != s.type.dims:
                 self.fail(f"local array {s.name} has non-constant sizes after unrolling", s.loc)
         old = self.arrays.get(s.name)
         if s.name in self.scalars or (old is not None and (s.name in self.tables or old.elem != s.type.elem)):
@@ -129,7 +129,7 @@ class _Verifier:
             if s.pred is not None:
                 self.expr(s.pred, loops)
                 if not isinstance(s.pred.type, BoolType):
-                    self.fail(f"store predicate has type {s.pred.type.name}, not bool", s.loc)
+                    self.fail(f"store predicate has type {s.pred.type!r}, not bool", s.loc)
         elif isinstance(s, ir.For):
             self.for_loop(s, loops, in_pipeline)
         elif isinstance(s, ir.While):

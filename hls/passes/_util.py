@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Iterable, Iterator
+from typing import TypeVar, cast
 
 from hls.inttypes import literal_type, narrowest_int
 from hls.ir import nodes as ir
@@ -37,7 +38,10 @@ def join_types(a: ScalarType, b: ScalarType) -> ScalarType:
     return narrowest_int(min(a.lo, b.lo), max(a.hi, b.hi))
 
 
-def with_children(e: ir.Expr, kids: tuple[ir.Expr, ...]) -> ir.Expr:
+_E = TypeVar("_E", bound=ir.Expr)
+
+
+def with_children(e: _E, kids: tuple[ir.Expr, ...]) -> _E:
     """`e` rebuilt with new scalar operands, given in `expr_children` order."""
     if isinstance(e, ir.Load):
         return dataclasses.replace(e, indices=kids)
@@ -74,11 +78,13 @@ def with_exprs(s: ir.Stmt, exprs: tuple[ir.Expr, ...]) -> ir.Stmt:
         return dataclasses.replace(s, indices=exprs[:n], value=exprs[n],
                                    pred=exprs[n + 1] if s.pred is not None else None)
     if isinstance(s, ir.For):
-        return dataclasses.replace(s, start=exprs[0], stop=exprs[1], step=exprs[2])
+        # NOTE: every rewrite maps a constant to a constant, so the step stays one (verify checks it after each pass)
+        return dataclasses.replace(s, start=exprs[0], stop=exprs[1], step=cast(ir.Const, exprs[2]))
     if isinstance(s, ir.While | ir.If):
         return dataclasses.replace(s, cond=exprs[0])
     if isinstance(s, ir.CallStmt):
-        return dataclasses.replace(s, call=exprs[0])
+        # NOTE: every rewrite maps a call statement's call to a call (inline removes the statement itself)
+        return dataclasses.replace(s, call=cast(ir.Call, exprs[0]))
     if isinstance(s, ir.Alloc):
         return dataclasses.replace(s, dims=exprs)
     raise TypeError(f"unknown statement {s!r}")  # pragma: no cover
@@ -125,7 +131,7 @@ def raises_itself(e: ir.Expr) -> bool:
     if e.op in ("//", "%", "/"):
         return not (isinstance(e.rhs, ir.Const) and e.rhs.value != 0)
     if e.op in ("<<", ">>"):
-        t = e.rhs.type
+        t = ir.value_type(e.rhs)
         return isinstance(t, FloatType) or t.lo < 0 or t.hi > 63
     return False
 

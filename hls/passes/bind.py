@@ -9,14 +9,14 @@ refuses floats anywhere in the kernel, since hardware computes on integers.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, cast
 
 from hls.errors import KernelError
 from hls.inttypes import MAX_DIM
 from hls.ir import nodes as ir
 from hls.ir.walk import statements
 from hls.passes._util import const, map_stmts, subexprs
-from hls.types import ArrayType, BoolType, FloatType, is_int
+from hls.types import ArrayType, BoolType, FloatType, int_or_bool, is_int
 
 __all__ = ["run"]
 
@@ -40,7 +40,7 @@ def run(fn: ir.Function, params: dict[str, Any]) -> ir.Function:
 
     def node(e: ir.Expr) -> ir.Expr:
         if isinstance(e, ir.Dim) and e.array in arrays:
-            return const(arrays[e.array].dims[e.axis], e.loc)
+            return const(cast(int, arrays[e.array].dims[e.axis]), e.loc)  # NOTE: _bind_param made every dim an int
         if isinstance(e, ir.Var) and e.name in consts:
             return const(consts[e.name], e.loc, e.type)
         return e
@@ -74,9 +74,11 @@ def _check_value(fn: ir.Function, name: str, value: Any, symbols: dict[str, tupl
     if name in symbols and not 0 <= value <= MAX_DIM:
         raise KernelError(f"dim `{name}` = {value} is outside 0..{MAX_DIM}", symbols[name][0].loc,
                           "pass a non-negative array size")
-    if p is not None and not p.type.lo <= value <= p.type.hi:
-        raise KernelError(f"`{name}` = {value} does not fit its type {p.type.name} ({p.type.lo}..{p.type.hi})",
-                          p.loc, f"pass a value in {p.type.lo}..{p.type.hi}")
+    if p is not None:
+        t = int_or_bool(p.type)  # NOTE: `scalars` holds no arrays, and _reject_floats has run
+        if not t.lo <= value <= t.hi:
+            raise KernelError(f"`{name}` = {value} does not fit its type {t.name} ({t.lo}..{t.hi})",
+                              p.loc, f"pass a value in {t.lo}..{t.hi}")
 
 
 def _bind_param(p: ir.Param, params: dict[str, Any]) -> ir.Param:

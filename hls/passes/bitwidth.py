@@ -24,12 +24,13 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from typing import cast, overload
 
 from hls.inttypes import Interval, binop_range, intrinsic_range, narrowest_int, unary_range
 from hls.ir import nodes as ir
 from hls.ir.walk import expr_children, map_blocks, statements
 from hls.passes._util import stmt_exprs, with_children, with_exprs
-from hls.types import BoolType, FloatType, IntType, ScalarType
+from hls.types import BoolType, FloatType, IntType, int_or_bool
 
 __all__ = ["WIDEN_AFTER", "run"]
 
@@ -44,6 +45,14 @@ def run(fn: ir.Function) -> ir.Function:
     return a.narrow()
 
 
+@overload
+def _join(a: Interval | None, b: Interval) -> Interval: ...
+
+
+@overload
+def _join(a: Interval | None, b: Interval | None) -> Interval | None: ...
+
+
 def _join(a: Interval | None, b: Interval | None) -> Interval | None:
     if a is None or b is None:
         return a or b
@@ -55,11 +64,11 @@ def _join_env(a: Env, b: Env) -> Env:
     return {k: _join(v, b[k]) for k, v in a.items() if k in b}
 
 
-def _span(t: ScalarType) -> Interval:
+def _span(t: IntType | BoolType) -> Interval:
     return t.lo, t.hi
 
 
-def _fits(r: Interval, t: ScalarType) -> bool:
+def _fits(r: Interval, t: IntType | BoolType) -> bool:
     return t.lo <= r[0] and r[1] <= t.hi
 
 
@@ -67,7 +76,7 @@ class _Analysis:
     def __init__(self, fn: ir.Function) -> None:
         self.fn = fn
         self.tables = {t.name: t for t in fn.tables if t.values and not isinstance(t.elem, FloatType)}
-        self.types: dict[str, ScalarType] = {}  # every integer or bool variable -> its type
+        self.types: dict[str, IntType | BoolType] = {}  # every integer or bool variable -> its type
         self.seen: dict[int, Interval] = {}  # id(expression node) -> join of the intervals it took
         self.raw: dict[str, Interval] = {}  # local -> join of zero and its assigned values, before wrapping
         self.loop_ranges: dict[str, Interval] = {}  # loop variable -> join of its intervals
@@ -84,12 +93,11 @@ class _Analysis:
             for e in stmt_exprs(s):
                 for v in _vars(e):
                     if v.name in loop_vars:
-                        old = self.types.get(v.name)
-                        self.types[v.name] = v.type if old is None else narrowest_int(min(old.lo, v.type.lo),
-                                                                                      max(old.hi, v.type.hi))
+                        old, t = self.types.get(v.name), int_or_bool(v.type)  # loop variables are integers
+                        self.types[v.name] = t if old is None else narrowest_int(min(old.lo, t.lo), max(old.hi, t.hi))
 
     def entry_state(self) -> Env:
-        env = {p.name: _span(p.type) for p in self.fn.params if p.name in self.types}
+        env = {p.name: _span(int_or_bool(p.type)) for p in self.fn.params if p.name in self.types}
         return env | {x.name: (0, 0) for x in self.owned.get("", [])}
 
     # ---- statements --------------------------------------------------------------
@@ -125,7 +133,8 @@ class _Analysis:
                 self.eval(e, env)
 
     def for_loop(self, s: ir.For, env: Env) -> None:
-        start, stop = self.eval(s.start, env), self.eval(s.stop, env)
+        # NOTE: loop bounds are integer expressions, which always have an interval
+        start, stop = cast(Interval, self.eval(s.start, env)), cast(Interval, self.eval(s.stop, env))
         lo, hi = (start[0], stop[1] - 1) if int(s.step.value) > 0 else (stop[0] + 1, start[1])
         t = self.types.get(s.var)  # None when no expression reads the loop variable
         if t is not None:
@@ -183,19 +192,21 @@ class _Analysis:
             return env.get(e.name)
         if isinstance(e, ir.Load):
             t = self.tables.get(e.array)
-            return (min(t.values), max(t.values)) if t is not None else None
+            # NOTE: self.tables holds the integer tables only, whose values are ints
+            return cast(Interval, (min(t.values), max(t.values))) if t is not None else None
         if isinstance(e.type, BoolType) or isinstance(e, ir.Compare | ir.Logical) or None in kids:
             return (0, 1) if isinstance(e.type, BoolType) else None
+        known = cast(list[Interval], kids)  # NOTE: None is not among them (checked above)
         if isinstance(e, ir.BinOp):
-            return binop_range(e.op, kids[0], kids[1])
+            return binop_range(e.op, known[0], known[1])
         if isinstance(e, ir.UnaryOp):
-            return unary_range(e.op, kids[0])
+            return unary_range(e.op, known[0])
         if isinstance(e, ir.Select):
-            return _join(kids[1], kids[2])
+            return _join(known[1], known[2])
         if isinstance(e, ir.Cast):
-            return kids[0] if _fits(kids[0], e.type) else None
+            return known[0] if _fits(known[0], int_or_bool(e.type)) else None
         if isinstance(e, ir.Intrinsic) and e.name in ("min", "max", "abs"):
-            return intrinsic_range(e.name, kids)
+            return intrinsic_range(e.name, known)
         return None
 
     # ---- rewriting --------------------------------------------------------------------
@@ -223,7 +234,8 @@ class _Analysis:
     def rewrite(self, e: ir.Expr) -> ir.Expr:
         """`e` (a node of the analysed function) with its subtree's types narrowed."""
         kids = expr_children(e)
-        new = with_children(e, tuple(self.rewrite(k) for k in kids)) if kids else e
+        new_kids = tuple(self.rewrite(k) for k in kids)
+        new = with_children(e, new_kids) if kids else e
         if not isinstance(e.type, IntType):
             return new
         if isinstance(e, ir.Var):
@@ -234,7 +246,7 @@ class _Analysis:
         if isinstance(e, ir.Cast) and isinstance(e.operand.type, IntType):
             inner = self.seen.get(id(e.operand))
             if inner is not None and _fits(inner, e.type):
-                return new.operand
+                return new_kids[0]  # the rewritten operand
         return dataclasses.replace(new, type=narrowest_int(*r))
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import operator
 from collections.abc import Callable
+from typing import cast
 
 from hls.ir import nodes as ir
 from hls.ir.walk import map_blocks, statements
@@ -98,7 +99,8 @@ def _fold_node(e: ir.Expr, tables: dict[str, ir.Table]) -> ir.Expr:
         values = [_int_const(a) for a in e.args]
         if None in values or isinstance(e.type, FloatType):
             return e
-        return const({"min": min, "max": max, "abs": abs}[e.name](*values), e.loc)
+        fns: dict[str, Callable[..., int]] = {"min": min, "max": max, "abs": abs}
+        return const(fns[e.name](*values), e.loc)
     if isinstance(e, ir.Load) and e.array in tables:
         return _table_load(e, tables[e.array])
     return e
@@ -157,14 +159,15 @@ def _cast(e: ir.Cast) -> ir.Expr:
 
 
 def _table_load(e: ir.Load, t: ir.Table) -> ir.Expr:
-    idx = [_int_const(i) for i in e.indices]
-    if None in idx or not all(0 <= i < n for i, n in zip(idx, t.shape)):
+    consts = [_int_const(i) for i in e.indices]
+    idx = [i for i in consts if i is not None]
+    if len(idx) != len(consts) or not all(0 <= i < n for i, n in zip(idx, t.shape)):
         return e
     flat = 0
     for i, n in zip(idx, t.shape):
         flat = flat * n + i
     value = t.values[flat]
-    return e if isinstance(t.elem, FloatType) else const(value, e.loc, t.elem)
+    return e if isinstance(t.elem, FloatType) else const(int(value), e.loc, t.elem)
 
 
 def _same(a: ir.Const, b: ir.Const) -> bool:
@@ -222,7 +225,8 @@ class _Folder:
         if isinstance(s, ir.Alloc):
             return [dataclasses.replace(s, dims=tuple(self.expr(d, env) for d in s.dims))]
         if isinstance(s, ir.CallStmt):
-            return [dataclasses.replace(s, call=self.expr(s.call, env))]
+            # NOTE: folding leaves a call a call
+            return [dataclasses.replace(s, call=cast(ir.Call, self.expr(s.call, env)))]
         raise TypeError(f"unknown statement {s!r}")  # pragma: no cover
 
     def if_stmt(self, s: ir.If, env: Env) -> list[ir.Stmt]:
@@ -296,13 +300,13 @@ def _without_assigns(stmts: tuple[ir.Stmt, ...], dead: set[str]) -> tuple[ir.Stm
 def _drop_overwritten(stmts: tuple[ir.Stmt, ...]) -> tuple[ir.Stmt, ...]:
     """Remove an assignment that a later one in the same block overwrites before anything reads it."""
     dead: set[int] = set()
-    pending: dict[str, int] = {}  # local -> index of its last assignment in this block not read since
+    pending: dict[str, tuple[int, ir.Assign]] = {}  # local -> its last assignment in this block not read since
     for k, s in enumerate(stmts):
         for e in subexprs((s,)):
             if isinstance(e, ir.Var):
                 pending.pop(e.name, None)
         if isinstance(s, ir.Assign):
-            if s.name in pending and not may_raise(stmts[pending[s.name]].value):
-                dead.add(pending[s.name])
-            pending[s.name] = k
+            if s.name in pending and not may_raise(pending[s.name][1].value):
+                dead.add(pending[s.name][0])
+            pending[s.name] = (k, s)
     return tuple(map_blocks(s, _drop_overwritten) for k, s in enumerate(stmts) if k not in dead)

@@ -94,7 +94,7 @@ class _Converter:
                 t = self.types[s.name]
                 old = ir.Var(s.name, t, s.loc)
                 out.append(dataclasses.replace(
-                    s, value=ir.Select(pred, s.value, old, join_types(s.value.type, t), s.loc)))
+                    s, value=ir.Select(pred, s.value, old, join_types(ir.value_type(s.value), t), s.loc)))
             elif isinstance(s, ir.Store):
                 both = pred if s.pred is None else ir.Logical("and", pred, s.pred, bool_, s.loc)
                 out.append(dataclasses.replace(s, pred=both))

@@ -22,6 +22,7 @@ frontend lets a loop variable share its name with a later local or loop).
 from __future__ import annotations
 
 import dataclasses
+from typing import cast
 
 from hls.errors import KernelError
 from hls.ir import nodes as ir
@@ -204,7 +205,7 @@ class _Inliner:
         if isinstance(e, ir.Call):
             pre, args = self.lift_seq(_scalar_args(e), scope)
             stmts, result = self.expand(with_children(e, tuple(args)), scope, want=True)
-            return pre + stmts, result
+            return pre + stmts, cast(ir.Expr, result)  # NOTE: a call used as a value has a return type
         if isinstance(e, ir.Logical) and _has_call(e.rhs):
             return self.lift_logical(e, scope)
         if isinstance(e, ir.Select) and (_has_call(e.then) or _has_call(e.orelse)):
@@ -230,9 +231,10 @@ class _Inliner:
         """Save `e` to a fresh local when a later call could change its value or the error raised first."""
         if not contains(e, lambda x: isinstance(x, ir.Load)) and not may_raise(e):
             return [], e
-        if _storable(e.type):
-            t = self.new_local("tmp", e.type, scope, e.loc)
-            return [ir.Assign(t, e, e.loc)], ir.Var(t, e.type, e.loc)
+        et = ir.value_type(e)  # NOTE: its calls are lifted already
+        if _storable(et):
+            t = self.new_local("tmp", et, scope, e.loc)
+            return [ir.Assign(t, e, e.loc)], ir.Var(t, et, e.loc)
         if isinstance(e, ir.BinOp | ir.UnaryOp | ir.Compare | ir.Cast | ir.Intrinsic) and not raises_itself(e):
             pre: list[ir.Stmt] = []
             kids = []
@@ -251,7 +253,8 @@ class _Inliner:
         t = self.new_local("cond", bool_, scope, e.loc)
         var = ir.Var(t, bool_, e.loc)
         test = var if e.op == "and" else ir.UnaryOp("not", var, bool_, e.loc)
-        stmts = [ir.Assign(t, lhs, e.loc), ir.If(test, tuple(rhs_pre) + (ir.Assign(t, rhs, e.loc),), (), e.loc)]
+        stmts: list[ir.Stmt] = [ir.Assign(t, lhs, e.loc),
+                                ir.If(test, tuple(rhs_pre) + (ir.Assign(t, rhs, e.loc),), (), e.loc)]
         return pre + stmts, var
 
     def lift_select(self, e: ir.Select, scope: str) -> tuple[list[ir.Stmt], ir.Expr]:
@@ -281,7 +284,8 @@ class _Inliner:
                 arrays[p.name] = a.array
                 dims[p.name] = a
             else:
-                scalars[p.name] = self.new_local(p.name, p.type, scope, p.loc)
+                ptype = cast(ScalarType, p.type)  # NOTE: the frontend passes a scalar argument for a scalar parameter
+                scalars[p.name] = self.new_local(p.name, ptype, scope, p.loc)
                 pre.append(ir.Assign(scalars[p.name], a, call.loc))
         for x in g.locals:
             scalars[x.name] = self.names.fresh(x.name)
@@ -296,12 +300,14 @@ class _Inliner:
         zeroed = [ir.Assign(scalars[x.name], zero(x.type, call.loc), call.loc)
                   for x in g.locals if not x.scope and x.name in _read_before_assigned(g)]
         result = None
-        if body and isinstance(body[-1], ir.Return):
-            ret = body.pop()
+        ret = body[-1] if body else None
+        if isinstance(ret, ir.Return):
+            body.pop()
             if want:
-                name = self.new_local("ret", g.ret, scope, ret.loc)
+                ret_t = cast(ScalarType, g.ret)  # NOTE: verify allows `return` only with a return type
+                name = self.new_local("ret", ret_t, scope, ret.loc)
                 body.append(ir.Assign(name, ret.value, ret.loc))
-                result = ir.Var(name, g.ret, call.loc)
+                result = ir.Var(name, ret_t, call.loc)
             else:
                 saved, _ = self.spill(ret.value, scope)  # NOTE: a discarded result is still evaluated
                 body += saved

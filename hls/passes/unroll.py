@@ -22,12 +22,12 @@ import dataclasses
 from functools import partial
 
 from hls.errors import KernelError
-from hls.inttypes import binop_range, narrowest_int, value_range
+from hls.inttypes import binop_type, narrowest_int, value_range
 from hls.ir import nodes as ir
 from hls.ir.walk import map_blocks, statements
 from hls.passes._util import NameSupply, assigned, const, function_names, map_stmts, subexprs
 from hls.passes.constfold import fold
-from hls.types import ArrayType
+from hls.types import ArrayType, int_or_bool
 
 __all__ = ["MAX_COPIES", "run"]
 
@@ -65,7 +65,7 @@ class _Unroller:
             if s.factor is None:
                 raise KernelError("unroll needs constant bounds", s.loc,
                                   "bind the dims with lower(..., D=16) or give factor=")
-            return self.unroll_dynamic(dataclasses.replace(s, start=start, stop=stop), copies, scope)
+            return self.unroll_dynamic(dataclasses.replace(s, start=start, stop=stop), s.factor, copies, scope)
         iters = range(int(start.value), int(stop.value), step)
         factor = min(s.factor or len(iters), len(iters)) or 1
         main = len(iters) // factor * factor
@@ -90,9 +90,9 @@ class _Unroller:
         return dataclasses.replace(s, start=start, stop=stop, step=const(step * factor, s.step.loc), kind="range",
                                    factor=None, body=self.block(tuple(body), copies * factor, scope))
 
-    def unroll_dynamic(self, s: ir.For, copies: int, scope: str) -> list[ir.Stmt]:
-        """Unroll by a factor with run-time bounds: a loop over whole groups, then a loop over the rest."""
-        _check_copies(s, s.factor * copies)
+    def unroll_dynamic(self, s: ir.For, factor: int, copies: int, scope: str) -> list[ir.Stmt]:
+        """Unroll by `factor` (s.factor) with run-time bounds: a loop over whole groups, then a loop over the rest."""
+        _check_copies(s, factor * copies)
         pre: list[ir.Stmt] = []
         bounds = []
         for e in (s.start, s.stop):  # NOTE: range() evaluates its bounds once, before the body runs
@@ -100,22 +100,24 @@ class _Unroller:
                 bounds.append(e)
                 continue
             name = self.names.fresh(f"{s.var}_bound")
-            self.new_locals.append(ir.Local(name, e.type, scope, e.loc))
+            t = ir.value_type(e)  # NOTE: inline has removed the calls
+            self.new_locals.append(ir.Local(name, t, scope, e.loc))
             pre.append(ir.Assign(name, e, e.loc))
-            bounds.append(ir.Var(name, e.type, e.loc))
+            bounds.append(ir.Var(name, t, e.loc))
         lo, hi = bounds
         step, loc = int(s.step.value), s.loc
         # trips = max(0, (hi - lo - sign(step)) // step + 1); the groups end at lo + trips // F * (F * step)
         diff = _arith("-", _arith("-", hi, lo, loc), const(1 if step > 0 else -1, loc), loc)
         trips = _arith("+", _arith("//", diff, const(step, loc), loc), const(1, loc), loc)
-        nonneg = narrowest_int(max(0, trips.type.lo), max(0, trips.type.hi))
+        trips_t, lo_t, hi_t = int_or_bool(trips.type), int_or_bool(lo.type), int_or_bool(hi.type)  # integer bounds
+        nonneg = narrowest_int(max(0, trips_t.lo), max(0, trips_t.hi))
         trips = ir.Intrinsic("max", (const(0, loc), trips), nonneg, loc)
-        span = _arith("*", _arith("//", trips, const(s.factor, loc), loc), const(s.factor * step, loc), loc)
-        bound_type = narrowest_int(min(lo.type.lo, hi.type.lo), max(lo.type.hi, hi.type.hi))
+        span = _arith("*", _arith("//", trips, const(factor, loc), loc), const(factor * step, loc), loc)
+        bound_type = narrowest_int(min(lo_t.lo, hi_t.lo), max(lo_t.hi, hi_t.hi))
         end = ir.Cast(_arith("+", lo, span, loc), bound_type, loc)  # NOTE: between lo and hi: the cast never wraps
         rest = dataclasses.replace(s, start=end, stop=hi, kind="range", factor=None,
                                    body=self.block(s.body, copies, scope))
-        return pre + [self.main_loop(s, lo, end, s.factor, copies, scope), rest]
+        return pre + [self.main_loop(s, lo, end, factor, copies, scope), rest]
 
 
 def _check_copies(s: ir.For, made: int) -> None:
@@ -126,8 +128,7 @@ def _check_copies(s: ir.For, made: int) -> None:
 
 def _arith(op: str, a: ir.Expr, b: ir.Expr, loc: ir.Loc) -> ir.Expr:
     """`a op b` typed exactly from its operands' ranges, folded when both are constants."""
-    rng = binop_range(op, value_range(a), value_range(b))
-    return fold(ir.BinOp(op, a, b, narrowest_int(*rng), loc))
+    return fold(ir.BinOp(op, a, b, binop_type(op, value_range(a), value_range(b)), loc))
 
 
 def _substitute(body: tuple[ir.Stmt, ...], var: str, offset: int) -> tuple[ir.Stmt, ...]:
@@ -137,7 +138,8 @@ def _substitute(body: tuple[ir.Stmt, ...], var: str, offset: int) -> tuple[ir.St
 
     def node(e: ir.Expr) -> ir.Expr:
         if isinstance(e, ir.Var) and e.name == var:
-            t = narrowest_int(e.type.lo + offset, e.type.hi + offset)
+            vt = int_or_bool(e.type)  # a loop variable is an integer
+            t = narrowest_int(vt.lo + offset, vt.hi + offset)
             return ir.BinOp("+", e, const(offset, e.loc), t, e.loc)
         return e
 
@@ -155,10 +157,11 @@ def _fix_allocs(body: tuple[ir.Stmt, ...]) -> tuple[ir.Stmt, ...]:
     for s in statements(body):
         if isinstance(s, ir.Alloc):
             dims = tuple(fold(d) for d in s.dims)
-            if not all(isinstance(d, ir.Const) for d in dims):
+            consts = tuple(d for d in dims if isinstance(d, ir.Const))
+            if len(consts) != len(dims):
                 raise KernelError(f"local array `{s.name}` needs constant sizes in hardware", s.loc,
                                   "size it with constants or dims bound by lower(..., N=64)")
-            shape = tuple(int(d.value) for d in dims)
+            shape = tuple(int(d.value) for d in consts)
             if sizes.setdefault(s.name, shape) != shape:
                 raise KernelError(f"local array `{s.name}` has different sizes in unrolled copies", s.loc,
                                   "give it a size that does not depend on the unrolled loop")

@@ -78,39 +78,39 @@ always @(c12_0, c13_0, m_x_rdata0, r0_i, start, state) begin: datapath
         end
     end
     else if ((state == 2)) begin
-        m_x_addr0 = r0_i[2-1:0];
-        v10 = (r0_i + 1);
+        m_x_addr0 = r0_i[2-1:0];  // line 183
+        v10 = (r0_i + 1);  // line 182
         if ((v10 < 4)) begin
-            v12 = 1;
+            v12 = 1;  // line 182
         end
         else begin
-            v12 = 0;
+            v12 = 0;  // line 182
         end
-        v13 = $signed(v10[5-1:0]);
-        nx_c12_0 = v12;
-        nx_c13_0 = v13;
+        v13 = $signed(v10[5-1:0]);  // line 182
+        nx_c12_0 = v12;  // line 182
+        nx_c13_0 = v13;  // line 182
         nx_state = 3;
     end
     else if ((state == 3)) begin
-        v1 = m_x_rdata0;
+        v1 = m_x_rdata0;  // line 183
         if ((v1 >= 0)) begin
-            v3 = v1;
+            v3 = v1;  // line 183
         end
         else begin
-            v3 = 0;
+            v3 = 0;  // line 183
         end
-        v4 = v3[15-1:0];
+        v4 = v3[15-1:0];  // line 183
         if ((v4 <= 255)) begin
-            v6 = v4;
+            v6 = v4;  // line 183
         end
         else begin
-            v6 = 255;
+            v6 = 255;  // line 183
         end
-        v7 = v6[8-1:0];
-        m_y_addr0 = r0_i[2-1:0];
-        m_y_wdata0 = v7[8-1:0];
-        m_y_we0 = 1;
-        nx_r0_i = c13_0;
+        v7 = v6[8-1:0];  // line 183
+        m_y_addr0 = r0_i[2-1:0];  // line 183
+        m_y_wdata0 = v7[8-1:0];  // line 183
+        m_y_we0 = 1;  // line 183
+        nx_r0_i = c13_0;  // line 182
         if ((c12_0 != 0)) begin
             nx_state = 2;
         end
