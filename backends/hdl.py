@@ -64,7 +64,8 @@ class HdlBackend(Backend):
         key = (kernel, tuple(sorted(dims.items())))
         d = self._designs.get(key)
         if d is None:
-            d = self._designs[key] = lower(kernel, **dims)
+            params: dict[str, Any] = dict(dims)  # NOTE: dims and scalar parameters, never lower()'s options
+            d = self._designs[key] = lower(kernel, **params)
         return d
 
     def run(self, bound: Bound) -> RunResult:

@@ -85,7 +85,7 @@ def _check(kname: str, p: ir.Param, value: Any, dims: dict[str, int]) -> Any:
             raise ArgumentError(f"{where} must be a number ({t.name}), got {type(value).__name__}")
         if not np.isfinite(value):
             raise ArgumentError(f"{where} is NaN or infinite")
-        return t(value)
+        return t(float(value))
     if isinstance(t, BoolType):
         if not isinstance(value, (bool, np.bool_)):
             raise ArgumentError(f"{where} must be a bool, got {type(value).__name__}")

@@ -110,11 +110,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     _cuda_simulator_if_no_gpu([args.backend])
     inputs = random_arguments(kernel, _dims_for(kernel, args.dims), seed=args.seed)
     print(f"compiling {kernel.__name__} for {args.backend} ...", file=sys.stderr, flush=True)
-    times = []
+    times: list[float] = []
     for rep in range(args.repeat + 1):
         work = [a.copy() if isinstance(a, np.ndarray) else a for a in inputs]
         result = runtime.run(kernel, *work, backend=args.backend, vcd=args.vcd)
-        if rep:
+        if rep and result.seconds is not None:
             times.append(result.seconds)
         print(f"\r  run {rep}/{args.repeat}{' (warm-up)' if not rep else ''}", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)

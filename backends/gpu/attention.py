@@ -36,7 +36,7 @@ WGMMA_SOURCE = "flash_wgmma.cu"
 # flash_wgmma's parameters as struct codes: 3 tensor maps, o, lse, q strides, the sparse index, sizes, scale, flags
 WGMMA_PARAMS = "128s 128s 128s P P q q q P P i i i i i i i i i i i f i i"
 KERNELS = ("auto", "mma", "wgmma")
-_last = {"kernel": None}
+_last: dict[str, str | None] = {"kernel": None}
 
 
 def last_kernel() -> str | None:
@@ -218,11 +218,11 @@ def _check(q: Any, k: Any, v: Any, scale: float | None, dtype: str | None, tile:
     """Validate the dense arguments (no GPU needed); ValueError/TypeError naming the argument."""
     if kernel not in KERNELS:
         raise ValueError(f"kernel must be one of {KERNELS}, got {kernel!r}")
-    wg_tile = tile if isinstance(tile, WgmmaTile) else None
-    if wg_tile is not None:
+    wg_tile: WgmmaTile | None = None
+    if isinstance(tile, WgmmaTile):
         if kernel == "mma":
             raise ValueError("a WgmmaTile picks a variant of the wgmma kernel; it cannot be combined with kernel='mma'")
-        tile, kernel = None, "wgmma"
+        wg_tile, tile, kernel = tile, None, "wgmma"
     if kernel == "wgmma" and tile is not None:
         raise ValueError("tile picks a variant of the mma kernel; it cannot be combined with kernel='wgmma'")
     qt, kt, vt = (wrap(name, x, ("bf16", "f16", "f32")) for name, x in (("q", q), ("k", k), ("v", v)))
@@ -382,7 +382,8 @@ def launch_flash(dev: Device, elem: str, tile: Tile, ptrs: list[int], o_ptr: int
     kern = _runtime.kernel(SOURCE, tile.name(KIND[elem], d, dma is not None))
     u64, i32, i64 = np.uint64, np.int32, np.int64
     sparse = sparse or (0, 0, 0, 0, 0, 1, 1, tile.bn)
-    args = [u64(p) for p in ptrs] + [u64(o_ptr), u64(lse_ptr)] + [i64(x) for x in (*q_strides, *k_strides)]
+    args: list[np.generic] = []  # the kernel's parameters, as numpy scalars of their C types
+    args += [u64(p) for p in ptrs] + [u64(o_ptr), u64(lse_ptr)] + [i64(x) for x in (*q_strides, *k_strides)]
     args += [u64(p) for p in dma or (0, 0, 0)] + [u64(sparse[0]), u64(sparse[1])] + [i32(x) for x in sparse[2:]]
     tiles = -(-nq // tile.bm)
     # NOTE: causal grids of a few waves balance better when every head's longest tiles start first; larger

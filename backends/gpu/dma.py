@@ -209,7 +209,7 @@ def flash_dma_attention(query: Any, key: Any, value: Any, dt_proj: Any, a_coef: 
     ptrs = upload_qkv(dev, (qt, kt, vt), elem)
     out, o_ptr = dev.empty((b, nq, h, d), elem)
     lse, lse_ptr = dev.empty((b, h, nq), "f32")
-    dma = tuple(plan.arrays[x][1] for x in ("bias", "expiry", "tile_max"))
+    dma = (plan.arrays["bias"][1], plan.arrays["expiry"][1], plan.arrays["tile_max"][1])
     launch_flash(dev, elem, DMA_TILE, ptrs, o_ptr, lse_ptr, (b, h, g, nq, nk, d), (nq * h * d, d, h * d),
                  (nk * g * d, d, g * d), float(scale), bool(causal), None, dma)
     if qt.where == "numpy":

@@ -48,7 +48,7 @@ def run_myhdl(design: Any, scalars: dict[str, int], images: dict[str, np.ndarray
                           sig.get(f"{b.prefix}_wdata{p}") if mem.writes else None,
                           sig.get(f"{b.prefix}_we{p}") if mem.writes else None))
     clk, rst, start, done = sig["clk"], sig["rst"], sig["start"], sig["done"]
-    state = {"cycles": 0, "timeout": False}
+    state: dict[str, Any] = {"cycles": 0, "timeout": False}
 
     def edge():
         reads = []
@@ -57,7 +57,7 @@ def run_myhdl(design: Any, scalars: dict[str, int], images: dict[str, np.ndarray
             reads.append((rdata, mems[b.prefix][a] if a < b.depth else 0))
         for b, addr, _, wdata, we in ports:
             a = int(addr)
-            if we is not None and bool(we) and a < b.depth:
+            if we is not None and wdata is not None and bool(we) and a < b.depth:
                 mems[b.prefix][a] = int(wdata)
         clk.next = 1
         yield delay(1)

