@@ -103,6 +103,7 @@ class _Frontend:
         self.callees: dict[str, lang.Kernel] = {}
         self.call_sites: list[tuple[lang.Kernel, ir.Loc]] = []
         self.is_float = False
+        self.statement_call: ast.Call | None = None  # the call of the expression statement being lowered
 
     # ---- helpers -------------------------------------------------------------
 
@@ -250,6 +251,7 @@ class _Frontend:
             return ir.Return(self.expr(s.value), self.loc(s))
         if isinstance(s, ast.Expr):
             if isinstance(s.value, ast.Call):
+                self.statement_call = s.value
                 e = self.expr(s.value)
                 if isinstance(e, ir.Call):
                     return ir.CallStmt(e, self.loc(s))
@@ -684,7 +686,11 @@ class _Frontend:
             t = a.type if isinstance(a.type, FloatType) else FloatType(64)
             return ir.Intrinsic(FLOAT_FNS[fn], (self.convert(a, t, e),), t, loc)
         if isinstance(fn, lang.Kernel):
-            return self.kernel_call(fn, e)
+            call = self.kernel_call(fn, e)
+            if call.type is None and e is not self.statement_call:
+                self.fail(e, f"kernel `{fn.__name__}` returns no value, so its call has none to use",
+                          f"call it as a statement, `{ast.unparse(e)}`, or give `{fn.__name__}` a return type")
+            return call
         if fn in LOOP_MARKERS:
             self.fail(e, f"{LOOP_MARKERS[fn]}() can only be the iterable of a for loop",
                       f"write `for i in {LOOP_MARKERS[fn]}(...)`")

@@ -248,3 +248,13 @@ def prange_local_read_outside(a: Array[i32, "N"], out: Array[i32, 1]):
     for i in prange(a.shape[0]):
         t = a[i]
     out[0] = t
+
+
+@kernel
+def returns_nothing(a: Array[i32, "N"]):
+    a[0] = 1
+
+
+@kernel
+def uses_a_missing_value(a: Array[i32, "N"]):
+    a[1] = returns_nothing(a) + 1
