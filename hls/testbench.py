@@ -166,7 +166,8 @@ def draw_example(design: Design, seed: int = 0, tries: int = 10) -> Example:
             source=f"{kept.source} (no draw that the reference runs on changes an output: pass "
             "Design.save(..., example=...) for a stronger check)",
         )
-    why = "; ".join(dict.fromkeys(reasons)) or "no draws"
+    distinct = list(dict.fromkeys(reasons))
+    why = "; ".join(distinct[:3]) + (f"; and {len(distinct) - 3} other reason(s)" if len(distinct) > 3 else "")
     raise NoExample(
         f"no drawn input for {kernel.__name__}({_bound(design)}) runs on the python reference "
         f"({why}); pass the inputs yourself (Design.save(..., example=...))"

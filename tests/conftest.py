@@ -16,7 +16,15 @@ os.environ.setdefault("ATTNHLS_VERIFY_IR", "1")  # the IR verifier between passe
 # that of its `backend` parameter, else its own entry in TEST_TIER, else its file's in FILE_TIER, else pure.
 # WHOLE_FILES put every test of a file in these tiers, whatever its parameters.
 BACKEND_TIER = {"python": "pure", "numba-cpu": "cpu", "numba-cuda": "cuda", "myhdl": "hdl", "verilator": "hdl"}
-WHOLE_FILES = {"test_hls.py": ("hdl",), "test_tools.py": ("hdl",), "test_random_kernels.py": ("hdl", "slow")}
+WHOLE_FILES = {
+    "test_hls.py": ("hdl",),
+    "test_tools.py": ("hdl",),
+    "test_report.py": ("hdl",),
+    "test_report_browser.py": ("hdl",),
+    "test_waveforms.py": ("hdl",),
+    "test_examples.py": ("hdl",),
+    "test_random_kernels.py": ("hdl", "slow"),
+}
 # Files whose tests run kernels through Numba (or the GPU) inside the test, not through a `backend` parameter.
 FILE_TIER = {
     "test_detect.py": "cpu",

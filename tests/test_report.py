@@ -29,7 +29,6 @@ from hls.testbench import NoExampleWarning, draw_example
 from hls.tools import verilator, vhdl
 
 # NOTE: it needs the HDL tools: tests/conftest.py should list this file in WHOLE_FILES as ("hdl",).
-pytestmark = pytest.mark.hdl
 
 needs_verilator = pytest.mark.skipif(verilator.missing() is not None, reason=f"not run: {verilator.missing()}")
 needs_ghdl = pytest.mark.skipif(vhdl.missing() is not None, reason=f"not run: {vhdl.missing()}")
