@@ -18,8 +18,18 @@ from hls import runtime
 from hls.lang import Kernel
 from hls.runtime import Backend, BackendUnavailable, Bound, RunResult
 
-__all__ = ["Backend", "BackendUnavailable", "Bound", "RunResult", "available", "builtin_backends", "get", "names",
-           "prebuild", "run"]
+__all__ = [
+    "Backend",
+    "BackendUnavailable",
+    "Bound",
+    "RunResult",
+    "available",
+    "builtin_backends",
+    "get",
+    "names",
+    "prebuild",
+    "run",
+]
 
 
 def builtin_backends() -> list[Backend]:

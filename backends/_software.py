@@ -49,4 +49,3 @@ class SourceBackend(Backend):
         raw = fn(*args)
         seconds = time.perf_counter() - t0
         return RunResult(self.name, decode_value(raw, bound.kernel.ir.ret), seconds=seconds)
-

@@ -143,4 +143,3 @@ def _float_line(kernel: Kernel) -> int | None:
         if line is not None:
             return line
     return None
-

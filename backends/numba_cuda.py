@@ -44,8 +44,10 @@ class NumbaCudaBackend(Backend):
         from numba import cuda
 
         if not cuda.is_available():
-            return ("no CUDA GPU is usable here; set NUMBA_ENABLE_CUDASIM=1 before starting Python "
-                    "to run on Numba's CUDA simulator")
+            return (
+                "no CUDA GPU is usable here; set NUMBA_ENABLE_CUDASIM=1 before starting Python "
+                "to run on Numba's CUDA simulator"
+            )
         return None
 
     def unsupported(self, kernel: Kernel) -> str | None:

@@ -13,9 +13,19 @@ from hls import lang
 
 __all__ = ["ARITH_OPS", "COMPARE_OPS", "FLOAT_FNS", "LOOP_MARKERS", "OP_FIX", "REJECTED_EXPRS", "REJECTED_STMTS"]
 
-ARITH_OPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.FloorDiv: "//", ast.Mod: "%",
-             ast.LShift: "<<", ast.RShift: ">>", ast.BitAnd: "&", ast.BitOr: "|", ast.BitXor: "^",
-             ast.Div: "/"}
+ARITH_OPS = {
+    ast.Add: "+",
+    ast.Sub: "-",
+    ast.Mult: "*",
+    ast.FloorDiv: "//",
+    ast.Mod: "%",
+    ast.LShift: "<<",
+    ast.RShift: ">>",
+    ast.BitAnd: "&",
+    ast.BitOr: "|",
+    ast.BitXor: "^",
+    ast.Div: "/",
+}
 COMPARE_OPS = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!="}
 LOOP_MARKERS = {lang.prange: "prange", lang.unroll: "unroll", lang.pipeline: "pipeline", builtins.range: "range"}
 FLOAT_FNS = {lang.exp: "exp", lang.log: "log", lang.sqrt: "sqrt"}
@@ -29,8 +39,10 @@ REJECTED_STMTS = {
     ast.Nonlocal: ("nonlocal is not supported in kernels", "pass the value as an argument"),
     ast.Delete: ("del is not supported in kernels", "remove it"),
     ast.Assert: ("assert is not supported in kernels", "check inputs before calling the kernel"),
-    ast.FunctionDef: ("nested functions are not supported in kernels",
-                      "define another @kernel at module level and call it"),
+    ast.FunctionDef: (
+        "nested functions are not supported in kernels",
+        "define another @kernel at module level and call it",
+    ),
     ast.ClassDef: ("classes are not supported in kernels", "use arrays and scalars"),
     ast.Break: ("break is not supported in kernels", "use a while loop whose condition ends the loop"),
     ast.Continue: ("continue is not supported in kernels", "put the rest of the body under an if"),

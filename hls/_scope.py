@@ -36,8 +36,13 @@ class Scope:
     def fresh(self, name: str, owner_scope: str) -> str:
         """The IR name for `name` declared anew, when its earlier declaration's prange loop has ended."""
         internal = self.alias.get(name, name)
-        owner = self.locals[internal].scope if internal in self.locals else \
-            self.arrays[internal][1] if internal in self.arrays else None
+        owner = (
+            self.locals[internal].scope
+            if internal in self.locals
+            else self.arrays[internal][1]
+            if internal in self.arrays
+            else None
+        )
         if owner is None and name in self.past_loop_vars:
             pass  # a local named like an earlier loop's variable: its own IR name, so it still starts at zero
         elif owner is None or owner == owner_scope or not owner or owner in self.prange:

@@ -43,8 +43,10 @@ def bind(kernel: Kernel, args: tuple[Any, ...], params: dict[str, Any]) -> Bound
                 raise ArgumentError(f"{name}(): dim {key}={value!r} must be an int in 0..{MAX_DIM}")
             dims[key] = int(value)
         else:
-            raise ArgumentError(f"{name}(): unknown parameter `{key}`; parameters are {', '.join(names)}"
-                                f"{'; dims are ' + ', '.join(sorted(symbols)) if symbols else ''}")
+            raise ArgumentError(
+                f"{name}(): unknown parameter `{key}`; parameters are {', '.join(names)}"
+                f"{'; dims are ' + ', '.join(sorted(symbols)) if symbols else ''}"
+            )
     missing = [n for n in names if n not in given]
     if missing:
         raise ArgumentError(f"{name}(): missing argument(s) {', '.join(missing)}")
@@ -68,15 +70,15 @@ def _check(kname: str, p: ir.Param, value: Any, dims: dict[str, int]) -> Any:
                 if n != d:
                     raise ArgumentError(f"{where}: axis {axis} must have length {d}, got shape {value.shape}")
             elif dims.setdefault(d, n) != n:
-                raise ArgumentError(f"{where}: axis {axis} is dim {d} = {dims[d]} elsewhere, "
-                                    f"but has length {n} (shape {value.shape})")
+                raise ArgumentError(
+                    f"{where}: axis {axis} is dim {d} = {dims[d]} elsewhere, but has length {n} (shape {value.shape})"
+                )
             if n > MAX_DIM:
                 raise ArgumentError(f"{where}: axis {axis} is longer than {MAX_DIM}")
         if isinstance(t.elem, IntType) and t.elem.width not in (8, 16, 32, 64) and value.size:
             lo, hi = int(value.min()), int(value.max())
             if lo < t.elem.lo or hi > t.elem.hi:
-                raise ArgumentError(f"{where} holds values {lo}..{hi} outside {t.elem.name} "
-                                    f"({t.elem.lo}..{t.elem.hi})")
+                raise ArgumentError(f"{where} holds values {lo}..{hi} outside {t.elem.name} ({t.elem.lo}..{t.elem.hi})")
         if isinstance(t.elem, FloatType) and value.size and not np.isfinite(value).all():
             raise ArgumentError(f"{where} contains NaN or infinity")
         return value
@@ -95,4 +97,3 @@ def _check(kname: str, p: ir.Param, value: Any, dims: dict[str, int]) -> Any:
     if not t.lo <= int(value) <= t.hi:
         raise ArgumentError(f"{where} = {int(value)} is outside {t.name} ({t.lo}..{t.hi})")
     return int(value)
-

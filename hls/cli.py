@@ -56,8 +56,7 @@ def _parse_dims(text: str) -> dict[str, int]:
 def _dims_for(kernel: Kernel, text: str) -> dict[str, int]:
     """The --dims of a command that needs every dim symbol of `kernel` bound; names all missing ones."""
     dims = _parse_dims(text)
-    symbols = [d for p in kernel.ir.params if isinstance(p.type, ArrayType) for d in p.type.dims
-               if isinstance(d, str)]
+    symbols = [d for p in kernel.ir.params if isinstance(p.type, ArrayType) for d in p.type.dims if isinstance(d, str)]
     missing = [d for d in dict.fromkeys(symbols) if d not in dims]
     if missing:
         given = ",".join(f"{k}={v}" for k, v in dims.items())
@@ -68,8 +67,11 @@ def _dims_for(kernel: Kernel, text: str) -> dict[str, int]:
 
 def _cuda_simulator_if_no_gpu(names: list[str] | str) -> None:
     """Run numba-cuda on Numba's CUDA simulator where no NVIDIA GPU is visible, and say so."""
-    if (names == "all" or "numba-cuda" in names) and "NUMBA_ENABLE_CUDASIM" not in os.environ \
-            and shutil.which("nvidia-smi") is None:
+    if (
+        (names == "all" or "numba-cuda" in names)
+        and "NUMBA_ENABLE_CUDASIM" not in os.environ
+        and shutil.which("nvidia-smi") is None
+    ):
         os.environ["NUMBA_ENABLE_CUDASIM"] = "1"  # NOTE: before anything imports numba.cuda
         print("attnhls: no NVIDIA GPU here: numba-cuda runs on Numba's CUDA simulator", file=sys.stderr)
 
@@ -94,8 +96,14 @@ def cmd_check(args: argparse.Namespace) -> int:
     try:
         with warnings.catch_warnings():  # NOTE: the report prints the coverage warnings, once each
             warnings.simplefilter("ignore", CoverageWarning)
-            report = check(kernel, backends=spec, examples=args.examples, seed=None if args.random else args.seed,
-                           max_dim=args.max_dim, progress=progress)
+            report = check(
+                kernel,
+                backends=spec,
+                examples=args.examples,
+                seed=None if args.random else args.seed,
+                max_dim=args.max_dim,
+                progress=progress,
+            )
     finally:
         print(file=sys.stderr)
     print(report)
@@ -167,8 +175,13 @@ def cmd_lower(args: argparse.Namespace) -> int:
 
     kernel = load_kernel(args.target)
     t0 = time.perf_counter()
-    design = lower(kernel, clock_ns=args.clock_ns, multipliers=args.multipliers, strict_ii=args.strict_ii,
-                   **_dims_for(kernel, args.dims))
+    design = lower(
+        kernel,
+        clock_ns=args.clock_ns,
+        multipliers=args.multipliers,
+        strict_ii=args.strict_ii,
+        **_dims_for(kernel, args.dims),
+    )
     print(f"lowered in {time.perf_counter() - t0:.2f} s")
     if args.synth:  # before saving: the report files carry Yosys's figures
         design.synthesize()
@@ -198,8 +211,9 @@ def cmd_backends(args: argparse.Namespace) -> int:
 
 def _add(sub: argparse._SubParsersAction, name: str, help: str, example: str) -> argparse.ArgumentParser:
     """A subcommand whose --help shows every default and ends with an example."""
-    return sub.add_parser(name, help=help, description=help, epilog=f"example:\n  {example}",
-                          formatter_class=_Formatter)
+    return sub.add_parser(
+        name, help=help, description=help, epilog=f"example:\n  {example}", formatter_class=_Formatter
+    )
 
 
 class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
@@ -212,12 +226,20 @@ class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescription
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="attnhls", description=__doc__, formatter_class=_Formatter,
-                                     epilog="example:\n  attnhls check algorithms.qk:qk_dense --backends all")
+    parser = argparse.ArgumentParser(
+        prog="attnhls",
+        description=__doc__,
+        formatter_class=_Formatter,
+        epilog="example:\n  attnhls check algorithms.qk:qk_dense --backends all",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     target = "the kernel, as module:function (imported from the current directory first)"
-    p = _add(sub, "check", "run a kernel on several backends with Hypothesis inputs and compare",
-             "attnhls check algorithms.qk:qk_dense --backends python,numba-cpu,verilator --examples 50")
+    p = _add(
+        sub,
+        "check",
+        "run a kernel on several backends with Hypothesis inputs and compare",
+        "attnhls check algorithms.qk:qk_dense --backends python,numba-cpu,verilator --examples 50",
+    )
     p.add_argument("target", help=target)
     p.add_argument("--backends", default="all", help="comma-separated backend names, or 'all'")
     p.add_argument("--examples", type=int, default=100, help="Hypothesis examples to draw")
@@ -225,33 +247,56 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--random", action="store_true", help="fresh random examples instead of the fixed seed")
     p.add_argument("--max-dim", type=int, default=6, help="largest size drawn for a symbolic dim")
     p.set_defaults(func=cmd_check)
-    p = _add(sub, "run", "run a kernel on random full-range inputs and summarize the outputs",
-             "attnhls run algorithms.qk:qk_dense --backend numba-cpu --dims M=512,N=512,D=64")
+    p = _add(
+        sub,
+        "run",
+        "run a kernel on random full-range inputs and summarize the outputs",
+        "attnhls run algorithms.qk:qk_dense --backend numba-cpu --dims M=512,N=512,D=64",
+    )
     p.add_argument("target", help=target)
     p.add_argument("--backend", default="numba-cpu", help="the backend to run on (see `attnhls backends`)")
     p.add_argument("--dims", default="", help="sizes of every symbolic dim, e.g. M=64,N=64,D=16")
     p.add_argument("--seed", type=int, default=0, help="seed of the random inputs")
     p.add_argument("--repeat", type=int, default=3, help="timed runs after one warm-up run")
-    p.add_argument("--vcd", default=None, metavar="PATH",
-                   help="write the run's waveform to PATH (myhdl or verilator; every run is traced)")
+    p.add_argument(
+        "--vcd",
+        default=None,
+        metavar="PATH",
+        help="write the run's waveform to PATH (myhdl or verilator; every run is traced)",
+    )
     p.set_defaults(func=cmd_run)
-    p = _add(sub, "source", "print the code a backend generates (Python, MyHDL for myhdl, Verilog for verilator)",
-             "attnhls source algorithms.qk:qk_dense --backend verilator --dims M=8,N=8,D=16")
+    p = _add(
+        sub,
+        "source",
+        "print the code a backend generates (Python, MyHDL for myhdl, Verilog for verilator)",
+        "attnhls source algorithms.qk:qk_dense --backend verilator --dims M=8,N=8,D=16",
+    )
     p.add_argument("target", help=target)
     p.add_argument("--backend", default="numba-cpu", help="the backend whose code to print")
     p.add_argument("--dims", default="", help="dims and scalar parameters the HDL backends bind, e.g. M=8,N=8,D=16")
     p.set_defaults(func=cmd_source)
-    p = _add(sub, "ir", "print a kernel's typed IR (after the HLS passes when --dims is given)",
-             "attnhls ir algorithms.qk:qk_dense --dims M=8,N=8,D=16")
+    p = _add(
+        sub,
+        "ir",
+        "print a kernel's typed IR (after the HLS passes when --dims is given)",
+        "attnhls ir algorithms.qk:qk_dense --dims M=8,N=8,D=16",
+    )
     p.add_argument("target", help=target)
     p.add_argument("--dims", default="", help="bind dims (and scalar parameters) and run the passes, e.g. D=16")
     p.set_defaults(func=cmd_ir)
-    p = _add(sub, "lower", "compile a kernel to hardware: report, MyHDL / Verilog / VHDL, testbench, report files",
-             "attnhls lower algorithms.qk:qk_dense --dims M=8,N=8,D=16 --out build/ --synth")
+    p = _add(
+        sub,
+        "lower",
+        "compile a kernel to hardware: report, MyHDL / Verilog / VHDL, testbench, report files",
+        "attnhls lower algorithms.qk:qk_dense --dims M=8,N=8,D=16 --out build/ --synth",
+    )
     p.add_argument("target", help=target)
     p.add_argument("--dims", default="", help="dims and scalar parameters to bind, e.g. M=8,N=8,D=16")
-    p.add_argument("--out", help="folder for <top>.py (MyHDL), <top>.v, <top>.vhd with MyHDL's VHDL package, "
-                   "tb_<top>.v (a self-checking testbench), report.json and report.html (none: print the report)")
+    p.add_argument(
+        "--out",
+        help="folder for <top>.py (MyHDL), <top>.v, <top>.vhd with MyHDL's VHDL package, "
+        "tb_<top>.v (a self-checking testbench), report.json and report.html (none: print the report)",
+    )
     p.add_argument("--force", action="store_true", help="write into --out even when it already holds files")
     p.add_argument("--synth", action="store_true", help="also synthesize with Yosys synth_xilinx (LUT/FF/DSP/BRAM)")
     p.add_argument("--clock-ns", type=float, default=5.0, help="clock period the scheduler chains under")
@@ -278,8 +323,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"attnhls: {err}", file=sys.stderr)
         return 2
     except (CliError, KernelError, ArgumentError, BackendUnavailable, ToolMissing, ToolError, ValueError) as err:
-        print(f"attnhls: {type(err).__name__}: {err}" if not isinstance(err, CliError) else f"attnhls: {err}",
-              file=sys.stderr)
+        print(
+            f"attnhls: {type(err).__name__}: {err}" if not isinstance(err, CliError) else f"attnhls: {err}",
+            file=sys.stderr,
+        )
         return 2
 
 

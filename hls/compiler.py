@@ -40,9 +40,16 @@ from hls.lang import Kernel
 from hls.types import BoolType, decode_value
 
 
-def lower(kernel: Kernel, *, clock_ns: float = 5.0, multipliers: int | None = None,
-          partition: dict[str, int | None] | None = None, ports: dict[str, int] | None = None,
-          strict_ii: bool = False, **params: int) -> Design:
+def lower(
+    kernel: Kernel,
+    *,
+    clock_ns: float = 5.0,
+    multipliers: int | None = None,
+    partition: dict[str, int | None] | None = None,
+    ports: dict[str, int] | None = None,
+    strict_ii: bool = False,
+    **params: int,
+) -> Design:
     """Compile `kernel` to hardware with its dims (and optionally scalar parameters) bound by `params`.
 
     clock_ns: the clock period the scheduler chains operators under.
@@ -55,19 +62,19 @@ def lower(kernel: Kernel, *, clock_ns: float = 5.0, multipliers: int | None = No
         raise TypeError(f"lower() takes a @kernel function, got {kernel!r}")
     verify = bool(os.environ.get("ATTNHLS_VERIFY_IR"))
     try:
-        fn = _passes(kernel, params, verify)            # inline, bind, fold, unroll, if-convert, narrow
-        memories = map_memories(fn, partition, ports)   # arrays -> RAM banks and ports, tables -> ROMs
+        fn = _passes(kernel, params, verify)  # inline, bind, fold, unroll, if-convert, narrow
+        memories = map_memories(fn, partition, ports)  # arrays -> RAM banks and ports, tables -> ROMs
         limits = Limits({b.prefix: b.ports for m in memories.values() for b in m.banks}, multipliers)
         hw = Hardware(fn, memories, Timing(clock_ns), limits, strict_ii)  # registers of parameters and locals
-        hw.declare_loop_vars()                          # registers of loop counters (one step past the end)
-        body = hw.expand_allocs(fn.body)                # local arrays zero-filled by pipelined store loops
-        hw.build_fsm(body)                              # blocks list-scheduled, pipelines modulo-scheduled: states
-        _verify(hw, "build-fsm", verify)                # dependences, chaining, resources, II (ATTNHLS_VERIFY_IR)
-        hw.trim_ports()                                 # each bank keeps only the ports its schedule uses
-        _verify(hw, "trim-ports", verify)               # ports again, against the trimmed banks
+        hw.declare_loop_vars()  # registers of loop counters (one step past the end)
+        body = hw.expand_allocs(fn.body)  # local arrays zero-filled by pipelined store loops
+        hw.build_fsm(body)  # blocks list-scheduled, pipelines modulo-scheduled: states
+        _verify(hw, "build-fsm", verify)  # dependences, chaining, resources, II (ATTNHLS_VERIFY_IR)
+        hw.trim_ports()  # each bank keeps only the ports its schedule uses
+        _verify(hw, "trim-ports", verify)  # ports again, against the trimmed banks
         top = "k_" + clean(kernel.__name__)[:40]
         emitter = Emitter(hw, top)
-        source = emitter.emit()                         # the MyHDL @block source
+        source = emitter.emit()  # the MyHDL @block source
     except KernelError as err:
         raise err.with_traceback(None) from None
     return Design(kernel, dict(params), fn, hw, top, source, emitter.register_list())
@@ -119,20 +126,24 @@ class Report:
 
     def __str__(self) -> str:
         bound = ", ".join(f"{k}={v}" for k, v in self.params.items())
-        lines = [f"design {self.kernel}({bound}) at {self.clock_ns} ns clock: {self.states} states",
-                 f"  latency: {self.latency}"]
+        lines = [
+            f"design {self.kernel}({bound}) at {self.clock_ns} ns clock: {self.states} states",
+            f"  latency: {self.latency}",
+        ]
         for p in self.pipelines:
             flat = f" (flattened with {', '.join(p.flattened)})" if p.flattened else ""
             miss = f"; {p.reason}" if p.reason else ""
-            lines.append(f"  pipeline line {p.line} `{p.var}`{flat}: II={p.ii} (asked {p.ii_asked}), "
-                         f"depth {p.depth}{miss}")
+            lines.append(
+                f"  pipeline line {p.line} `{p.var}`{flat}: II={p.ii} (asked {p.ii_asked}), depth {p.depth}{miss}"
+            )
         lines += [f"  {n}" for n in self.not_pipelined]
         ops = ", ".join(f"{k} {v}" for k, v in sorted(self.operators.items()))
         lines.append(f"  operators: {ops}")
         lines.append(f"  registers: {self.registers} ({self.register_bits} bits)")
         for m in self.memories:
-            lines.append(f"  memory {m.name}: {m.kind}, {m.banks} bank(s) x {m.depth} x {m.width} bits, "
-                         f"{m.ports} port(s)")
+            lines.append(
+                f"  memory {m.name}: {m.kind}, {m.banks} bank(s) x {m.depth} x {m.width} bits, {m.ports} port(s)"
+            )
         if self.synthesis:
             s = self.synthesis
             lines.append(f"  yosys synth_xilinx: LUT {s['LUT']}, FF {s['FF']}, DSP {s['DSP']}, BRAM {s['BRAM']}")
@@ -142,8 +153,16 @@ class Report:
 class Design:
     """A lowered kernel: MyHDL source, Verilog, VHDL, report, and simulation."""
 
-    def __init__(self, kernel: Kernel, params: dict[str, int], fn: ir.Function, hw: Hardware, top: str, source: str,
-                 registers: list[tuple[str, int]]):
+    def __init__(
+        self,
+        kernel: Kernel,
+        params: dict[str, int],
+        fn: ir.Function,
+        hw: Hardware,
+        top: str,
+        source: str,
+        registers: list[tuple[str, int]],
+    ):
         self.registers = registers  # (name, bits) of every register
         self.kernel = kernel
         self.params = params
@@ -176,10 +195,23 @@ class Design:
                     ops[o.binop.word + ("_const" if o.kind != OpKind.BIN else "")] += 1
                 elif o.kind in _COUNTED:
                     ops[o.kind.value] += 1
-        mems = [MemoryReport(m.name, m.kind, len(m.banks), m.banks[0].depth, int_type(m.elem).width, m.ports)
-                for m in hw.memories.values()]
-        return Report(self.kernel.__name__, self.params, hw.timing.clock_ns, len(hw.states), hw.latency,
-                      hw.reports, hw.not_pipelined, ops, sum(b for _, b in self.registers), len(self.registers), mems)
+        mems = [
+            MemoryReport(m.name, m.kind, len(m.banks), m.banks[0].depth, int_type(m.elem).width, m.ports)
+            for m in hw.memories.values()
+        ]
+        return Report(
+            self.kernel.__name__,
+            self.params,
+            hw.timing.clock_ns,
+            len(hw.states),
+            hw.latency,
+            hw.reports,
+            hw.not_pipelined,
+            ops,
+            sum(b for _, b in self.registers),
+            len(self.registers),
+            mems,
+        )
 
     # ---- conversion -----------------------------------------------------------------------------------------
 
@@ -187,8 +219,12 @@ class Design:
         """Fresh MyHDL signals for every port of the top block."""
         from myhdl import ResetSignal, Signal, intbv
 
-        sig: dict[str, Any] = {"clk": Signal(bool(0)), "rst": ResetSignal(0, active=1, isasync=False),
-                               "start": Signal(bool(0)), "done": Signal(bool(0))}
+        sig: dict[str, Any] = {
+            "clk": Signal(bool(0)),
+            "rst": ResetSignal(0, active=1, isasync=False),
+            "start": Signal(bool(0)),
+            "done": Signal(bool(0)),
+        }
         for p in self.hw.params:
             lo, hi = port_range(p.type)
             sig[f"p_{clean(p.name)}"] = Signal(intbv(0, min=lo, max=hi))
@@ -235,8 +271,10 @@ class Design:
             inst.convert(hdl=hdl, path=tmp, name=self.top, **options)
             texts = {p.name: p.read_text() for p in sorted(Path(tmp).iterdir()) if p.suffix in (".v", ".vhd")}
         drop = ("// Date:", "-- Date:", "// File:", "-- File:")  # the time and the temporary folder vary
-        return {name: _canonical("\n".join(line for line in text.splitlines() if not line.startswith(drop)) + "\n")
-                for name, text in texts.items()}
+        return {
+            name: _canonical("\n".join(line for line in text.splitlines() if not line.startswith(drop)) + "\n")
+            for name, text in texts.items()
+        }
 
     @cached_property
     def verilog(self) -> str:
@@ -255,8 +293,7 @@ class Design:
     @property
     def vhdl_packages(self) -> dict[str, str]:
         """The VHDL packages the design uses, to analyze first (name -> text): MyHDL's `pck_myhdl_<version>`."""
-        return {name.removesuffix(".vhd"): text for name, text in self._vhdl_files.items()
-                if name != f"{self.top}.vhd"}
+        return {name.removesuffix(".vhd"): text for name, text in self._vhdl_files.items() if name != f"{self.top}.vhd"}
 
     def save(self, path: str | os.PathLike[str], force: bool = False, example: Any = None, seed: int = 0) -> list[Path]:
         """Write the design's files into the folder `path` (made if missing); return their paths, as written.
@@ -294,8 +331,12 @@ class Design:
             bench: dict[str, Any] = {"file": None, "why": str(err)}
         else:
             files[f"{tb}.v"] = testbench.verilog_testbench(self, ex)
-            bench = {"file": f"{tb}.v", "source": ex.source, "max_cycles": testbench.max_cycles_of(self),
-                     "run": f"verilator --binary -Wno-fatal --top-module {tb} {tb}.v {self.top}.v && obj_dir/V{tb}"}
+            bench = {
+                "file": f"{tb}.v",
+                "source": ex.source,
+                "max_cycles": testbench.max_cycles_of(self),
+                "run": f"verilator --binary -Wno-fatal --top-module {tb} {tb}.v {self.top}.v && obj_dir/V{tb}",
+            }
         data = report_html.facts(self)
         data["testbench"] = bench
         data["files"] = [*files, "report.json", "report.html"]
@@ -362,8 +403,9 @@ class Design:
         for d, m in zip(todo, models):
             d._model = m
 
-    def simulate_verilator(self, values: dict[str, Any], max_cycles: int = 10_000_000,
-                           vcd: str | os.PathLike[str] | None = None) -> tuple[Any, int]:
+    def simulate_verilator(
+        self, values: dict[str, Any], max_cycles: int = 10_000_000, vcd: str | os.PathLike[str] | None = None
+    ) -> tuple[Any, int]:
         """Run the Verilog with Verilator on the arguments (by parameter name); returns (return value, cycles).
 
         vcd: also write the run's waveform there (from a tracing build of the model, built and cached apart).
@@ -383,8 +425,9 @@ class Design:
         self.results(result.memories, values)
         return decode_value(result.ret, self.hw.fn.ret), result.cycles
 
-    def simulate_myhdl(self, values: dict[str, Any], max_cycles: int = 10_000_000,
-                       vcd: str | os.PathLike[str] | None = None) -> tuple[Any, int]:
+    def simulate_myhdl(
+        self, values: dict[str, Any], max_cycles: int = 10_000_000, vcd: str | os.PathLike[str] | None = None
+    ) -> tuple[Any, int]:
         """Run the MyHDL simulation on the arguments (by parameter name); returns (return value, cycles).
 
         vcd: also write the run's waveform there (MyHDL's traceSignals of the top block).
@@ -397,8 +440,9 @@ class Design:
         return decode_value(ret, self.hw.fn.ret), cycles
 
 
-_COUNTED = frozenset({OpKind.CMP, OpKind.MIN, OpKind.MAX, OpKind.ABS, OpKind.NEG, OpKind.SEL, OpKind.LOAD,
-                      OpKind.STORE})  # the other kinds the report counts (by name)
+_COUNTED = frozenset(
+    {OpKind.CMP, OpKind.MIN, OpKind.MAX, OpKind.ABS, OpKind.NEG, OpKind.SEL, OpKind.LOAD, OpKind.STORE}
+)  # the other kinds the report counts (by name)
 
 
 def _inside(folder: Path, name: str) -> Path:
@@ -434,15 +478,16 @@ def _line_comments(verilog: str, myhdl: str) -> str:
     if start is None:
         return verilog
     wanted: dict[str, list[str | None]] = {}
-    for line in py[start + 1:]:
+    for line in py[start + 1 :]:
         if not line.strip():
             break
         m = _MYHDL_ASSIGN.match(line)
         if m:
             wanted.setdefault(m.group(1), []).append(m.group(2))
     lines = verilog.split("\n")
-    first = next((i for i, line in enumerate(lines) if line.startswith("always") and line.endswith("begin: datapath")),
-                 None)
+    first = next(
+        (i for i, line in enumerate(lines) if line.startswith("always") and line.endswith("begin: datapath")), None
+    )
     if first is None:
         return verilog
     last = next((i for i in range(first, len(lines)) if lines[i] == "end"), len(lines))
@@ -462,8 +507,11 @@ def _line_comments(verilog: str, myhdl: str) -> str:
 
 def _canonical(text: str) -> str:
     """MyHDL lists sensitivities and reset assignments in set order: sort them, so the same design prints the same."""
-    text = re.sub(r"(always @\(|process \()([^)]*)(\))",
-                  lambda m: m.group(1) + ", ".join(sorted(m.group(2).split(", "))) + m.group(3), text)
+    text = re.sub(
+        r"(always @\(|process \()([^)]*)(\))",
+        lambda m: m.group(1) + ", ".join(sorted(m.group(2).split(", "))) + m.group(3),
+        text,
+    )
     lines = text.split("\n")
     out: list[str] = []
     i = 0
@@ -473,7 +521,7 @@ def _canonical(text: str) -> str:
             j = i + 1
             while j < len(lines) and lines[j].strip() not in ("end", "else", "end if;"):
                 j += 1
-            out += sorted(lines[i + 1:j])
+            out += sorted(lines[i + 1 : j])
             i = j
             continue
         i += 1

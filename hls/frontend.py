@@ -41,16 +41,20 @@ def parse_kernel(kernel: lang.Kernel) -> ir.Function:
         raise err.with_traceback(None) from None
 
 
-def kernel_annotations(kernel: lang.Kernel, names: dict[str, Any] | None = None,
-                       node: ast.AST | None = None) -> dict[str, Any]:
+def kernel_annotations(
+    kernel: lang.Kernel, names: dict[str, Any] | None = None, node: ast.AST | None = None
+) -> dict[str, Any]:
     """The kernel's annotations, evaluated (string annotations too)."""
     try:
         return inspect.get_annotations(kernel.fn, eval_str=True, locals=names)
     except Exception as err:  # noqa: BLE001 - any failure to evaluate an annotation
         fn = kernel.fn
         loc = ir.Loc(inspect.getsourcefile(fn) or "<unknown>", fn.__code__.co_firstlineno, 0)
-        raise KernelError(f"the annotations of kernel `{fn.__name__}` cannot be evaluated: {err}", loc,
-                          "import the types (Array, i8, ...) at module level") from None
+        raise KernelError(
+            f"the annotations of kernel `{fn.__name__}` cannot be evaluated: {err}",
+            loc,
+            "import the types (Array, i8, ...) at module level",
+        ) from None
 
 
 def _check_no_recursion(root: lang.Kernel) -> None:
@@ -63,8 +67,11 @@ def _check_no_recursion(root: lang.Kernel) -> None:
         if k is root:
             via = " through " + ", ".join(f"`{p.__name__}`" for p in path[1:-1]) if len(path) > 2 else ""
             chain = " -> ".join(p.__name__ for p in path)
-            raise KernelError(f"recursion is not supported in kernels: `{root.__name__}` calls itself{via} "
-                              f"({chain})", loc, "write the recursion as a loop")
+            raise KernelError(
+                f"recursion is not supported in kernels: `{root.__name__}` calls itself{via} ({chain})",
+                loc,
+                "write the recursion as a loop",
+            )
         if id(k) in seen:
             continue
         seen.add(id(k))
@@ -130,9 +137,14 @@ class _Frontend:
         if isinstance(node, ast.Attribute):
             base = self.static_value(node.value)
             return getattr(base, node.attr, _MISSING) if base is not _MISSING else _MISSING
-        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
-                and self.resolver(node.func.id) in (lang_types.Int, lang_types.UInt)
-                and len(node.args) == 1 and isinstance(node.args[0], ast.Constant) and not node.keywords):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and self.resolver(node.func.id) in (lang_types.Int, lang_types.UInt)
+            and len(node.args) == 1
+            and isinstance(node.args[0], ast.Constant)
+            and not node.keywords
+        ):
             try:
                 return self.resolver(node.func.id)(node.args[0].value)
             except ValueError as err:
@@ -147,14 +159,20 @@ class _Frontend:
             raise KernelError("@kernel must decorate a plain `def` function", None)
         a = fdef.args
         if a.vararg or a.kwarg or a.kwonlyargs or a.posonlyargs or a.defaults:
-            self.fail(fdef, "kernel parameters must be plain positional parameters without defaults",
-                      "list each argument with a type annotation")
+            self.fail(
+                fdef,
+                "kernel parameters must be plain positional parameters without defaults",
+                "list each argument with a type annotation",
+            )
         hints = kernel_annotations(self.kernel, self.globals, fdef)
         params = []
         for arg in a.args:
             if arg.arg not in hints:
-                self.fail(arg, f"parameter `{arg.arg}` needs a type annotation",
-                          f'annotate it, e.g. `{arg.arg}: i32` or `{arg.arg}: Array[i8, "N"]`')
+                self.fail(
+                    arg,
+                    f"parameter `{arg.arg}` needs a type annotation",
+                    f'annotate it, e.g. `{arg.arg}: i32` or `{arg.arg}: Array[i8, "N"]`',
+                )
             ptype = self.param_type(arg, hints[arg.arg])
             params.append(ir.Param(arg.arg, ptype, self.loc(arg)))
             self.scope.params[arg.arg] = params[-1]
@@ -165,14 +183,25 @@ class _Frontend:
         body = self.block(self.strip_docstring(fdef.body))
         if ret is not None:
             if not body or not isinstance(body[-1], ir.Return):
-                self.fail(fdef, f"kernel `{fdef.name}` declares a return type but does not end with `return`",
-                          "end the body with `return <value>`")
+                self.fail(
+                    fdef,
+                    f"kernel `{fdef.name}` declares a return type but does not end with `return`",
+                    "end the body with `return <value>`",
+                )
             body = body[:-1] + (ir.Return(self.convert(body[-1].value, ret, fdef), body[-1].loc),)
         self.kernel.__dict__["callees"] = dict(self.callees)
         self.kernel.__dict__["_call_sites"] = list(self.call_sites)
         locals_ = tuple(ir.Local(n, info.type, info.scope, info.loc) for n, info in self.scope.locals.items())
-        return ir.Function(self.kernel.ir_name, tuple(params), locals_, body, ret,
-                           tuple(self.scope.tables.values()), tuple(self.callees), self.loc(fdef))
+        return ir.Function(
+            self.kernel.ir_name,
+            tuple(params),
+            locals_,
+            body,
+            ret,
+            tuple(self.scope.tables.values()),
+            tuple(self.callees),
+            self.loc(fdef),
+        )
 
     def param_type(self, arg: ast.arg, hint: Any) -> ScalarType | ArrayType:
         if isinstance(hint, ArrayType):
@@ -183,13 +212,20 @@ class _Frontend:
         try:
             return as_type(hint)
         except TypeError:
-            self.fail(node or self.tree, f"{what} has unsupported type {hint!r}",
-                      "use i8..i64, u8..u64, Int(w), UInt(w), bool, f32, f64 or Array[...]")
+            self.fail(
+                node or self.tree,
+                f"{what} has unsupported type {hint!r}",
+                "use i8..i64, u8..u64, Int(w), UInt(w), bool, f32, f64 or Array[...]",
+            )
 
     @staticmethod
     def strip_docstring(body: list[ast.stmt]) -> list[ast.stmt]:
-        if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
-                and isinstance(body[0].value.value, str):
+        if (
+            body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
             return body[1:]
         return body
 
@@ -202,30 +238,40 @@ class _Frontend:
                 continue
             out.append(self.stmt(s))
             if isinstance(out[-1], ir.Return) and s is not self.fdef.body[-1]:
-                self.fail(s, "`return` is only supported as the last statement of a kernel",
-                          "store the value in a local and return it at the end")
+                self.fail(
+                    s,
+                    "`return` is only supported as the last statement of a kernel",
+                    "store the value in a local and return it at the end",
+                )
         return tuple(out)
 
     def stmt(self, s: ast.stmt) -> ir.Stmt:
         if type(s) in REJECTED_STMTS:
             self.fail(s, *REJECTED_STMTS[type(s)])
-        if isinstance(s, ast.Assign) and isinstance(s.value, ast.Call) \
-                and self.static_value(s.value.func) is lang.zeros:
+        if (
+            isinstance(s, ast.Assign)
+            and isinstance(s.value, ast.Call)
+            and self.static_value(s.value.func) is lang.zeros
+        ):
             return self.alloc(s, s.value)
         if isinstance(s, ast.Assign):
             if isinstance(s.targets[0], (ast.Tuple, ast.List)):
                 self.fail(s, "tuple unpacking is not supported in kernels", "assign each variable on its own line")
             if len(s.targets) != 1:
-                self.fail(s, "only one target per assignment is supported in kernels",
-                          "assign each variable on its own line")
+                self.fail(
+                    s, "only one target per assignment is supported in kernels", "assign each variable on its own line"
+                )
             return self.assign(s.targets[0], self.expr(s.value), s, declared=None)
         if isinstance(s, ast.AnnAssign):
             if s.value is None:
                 self.fail(s, "a declaration needs a value", f"write `{ast.unparse(s.target)}: type = 0`")
             hint = self.static_value(s.annotation)
             if hint is _MISSING:
-                self.fail(s.annotation, f"annotation `{ast.unparse(s.annotation)}` is not a kernel type",
-                          "use i8..i64, u8..u64, Int(w) or UInt(w) with a constant w, bool, f32 or f64")
+                self.fail(
+                    s.annotation,
+                    f"annotation `{ast.unparse(s.annotation)}` is not a kernel type",
+                    "use i8..i64, u8..u64, Int(w) or UInt(w) with a constant w, bool, f32 or f64",
+                )
             t = self.scalar_type(s.annotation, hint, "the annotation")
             return self.assign(s.target, self.expr(s.value), s, declared=t)
         if isinstance(s, ast.AugAssign):
@@ -246,8 +292,11 @@ class _Frontend:
             return ir.If(cond, self.block(s.body), self.block(s.orelse), self.loc(s))
         if isinstance(s, ast.Return):
             if s.value is None or self.fdef.returns is None:
-                self.fail(s, "`return` needs a value and a declared return type",
-                          "annotate the kernel, e.g. `def f(...) -> i32:`, and return a value")
+                self.fail(
+                    s,
+                    "`return` needs a value and a declared return type",
+                    "annotate the kernel, e.g. `def f(...) -> i32:`, and return a value",
+                )
             return ir.Return(self.expr(s.value), self.loc(s))
         if isinstance(s, ast.Expr):
             if isinstance(s.value, ast.Call):
@@ -256,8 +305,11 @@ class _Frontend:
                 if isinstance(e, ir.Call):
                     return ir.CallStmt(e, self.loc(s))
             self.fail(s, "this expression statement has no effect", "assign its value or remove it")
-        self.fail(s, f"`{type(s).__name__}` statements are not supported in kernels",
-                  "use for/while loops, if/else and assignments")
+        self.fail(
+            s,
+            f"`{type(s).__name__}` statements are not supported in kernels",
+            "use for/while loops, if/else and assignments",
+        )
 
     def assign(self, target: ast.expr, value: ir.Expr, s: ast.stmt, declared: ScalarType | None) -> ir.Stmt:
         if isinstance(target, ast.Subscript):
@@ -267,8 +319,11 @@ class _Frontend:
             indices = self.indices(target, arr)
             return ir.Store(name, indices, self.convert(value, arr.elem, s), self.loc(s))
         if not isinstance(target, ast.Name):
-            self.fail(target, "only names and array elements can be assigned in kernels",
-                      "assign to a local name or to `array[i, j]`")
+            self.fail(
+                target,
+                "only names and array elements can be assigned in kernels",
+                "assign to a local name or to `array[i, j]`",
+            )
         name = target.id
         if name in self.scope.params:
             self.fail(target, f"parameter `{name}` cannot be assigned", "copy it to a local first")
@@ -289,8 +344,11 @@ class _Frontend:
             info = self.scope.locals[name] = LocalInfo(declared, scope, self.loc(target))
         else:
             if declared is not None and declared != info.type:
-                self.fail(s, f"`{name}` was declared as {info.type.name} at line {info.loc.line}",
-                          "use another name for a value of another type")
+                self.fail(
+                    s,
+                    f"`{name}` was declared as {info.type.name} at line {info.loc.line}",
+                    "use another name for a value of another type",
+                )
             if info.scope != scope:
                 self.prange_error(target, name, info)
         return ir.Assign(name, self.convert(value, info.type, s), self.loc(s))
@@ -301,10 +359,17 @@ class _Frontend:
             self.fail(s, "a local array is assigned to one name", "write `buf = zeros(f32, n)`")
         scope = self.scope.prange[-1] if self.scope.prange else ""
         name = self.scope.fresh(target.id, "\0")  # a new array whenever the old one's prange has ended
-        if name in self.scope.params or name in self.scope.locals or name in self.scope.loop_vars \
-                or name in self.scope.arrays:
-            self.fail(target, f"`{name}` is already declared; a local array is declared once",
-                      "use a new name, or reset its elements in a loop")
+        if (
+            name in self.scope.params
+            or name in self.scope.locals
+            or name in self.scope.loop_vars
+            or name in self.scope.arrays
+        ):
+            self.fail(
+                target,
+                f"`{name}` is already declared; a local array is declared once",
+                "use a new name, or reset its elements in a loop",
+            )
         if len(call.args) < 2 or call.keywords:
             self.fail(call, "zeros() takes a dtype and one size per dimension", "write e.g. `zeros(f32, 64, 64)`")
         elem = self.scalar_type(call.args[0], self.static_value(call.args[0]), "the zeros() dtype")
@@ -327,9 +392,12 @@ class _Frontend:
         return ir.Alloc(name, atype, tuple(dims), self.loc(s))
 
     def prange_error(self, node: _Node, name: str, info: LocalInfo) -> NoReturn:
-        self.fail(node, f"local `{name}` is shared between prange iterations (declared at line {info.loc.line})",
-                  "prange iterations run in parallel: declare the local inside the prange body "
-                  "and write per-iteration results to an Array")
+        self.fail(
+            node,
+            f"local `{name}` is shared between prange iterations (declared at line {info.loc.line})",
+            "prange iterations run in parallel: declare the local inside the prange body "
+            "and write per-iteration results to an Array",
+        )
 
     def for_loop(self, s: ast.For) -> ir.For:
         if s.orelse:
@@ -337,10 +405,17 @@ class _Frontend:
         if not isinstance(s.target, ast.Name):
             self.fail(s.target, "the loop variable must be a single name", "write `for i in range(n):`")
         var = s.target.id
-        if var in self.scope.params or self.scope.alias.get(var, var) in self.scope.locals \
-                or var in self.scope.loop_vars or self.scope.alias.get(var, var) in self.scope.arrays:
-            self.fail(s.target, f"loop variable `{var}` reuses the name of another variable",
-                      "use a fresh name for each loop variable")
+        if (
+            var in self.scope.params
+            or self.scope.alias.get(var, var) in self.scope.locals
+            or var in self.scope.loop_vars
+            or self.scope.alias.get(var, var) in self.scope.arrays
+        ):
+            self.fail(
+                s.target,
+                f"loop variable `{var}` reuses the name of another variable",
+                "use a fresh name for each loop variable",
+            )
         kind, rng_call, ii, factor = self.loop_header(s.iter)
         start, stop, step = self.range_args(rng_call)
         (slo, shi), (elo, ehi) = value_range(start), value_range(stop)
@@ -359,18 +434,27 @@ class _Frontend:
 
     def loop_header(self, it: ast.expr) -> tuple[str, ast.Call, int | None, int | None]:
         if not isinstance(it, ast.Call):
-            self.fail(it, "kernels loop over range(...) only",
-                      "write `for i in range(n)`, or prange/unroll/pipeline of a range")
+            self.fail(
+                it,
+                "kernels loop over range(...) only",
+                "write `for i in range(n)`, or prange/unroll/pipeline of a range",
+            )
         marker = LOOP_MARKERS.get(self.static_value(it.func))
         if marker in ("range", "prange"):
             if it.keywords:
                 self.fail(it, f"{marker}() takes no keyword arguments", f"write {marker}(start, stop, step)")
             return marker, it, None, None
         if marker in ("unroll", "pipeline"):
-            if len(it.args) != 1 or not isinstance(it.args[0], ast.Call) \
-                    or LOOP_MARKERS.get(self.static_value(it.args[0].func)) != "range":
-                fix = "write `pipeline(range(n), ii=1)`" if marker == "pipeline" else \
-                    "write `unroll(range(n))`, or `unroll(range(n), factor=2)` to unroll by a factor"
+            if (
+                len(it.args) != 1
+                or not isinstance(it.args[0], ast.Call)
+                or LOOP_MARKERS.get(self.static_value(it.args[0].func)) != "range"
+            ):
+                fix = (
+                    "write `pipeline(range(n), ii=1)`"
+                    if marker == "pipeline"
+                    else "write `unroll(range(n))`, or `unroll(range(n), factor=2)` to unroll by a factor"
+                )
                 self.fail(it, f"{marker}() wraps a range", fix)
             opt = {"unroll": "factor", "pipeline": "ii"}[marker]
             value = None
@@ -382,14 +466,20 @@ class _Frontend:
             if marker == "pipeline":
                 return marker, it.args[0], value or 1, None
             return marker, it.args[0], None, value
-        self.fail(it, f"`{ast.unparse(it.func)}` cannot be looped over in kernels",
-                  "loop over range(...), prange(...), unroll(range(...)) or pipeline(range(...), ii=1)")
+        self.fail(
+            it,
+            f"`{ast.unparse(it.func)}` cannot be looped over in kernels",
+            "loop over range(...), prange(...), unroll(range(...)) or pipeline(range(...), ii=1)",
+        )
 
     def range_args(self, call: ast.Call) -> tuple[ir.Expr, ir.Expr, ir.Const]:
         args = [self.expr(a) for a in call.args]
         if not 1 <= len(args) <= 3:
-            self.fail(call, "range() takes 1 to 3 arguments",
-                      "write range(stop), range(start, stop) or range(start, stop, step)")
+            self.fail(
+                call,
+                "range() takes 1 to 3 arguments",
+                "write range(stop), range(start, stop) or range(start, stop, step)",
+            )
         for a, node in zip(args, call.args):
             if not isinstance(a.type, (IntType, BoolType)):
                 self.fail(node, "range() bounds must be integers", "convert the bound to an integer type")
@@ -445,8 +535,13 @@ class _Frontend:
             cond = self.truth(self.expr(e.test), e.test, "a conditional expression")
             a, b = self.expr(e.body), self.expr(e.orelse)
             t = self.join_types(a, b, e)
-            return ir.Select(cond, self.convert(a, t, e) if isinstance(t, FloatType) else a,
-                             self.convert(b, t, e) if isinstance(t, FloatType) else b, t, loc)
+            return ir.Select(
+                cond,
+                self.convert(a, t, e) if isinstance(t, FloatType) else a,
+                self.convert(b, t, e) if isinstance(t, FloatType) else b,
+                t,
+                loc,
+            )
         if isinstance(e, ast.Subscript):
             return self.subscript(e)
         if isinstance(e, ast.Call):
@@ -457,10 +552,16 @@ class _Frontend:
                 return self.global_value(obj, e, ast.unparse(e))
             if isinstance(e.value, ast.Name) and e.value.id in self.scope.params and e.attr == "shape":
                 self.fail(e, "`.shape` must be indexed", f"write `{e.value.id}.shape[0]`")
-            self.fail(e, f"attribute `{ast.unparse(e)}` is not supported in kernels",
-                      "kernels may read `array.shape[k]` and module-level constants")
-        self.fail(e, f"`{ast.unparse(e)}` is not supported in kernels",
-                  "use arithmetic, comparisons, array elements and calls to kernels, min, max, abs or type casts")
+            self.fail(
+                e,
+                f"attribute `{ast.unparse(e)}` is not supported in kernels",
+                "kernels may read `array.shape[k]` and module-level constants",
+            )
+        self.fail(
+            e,
+            f"`{ast.unparse(e)}` is not supported in kernels",
+            "use arithmetic, comparisons, array elements and calls to kernels, min, max, abs or type casts",
+        )
 
     def constant(self, value: Any, node: ast.expr) -> ir.Expr:
         loc = self.loc(node)
@@ -479,9 +580,12 @@ class _Frontend:
         self.fail(node, f"constant {value!r} is not supported in kernels", "use an integer")
 
     def _float_error(self, node: _Node, what: str = "floats in an integer kernel") -> NoReturn:
-        self.fail(node, f"{what}: kernels whose signature has no float type are exact integer kernels",
-                  "use a fixed-point integer type (scale by 2**k and shift), or declare f32/f64 "
-                  "arguments for a float kernel (which the hardware backends do not run)")
+        self.fail(
+            node,
+            f"{what}: kernels whose signature has no float type are exact integer kernels",
+            "use a fixed-point integer type (scale by 2**k and shift), or declare f32/f64 "
+            "arguments for a float kernel (which the hardware backends do not run)",
+        )
 
     def name(self, e: ast.Name) -> ir.Expr:
         n, loc = e.id, self.loc(e)
@@ -491,8 +595,12 @@ class _Frontend:
         if n in self.scope.locals:
             info = self.scope.locals[n]
             if info.scope and info.scope not in self.scope.prange:
-                self.fail(e, f"local `{n}` belongs to the prange loop at {info.scope.split('@')[0]!r} "
-                             f"and cannot be read outside it", "store per-iteration results in an Array")
+                self.fail(
+                    e,
+                    f"local `{n}` belongs to the prange loop at {info.scope.split('@')[0]!r} "
+                    f"and cannot be read outside it",
+                    "store per-iteration results in an Array",
+                )
             return ir.Var(n, info.type, loc)
         if n in self.scope.params:
             p = self.scope.params[n]
@@ -501,13 +609,19 @@ class _Frontend:
             return ir.Var(n, p.type, loc)
         obj = self.resolver(n)
         if obj is _MISSING:
-            assigned = any(isinstance(x, ast.Name) and x.id == n and isinstance(x.ctx, ast.Store)
-                           for x in ast.walk(self.tree))
-            loop_var = any(isinstance(x, ast.For) and isinstance(x.target, ast.Name) and x.target.id == n
-                           for x in ast.walk(self.tree))
+            assigned = any(
+                isinstance(x, ast.Name) and x.id == n and isinstance(x.ctx, ast.Store) for x in ast.walk(self.tree)
+            )
+            loop_var = any(
+                isinstance(x, ast.For) and isinstance(x.target, ast.Name) and x.target.id == n
+                for x in ast.walk(self.tree)
+            )
             if loop_var:
-                self.fail(e, f"loop variable `{n}` is only defined inside its loop",
-                          f"copy it to a local inside the loop, e.g. `last = {n}`")
+                self.fail(
+                    e,
+                    f"loop variable `{n}` is only defined inside its loop",
+                    f"copy it to a local inside the loop, e.g. `last = {n}`",
+                )
             if assigned:
                 self.fail(e, f"`{n}` is used before it is assigned", f"assign `{n}` before this line")
             self.fail(e, f"name `{n}` is not defined", "define it at module level or pass it as an argument")
@@ -525,10 +639,16 @@ class _Frontend:
         if isinstance(obj, lang.Kernel):
             self.fail(node, f"kernel `{text}` is used as a value", f"call it: `{text}(...)`")
         if isinstance(obj, (list, dict, set, bytearray, np.ndarray)):
-            self.fail(node, f"global `{text}` is a mutable {type(obj).__name__}; kernels cannot read mutable globals",
-                      f"pass it as an Array argument, or make it a constant with `{text} = hls.table(i32, ...)`")
-        self.fail(node, f"global `{text}` ({type(obj).__name__}) cannot be used in kernels",
-                  "kernels may use int constants, hls.table tables and other kernels")
+            self.fail(
+                node,
+                f"global `{text}` is a mutable {type(obj).__name__}; kernels cannot read mutable globals",
+                f"pass it as an Array argument, or make it a constant with `{text} = hls.table(i32, ...)`",
+            )
+        self.fail(
+            node,
+            f"global `{text}` ({type(obj).__name__}) cannot be used in kernels",
+            "kernels may use int constants, hls.table tables and other kernels",
+        )
 
     def binop(self, op: str, a: ir.Expr, b: ir.Expr, node: _Node) -> ir.Expr:
         loc = self.loc(node)
@@ -538,8 +658,11 @@ class _Frontend:
             t = self.join_types(a, b, node)
             return ir.BinOp(op, self.convert(a, t, node), self.convert(b, t, node), t, loc)
         if op == "/":
-            self.fail(node, "`/` is true division, which integer kernels do not have",
-                      "use `//` for floor division (or >> for powers of two)")
+            self.fail(
+                node,
+                "`/` is true division, which integer kernels do not have",
+                "use `//` for floor division (or >> for powers of two)",
+            )
         na, nb = _operand_nodes(node)
         if op in ("//", "%"):
             self.need_exact(a, na, f"`{op}`")
@@ -561,8 +684,11 @@ class _Frontend:
         out: ir.Expr | None = None
         for op, (a, na), (b, nb) in zip(e.ops, zip(operands, nodes), zip(operands[1:], nodes[1:])):
             if type(op) not in COMPARE_OPS:
-                self.fail(e, f"`{type(op).__name__}` comparisons are not supported in kernels",
-                          "compare numbers with < <= > >= == !=")
+                self.fail(
+                    e,
+                    f"`{type(op).__name__}` comparisons are not supported in kernels",
+                    "compare numbers with < <= > >= == !=",
+                )
             if not (isinstance(a.type, FloatType) or isinstance(b.type, FloatType)):
                 self.need_exact(a, na, "a comparison")
                 self.need_exact(b, nb, "a comparison")
@@ -579,8 +705,9 @@ class _Frontend:
             arr = self.array_type_of(base)
             axis = e.slice.value if isinstance(e.slice, ast.Constant) else None
             if not isinstance(axis, int) or isinstance(axis, bool) or not 0 <= axis < len(arr.dims):
-                self.fail(e.slice, f"shape index must be a constant in 0..{len(arr.dims) - 1}",
-                          "write e.g. `.shape[0]`")
+                self.fail(
+                    e.slice, f"shape index must be a constant in 0..{len(arr.dims) - 1}", "write e.g. `.shape[0]`"
+                )
             dim = arr.dims[axis]
             if isinstance(dim, int):
                 return _const(dim, self.loc(e))
@@ -602,9 +729,12 @@ class _Frontend:
             if internal in self.scope.arrays:
                 atype, scope, loc = self.scope.arrays[internal]
                 if scope and scope not in self.scope.prange:
-                    self.fail(base, f"local array `{base.id}` belongs to the prange loop at "
-                                    f"{scope.split('@')[0]!r} and cannot be used outside it",
-                              "store per-iteration results in an Array argument")
+                    self.fail(
+                        base,
+                        f"local array `{base.id}` belongs to the prange loop at "
+                        f"{scope.split('@')[0]!r} and cannot be used outside it",
+                        "store per-iteration results in an Array argument",
+                    )
                 return atype
             if p is None and base.id not in self.scope.locals and base.id not in self.scope.loop_vars:
                 obj = self.resolver(base.id)
@@ -632,8 +762,11 @@ class _Frontend:
     def indices(self, e: ast.Subscript, arr: ArrayType) -> tuple[ir.Expr, ...]:
         idx_nodes = e.slice.elts if isinstance(e.slice, ast.Tuple) else [e.slice]
         if len(idx_nodes) != arr.rank:
-            self.fail(e, f"`{ast.unparse(e.value)}` has {arr.rank} dimension(s) but {len(idx_nodes)} "
-                         f"index(es) were given", "give one index per dimension")
+            self.fail(
+                e,
+                f"`{ast.unparse(e.value)}` has {arr.rank} dimension(s) but {len(idx_nodes)} index(es) were given",
+                "give one index per dimension",
+            )
         out = []
         for n in idx_nodes:
             ix = self.expr(n)
@@ -666,8 +799,11 @@ class _Frontend:
             name = fn.__name__
             args = [self.expr(a) for a in e.args]
             if (name == "abs") != (len(args) == 1) or not args:
-                self.fail(e, f"{name}() takes {'one argument' if name == 'abs' else 'two or more arguments'}",
-                          f"write {name}(a{', b' if name != 'abs' else ''})")
+                self.fail(
+                    e,
+                    f"{name}() takes {'one argument' if name == 'abs' else 'two or more arguments'}",
+                    f"write {name}(a{', b' if name != 'abs' else ''})",
+                )
             if any(isinstance(a.type, FloatType) for a in args):
                 # NOTE: float literals take the precision of the other operands, as in join_types.
                 widths = [a.type.width for a in args if isinstance(a.type, FloatType) and not isinstance(a, ir.Const)]
@@ -688,12 +824,18 @@ class _Frontend:
         if isinstance(fn, lang.Kernel):
             call = self.kernel_call(fn, e)
             if call.type is None and e is not self.statement_call:
-                self.fail(e, f"kernel `{fn.__name__}` returns no value, so its call has none to use",
-                          f"call it as a statement, `{ast.unparse(e)}`, or give `{fn.__name__}` a return type")
+                self.fail(
+                    e,
+                    f"kernel `{fn.__name__}` returns no value, so its call has none to use",
+                    f"call it as a statement, `{ast.unparse(e)}`, or give `{fn.__name__}` a return type",
+                )
             return call
         if fn in LOOP_MARKERS:
-            self.fail(e, f"{LOOP_MARKERS[fn]}() can only be the iterable of a for loop",
-                      f"write `for i in {LOOP_MARKERS[fn]}(...)`")
+            self.fail(
+                e,
+                f"{LOOP_MARKERS[fn]}() can only be the iterable of a for loop",
+                f"write `for i in {LOOP_MARKERS[fn]}(...)`",
+            )
         text = ast.unparse(e.func)
         fix = "kernels can call other @kernel functions, min, max, abs and the type casts (i32(x), ...)"
         if fn is int:
@@ -706,23 +848,35 @@ class _Frontend:
         hints = kernel_annotations(callee)
         params = [ast_arg.arg for ast_arg in _Frontend(callee).fdef.args.args]
         if len(params) != len(e.args):
-            self.fail(e, f"kernel `{callee.__name__}` takes {len(params)} argument(s), {len(e.args)} given",
-                      f"call it as {callee.__name__}({', '.join(params)})")
+            self.fail(
+                e,
+                f"kernel `{callee.__name__}` takes {len(params)} argument(s), {len(e.args)} given",
+                f"call it as {callee.__name__}({', '.join(params)})",
+            )
         args: list[ir.Expr | ir.ArrayArg] = []
         for p, node in zip(params, e.args):
             if p not in hints:
-                self.fail(node, f"parameter `{p}` of kernel `{callee.__name__}` needs a type annotation",
-                          f"annotate `{p}` in the definition of `{callee.__name__}`")
+                self.fail(
+                    node,
+                    f"parameter `{p}` of kernel `{callee.__name__}` needs a type annotation",
+                    f"annotate `{p}` in the definition of `{callee.__name__}`",
+                )
             want = hints[p]
             if isinstance(want, ArrayType):
                 arr = self.array_type_of(node)
                 if arr.elem != want.elem or arr.rank != want.rank:
-                    self.fail(node, f"argument `{p}` of `{callee.__name__}` must be {want.name}, got {arr.name}",
-                              "pass an array of the same element type and rank")
+                    self.fail(
+                        node,
+                        f"argument `{p}` of `{callee.__name__}` must be {want.name}, got {arr.name}",
+                        "pass an array of the same element type and rank",
+                    )
                 source = cast(ast.Name, node).id  # NOTE: array_type_of accepts only a name
                 if source in self.scope.tables and p in callee.written_arrays:
-                    self.fail(node, f"table `{source}` is read-only, but `{callee.__name__}` writes its "
-                                    f"parameter `{p}`", "copy the table into an Array argument to modify it")
+                    self.fail(
+                        node,
+                        f"table `{source}` is read-only, but `{callee.__name__}` writes its parameter `{p}`",
+                        "copy the table into an Array argument to modify it",
+                    )
                 args.append(ir.ArrayArg(self.array_name(node), arr, self.loc(node)))
             else:
                 args.append(self.convert(self.expr(node), self.scalar_type(node, want, f"parameter `{p}`"), node))
@@ -738,9 +892,12 @@ class _Frontend:
         """Refuse an operand of an exact-value operation that may not fit 64 bits."""
         t = e.type
         if isinstance(t, IntType) and not t.fits_i64():
-            self.fail(node, f"{what} needs the exact value of `{ast.unparse(node)}`, which may need "
-                            f"{t.width} bits (range {t.lo}..{t.hi})",
-                      "wrap it to 64 bits or fewer first, e.g. `i64(...)`, or use narrower operand types")
+            self.fail(
+                node,
+                f"{what} needs the exact value of `{ast.unparse(node)}`, which may need "
+                f"{t.width} bits (range {t.lo}..{t.hi})",
+                "wrap it to 64 bits or fewer first, e.g. `i64(...)`, or use narrower operand types",
+            )
 
     def truth(self, e: ir.Expr, node: _Node, what: str) -> ir.Expr:
         if isinstance(e.type, FloatType):
@@ -771,8 +928,9 @@ class _Frontend:
                 self.need_exact(e, node, "a conversion to float")
             return ir.Cast(e, t, e.loc)
         if isinstance(e.type, FloatType):
-            self.fail(node, f"a float value cannot be stored as {t.name}",
-                      "keep float values in float locals and arrays")
+            self.fail(
+                node, f"a float value cannot be stored as {t.name}", "keep float values in float locals and arrays"
+            )
         if isinstance(t, BoolType):
             self.need_exact(e, node, "a bool store")
         elif isinstance(e.type, (IntType, BoolType)) and t.lo <= e.type.lo and e.type.hi <= t.hi:

@@ -40,8 +40,18 @@ from __future__ import annotations
 from hls.ir import nodes as ir
 from hls.types import FloatType, IntType, int_or_bool
 
-__all__ = ["DIM_TYPE", "MAX_DIM", "Interval", "binop_range", "binop_type", "intrinsic_range", "literal_type",
-           "narrowest_int", "unary_range", "value_range"]
+__all__ = [
+    "DIM_TYPE",
+    "MAX_DIM",
+    "Interval",
+    "binop_range",
+    "binop_type",
+    "intrinsic_range",
+    "literal_type",
+    "narrowest_int",
+    "unary_range",
+    "value_range",
+]
 
 MAX_DIM = (1 << 31) - 1  # arrays are at most 2**31 - 1 long in each dim
 DIM_TYPE = IntType(31, False)  # the type of an array parameter's `a.shape[k]`: 0..MAX_DIM

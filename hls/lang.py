@@ -62,8 +62,11 @@ class Table:
     def __init__(self, dtype: Any, values: Any) -> None:
         self.elem: ScalarType = as_type(dtype)
         data = np.asarray(values)
-        if not isinstance(self.elem, FloatType) and data.size \
-                and (data.min() < self.elem.lo or data.max() > self.elem.hi):
+        if (
+            not isinstance(self.elem, FloatType)
+            and data.size
+            and (data.min() < self.elem.lo or data.max() > self.elem.hi)
+        ):
             raise ValueError(f"table values do not fit {self.elem.name}")
         self.array = data.astype(numpy_dtype(self.elem))
         self.array.setflags(write=False)
@@ -95,8 +98,14 @@ class Kernel:
     __name__: str  # set from the function by functools.update_wrapper, like __doc__ and __qualname__
     __qualname__: str
 
-    def __init__(self, fn: Callable[..., Any], *, strategy: Any = None,
-                 dims: dict[str, Any] | None = None, values: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        *,
+        strategy: Any = None,
+        dims: dict[str, Any] | None = None,
+        values: dict[str, Any] | None = None,
+    ) -> None:
         if not inspect.isfunction(fn):
             raise TypeError(f"@kernel decorates a function, got {fn!r}")
         functools.update_wrapper(self, fn)

@@ -143,9 +143,14 @@ def get(name: str) -> Backend:
     try:
         return registry[name]
     except KeyError:
-        hint = ", ".join(registry) if registry else (
-            "none (install attnhls with `pip install -e .` so that its entry points register the backends, "
-            "or `import backends`)")
+        hint = (
+            ", ".join(registry)
+            if registry
+            else (
+                "none (install attnhls with `pip install -e .` so that its entry points register the backends, "
+                "or `import backends`)"
+            )
+        )
         raise ValueError(f"unknown backend {name!r}; known backends: {hint}") from None
 
 
@@ -154,8 +159,9 @@ def available(name: str) -> str | None:
     return get(name).unavailable()
 
 
-def run(kernel: Kernel, *args: Any, backend: str = "python", vcd: str | os.PathLike[str] | None = None,
-        **params: Any) -> RunResult:
+def run(
+    kernel: Kernel, *args: Any, backend: str = "python", vcd: str | os.PathLike[str] | None = None, **params: Any
+) -> RunResult:
     """Run `kernel` on `backend`; arrays are updated in place only if the run succeeds.
 
     Arguments are checked against the annotations first (ArgumentError names
@@ -167,8 +173,9 @@ def run(kernel: Kernel, *args: Any, backend: str = "python", vcd: str | os.PathL
         raise TypeError(f"run() takes a @kernel function, got {kernel!r}")
     impl = get(backend)
     if vcd is not None and not impl.waveforms:
-        raise ArgumentError(f"vcd= needs a hardware backend (myhdl or verilator); backend {backend!r} "
-                            "records no waveform")
+        raise ArgumentError(
+            f"vcd= needs a hardware backend (myhdl or verilator); backend {backend!r} records no waveform"
+        )
     reason = impl.unavailable()
     if reason:
         raise BackendUnavailable(f"backend {backend!r} cannot run here: {reason}")
@@ -188,4 +195,3 @@ def run(kernel: Kernel, *args: Any, backend: str = "python", vcd: str | os.PathL
         if n in originals:
             originals[n][...] = v
     return result
-

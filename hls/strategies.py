@@ -24,8 +24,9 @@ def scalar_values(t: ScalarType) -> st.SearchStrategy[Any]:
     return st.one_of(st.integers(t.lo, t.hi), st.sampled_from(edges))
 
 
-def arguments(kernel: Kernel, max_dim: int = 6, dims: dict[str, Any] | None = None,
-              values: dict[str, Any] | None = None) -> st.SearchStrategy[tuple[Any, ...]]:
+def arguments(
+    kernel: Kernel, max_dim: int = 6, dims: dict[str, Any] | None = None, values: dict[str, Any] | None = None
+) -> st.SearchStrategy[tuple[Any, ...]]:
     """Argument tuples for `kernel`: dims first (1..max_dim unless given), then each argument.
 
     `dims` maps a dim symbol to an int or a strategy; `values` maps a parameter
@@ -35,8 +36,9 @@ def arguments(kernel: Kernel, max_dim: int = 6, dims: dict[str, Any] | None = No
     func = kernel.ir
     dim_opts = {**kernel.dims, **(dims or {})}
     value_opts = {**kernel.values, **(values or {})}
-    symbols = sorted({d for p in func.params if isinstance(p.type, ArrayType) for d in p.type.dims
-                      if isinstance(d, str)})
+    symbols = sorted(
+        {d for p in func.params if isinstance(p.type, ArrayType) for d in p.type.dims if isinstance(d, str)}
+    )
 
     @st.composite
     def draw_args(draw: st.DrawFn) -> tuple[Any, ...]:
@@ -69,16 +71,23 @@ def random_arguments(kernel: Kernel, dims: dict[str, int], seed: int = 0) -> tup
         if isinstance(t, ArrayType):
             missing = [d for d in t.dims if isinstance(d, str) and d not in dims]
             if missing:
-                raise ValueError(f"give a size for dim(s) {', '.join(missing)} of `{p.name}`, e.g. --dims "
-                                 + ",".join(f"{d}=64" for d in missing))
+                raise ValueError(
+                    f"give a size for dim(s) {', '.join(missing)} of `{p.name}`, e.g. --dims "
+                    + ",".join(f"{d}=64" for d in missing)
+                )
             shape = tuple(d if isinstance(d, int) else dims[d] for d in t.dims)
         if isinstance(elem, FloatType):
             v = rng.standard_normal(shape).astype(numpy_dtype(elem))
         elif isinstance(elem, BoolType):
             v = rng.random(shape) < 0.5
         else:
-            v = rng.integers(elem.lo, elem.hi, size=shape, endpoint=True, dtype=np.int64 if elem.signed
-                             or elem.width < 64 else np.uint64).astype(numpy_dtype(elem))
+            v = rng.integers(
+                elem.lo,
+                elem.hi,
+                size=shape,
+                endpoint=True,
+                dtype=np.int64 if elem.signed or elem.width < 64 else np.uint64,
+            ).astype(numpy_dtype(elem))
         out.append(v if isinstance(t, ArrayType) else v.item())
     return tuple(out)
 

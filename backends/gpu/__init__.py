@@ -23,6 +23,18 @@ from backends.gpu.attention import (
 )
 from backends.gpu.dma import DmaPlan, dma_prepare, dma_topk_threshold, flash_dma_attention
 
-__all__ = ["SUPPORTED_D", "BlockIndex", "DmaPlan", "GpuUnavailableError", "Tile", "WgmmaTile",
-           "block_sparse_attention", "dma_prepare", "dma_topk_threshold", "flash_attention", "flash_dma_attention",
-           "last_kernel", "require_gpu"]
+__all__ = [
+    "SUPPORTED_D",
+    "BlockIndex",
+    "DmaPlan",
+    "GpuUnavailableError",
+    "Tile",
+    "WgmmaTile",
+    "block_sparse_attention",
+    "dma_prepare",
+    "dma_topk_threshold",
+    "flash_attention",
+    "flash_dma_attention",
+    "last_kernel",
+    "require_gpu",
+]

@@ -49,21 +49,27 @@ def _check_gpu() -> None:
             "backends.gpu needs a real NVIDIA GPU: its kernels are CUDA C++ with tensor-core PTX (mma.sync), "
             "which Numba's CUDA simulator cannot run (NUMBA_ENABLE_CUDASIM=1 is set). Unset NUMBA_ENABLE_CUDASIM "
             "on a machine with a GPU, or run the same algorithms on the CPU with "
-            "algorithms.sdpa.sdpa(...) / sdpa_block_sparse(..., backend='numba-cpu').")
+            "algorithms.sdpa.sdpa(...) / sdpa_block_sparse(..., backend='numba-cpu')."
+        )
     try:
         from numba import cuda
+
         ok = cuda.is_available()
     except Exception as exc:  # numba-cuda missing or broken
-        raise GpuUnavailableError(f"backends.gpu needs numba-cuda and a CUDA driver: importing numba.cuda failed "
-                                  f"({exc}); install numba-cuda (pip install numba-cuda)") from None
+        raise GpuUnavailableError(
+            f"backends.gpu needs numba-cuda and a CUDA driver: importing numba.cuda failed "
+            f"({exc}); install numba-cuda (pip install numba-cuda)"
+        ) from None
     if not ok:
         raise GpuUnavailableError(
             "backends.gpu found no CUDA GPU (numba.cuda.is_available() is False): run on a machine with an NVIDIA "
-            "GPU of compute capability >= 8.0 and its driver, or use algorithms.sdpa.sdpa(..., backend='numba-cpu')")
+            "GPU of compute capability >= 8.0 and its driver, or use algorithms.sdpa.sdpa(..., backend='numba-cpu')"
+        )
     cc = _compute_capability()
     if cc < MIN_CC:
-        raise GpuUnavailableError(f"backends.gpu needs compute capability >= 8.0 (bf16 mma.sync, cp.async); this "
-                                  f"GPU has {cc[0]}.{cc[1]}")
+        raise GpuUnavailableError(
+            f"backends.gpu needs compute capability >= 8.0 (bf16 mma.sync, cp.async); this GPU has {cc[0]}.{cc[1]}"
+        )
 
 
 def compute_capability() -> tuple[int, int]:
@@ -74,6 +80,7 @@ def compute_capability() -> tuple[int, int]:
 @cache
 def _compute_capability() -> tuple[int, int]:
     from cuda.core import Device
+
     dev = Device()
     dev.set_current()
     cc = dev.compute_capability
@@ -84,6 +91,7 @@ def _compute_capability() -> tuple[int, int]:
 def sm_count() -> int:
     """Multiprocessors of the current GPU."""
     from cuda.core import Device
+
     return int(Device().properties.multiprocessor_count)
 
 
@@ -91,6 +99,7 @@ def sm_count() -> int:
 def _program(source: str, names: tuple[str, ...]) -> Any:
     """Compile `source` (a file of this folder) with NVRTC for this GPU; return the cuda.core ObjectCode."""
     from cuda.core import Program, ProgramOptions
+
     major, minor = _compute_capability()
     code = (HERE / source).read_text()
     arch = f"sm_{major}{minor}" + ("a" if source in ARCH_SPECIFIC else "")
@@ -105,6 +114,7 @@ def kernel(source: str, name: str) -> Any:
     require_gpu()
     from cuda.bindings import driver
     from cuda.core import Device
+
     kern = _program(source, (name,)).get_kernel(name)
     dev = Device()
     optin = dev.properties.max_shared_memory_per_block_optin
@@ -131,6 +141,7 @@ def launch(kern: Any, grid: tuple[int, ...], block: int, smem_bytes: int, stream
     """Launch `kern` on the CUDA stream with handle `stream`; args as numpy scalars (pointers as uint64)."""
     from cuda.core import LaunchConfig
     from cuda.core import launch as core_launch
+
     core_launch(_stream(stream), LaunchConfig(grid=grid, block=block, shmem_size=smem_bytes), kern, *args)
 
 
@@ -138,6 +149,7 @@ def launch(kern: Any, grid: tuple[int, ...], block: int, smem_bytes: int, stream
 def _function(source: str, name: str) -> Any:
     """The driver CUfunction of kernel `name` of `source` in the current context (for cuLaunchKernel)."""
     from cuda.bindings import driver
+
     err, func = driver.cuKernelGetFunction(driver.CUkernel(int(kernel(source, name).handle)))
     if err != driver.CUresult.CUDA_SUCCESS:
         raise RuntimeError(f"cuKernelGetFunction({name}) failed: {err}")
@@ -148,28 +160,40 @@ def _function(source: str, name: str) -> Any:
 def _layout(codes: str) -> tuple[str, tuple[int, ...]]:
     """struct format (C alignment) and byte offsets of kernel parameters given as struct codes, one a parameter."""
     fields = codes.split()
-    offsets = tuple(struct.calcsize("@" + "".join(fields[:i + 1])) - struct.calcsize("@" + f) for i, f in
-                    enumerate(fields))
+    offsets = tuple(
+        struct.calcsize("@" + "".join(fields[: i + 1])) - struct.calcsize("@" + f) for i, f in enumerate(fields)
+    )
     return "@" + "".join(fields), offsets
 
 
 @cache
 def _cu_stream(handle: int) -> Any:
     from cuda.bindings import driver
+
     return driver.CUstream(handle)
 
 
-def launch_packed(source: str, name: str, grid: tuple[int, int], block: int, smem_bytes: int, stream: int,
-                  codes: str, values: tuple[Any, ...]) -> None:
+def launch_packed(
+    source: str,
+    name: str,
+    grid: tuple[int, int],
+    block: int,
+    smem_bytes: int,
+    stream: int,
+    codes: str,
+    values: tuple[Any, ...],
+) -> None:
     """Launch kernel `name` of `source` through the driver on stream handle `stream`; its parameters are `values`,
     typed by the space-separated struct codes `codes` ("128s" for a 128-byte CUtensorMap passed by value as a
     __grid_constant__ parameter, "P" pointers, "q" int64, "i" int32, "f" float32), packed into one buffer (kept
     per thread and format: the driver copies the values at the launch)."""
     from cuda.bindings import driver
+
     fmt, buf, ptrs = _param_buffer(codes)
     struct.pack_into(fmt, buf, 0, *values)
-    (err,) = driver.cuLaunchKernel(_function(source, name), grid[0], grid[1], 1, block, 1, 1, smem_bytes,
-                                   _cu_stream(stream), ptrs, 0)
+    (err,) = driver.cuLaunchKernel(
+        _function(source, name), grid[0], grid[1], 1, block, 1, 1, smem_bytes, _cu_stream(stream), ptrs, 0
+    )
     if err != driver.CUresult.CUDA_SUCCESS:
         raise RuntimeError(f"launching {name} failed: {err}")
 
@@ -180,6 +204,7 @@ _buffers = threading.local()
 def _param_buffer(codes: str) -> tuple[str, Any, int]:
     """(struct format, parameter buffer, address of its void* array) for `codes`, made once per thread."""
     import ctypes
+
     cached = getattr(_buffers, "by_codes", None)
     if cached is None:
         cached = _buffers.by_codes = {}
@@ -202,15 +227,21 @@ def tensor_map(ptr: int, cols: int, rows: int, mats: int, box_rows: int) -> Any:
     import ctypes
 
     from cuda.bindings import driver
+
     u64, u32 = driver.cuuint64_t, driver.cuuint32_t
     err, tmap = driver.cuTensorMapEncodeTiled(
-        driver.CUtensorMapDataType.CU_TENSOR_MAP_DATA_TYPE_UINT16, 3, ptr,
-        [u64(cols), u64(rows), u64(mats)], [u64(cols * 2), u64(rows * cols * 2)],
-        [u32(64), u32(box_rows), u32(1)], [u32(1), u32(1), u32(1)],
+        driver.CUtensorMapDataType.CU_TENSOR_MAP_DATA_TYPE_UINT16,
+        3,
+        ptr,
+        [u64(cols), u64(rows), u64(mats)],
+        [u64(cols * 2), u64(rows * cols * 2)],
+        [u32(64), u32(box_rows), u32(1)],
+        [u32(1), u32(1), u32(1)],
         driver.CUtensorMapInterleave.CU_TENSOR_MAP_INTERLEAVE_NONE,
         driver.CUtensorMapSwizzle.CU_TENSOR_MAP_SWIZZLE_128B,
         driver.CUtensorMapL2promotion.CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
-        driver.CUtensorMapFloatOOBfill.CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE)
+        driver.CUtensorMapFloatOOBfill.CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE,
+    )
     if err != driver.CUresult.CUDA_SUCCESS:
         raise RuntimeError(f"cuTensorMapEncodeTiled failed: {err} (ptr {ptr:#x}, {mats} x {rows} x {cols})")
     return ctypes.string_at(tmap.getPtr(), 128)

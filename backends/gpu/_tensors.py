@@ -14,10 +14,14 @@ import numpy as np
 ELEM_BYTES = {"bf16": 2, "f16": 2, "f32": 4, "f64": 8, "i32": 4, "u64": 8}
 _NP = {np.dtype(np.float32): "f32", np.dtype(np.float16): "f16", np.dtype(np.float64): "f64", np.dtype(np.int32): "i32"}
 _CAI = {"<f4": "f32", "<f2": "f16", "<f8": "f64", "<i4": "i32"}
-_TORCH = {"torch.bfloat16": "bf16", "torch.float16": "f16", "torch.float32": "f32", "torch.float64": "f64",
-          "torch.int32": "i32"}
-_NP_OF = {"bf16": np.uint16, "f16": np.float16, "f32": np.float32, "f64": np.float64, "i32": np.int32,
-          "u64": np.uint64}
+_TORCH = {
+    "torch.bfloat16": "bf16",
+    "torch.float16": "f16",
+    "torch.float32": "f32",
+    "torch.float64": "f64",
+    "torch.int32": "i32",
+}
+_NP_OF = {"bf16": np.uint16, "f16": np.float16, "f32": np.float32, "f64": np.float64, "i32": np.int32, "u64": np.uint64}
 DTYPE_NAMES = {"bfloat16": "bf16", "bf16": "bf16", "float16": "f16", "f16": "f16", "float32": "f32", "f32": "f32"}
 
 
@@ -29,7 +33,7 @@ class Tensor:
     elem: str
     shape: tuple[int, ...]
     where: str  # "numpy", "cuda" (__cuda_array_interface__) or "torch"
-    obj: Any    # the caller's object (keeps device memory alive)
+    obj: Any  # the caller's object (keeps device memory alive)
     host: np.ndarray | None = None
     ptr: int = 0
 
@@ -55,13 +59,17 @@ def wrap(name: str, x: Any, elems: tuple[str, ...]) -> Tensor:
         elem = _CAI.get(cai["typestr"])
         shape = tuple(int(s) for s in cai["shape"])
         if cai.get("strides") is not None and elem is not None:
-            row_major = tuple(int(np.prod(shape[i + 1:], dtype=np.int64)) * ELEM_BYTES[elem] for i in range(len(shape)))
+            row_major = tuple(
+                int(np.prod(shape[i + 1 :], dtype=np.int64)) * ELEM_BYTES[elem] for i in range(len(shape))
+            )
             if tuple(cai["strides"]) != row_major:
                 raise ValueError(f"{name} must be C-contiguous, got strides {tuple(cai['strides'])}")
         t = Tensor(name, elem or cai["typestr"], shape, "cuda", x, ptr=int(cai["data"][0]))
     else:
-        raise TypeError(f"{name} must be a numpy array, a CUDA array (__cuda_array_interface__) or a torch tensor, "
-                        f"got {type(x).__name__}")
+        raise TypeError(
+            f"{name} must be a numpy array, a CUDA array (__cuda_array_interface__) or a torch tensor, "
+            f"got {type(x).__name__}"
+        )
     if elem not in elems:
         raise TypeError(f"{name} has element type {t.elem}; supported here: {', '.join(elems)}")
     return t
@@ -91,6 +99,7 @@ def round_to(x: np.ndarray, elem: str) -> np.ndarray:
 def _external_stream(handle: int) -> Any:
     """numba-cuda's view of a caller's stream (torch's), made once per stream."""
     from numba import cuda
+
     return cuda.external_stream(handle)
 
 
@@ -99,10 +108,12 @@ class Device:
 
     def __init__(self, like: Tensor):
         from numba import cuda
+
         self.cuda = cuda
         self.torch_like = like.obj if like.where == "torch" else None
         if self.torch_like is not None:
             import torch  # present: the caller passed a torch tensor
+
             self.torch = torch
             self.handle = int(torch.cuda.current_stream(like.obj.device).cuda_stream)
             self.stream = _external_stream(self.handle)
@@ -132,8 +143,14 @@ class Device:
         """A new device array (torch tensor when the inputs are torch), zeroed if asked, and its pointer."""
         if self.torch_like is not None:
             t = self.torch
-            dt = {"bf16": t.bfloat16, "f16": t.float16, "f32": t.float32, "f64": t.float64, "i32": t.int32,
-                  "u64": t.int64}[elem]
+            dt = {
+                "bf16": t.bfloat16,
+                "f16": t.float16,
+                "f32": t.float32,
+                "f64": t.float64,
+                "i32": t.int32,
+                "u64": t.int64,
+            }[elem]
             x = (t.zeros if zero else t.empty)(shape, dtype=dt, device=self.torch_like.device)
             return x, int(x.data_ptr())
         if zero:

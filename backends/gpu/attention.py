@@ -70,9 +70,12 @@ class Tile:
 
 # Tile per (element type, D), chosen by benchmarks/bench_gpu.py on an H100.
 DEFAULT_TILES = {
-    ("bf16", 64): Tile(4, 64, 2, True), ("bf16", 128): Tile(4, 64, 2, False),
-    ("f16", 64): Tile(4, 64, 2, True), ("f16", 128): Tile(4, 64, 2, False),
-    ("f32", 64): Tile(4, 64, 2, False), ("f32", 128): Tile(8, 32, 2, False),
+    ("bf16", 64): Tile(4, 64, 2, True),
+    ("bf16", 128): Tile(4, 64, 2, False),
+    ("f16", 64): Tile(4, 64, 2, True),
+    ("f16", 128): Tile(4, 64, 2, False),
+    ("f32", 64): Tile(4, 64, 2, False),
+    ("f32", 128): Tile(8, 32, 2, False),
 }
 # Block-sparse runs visit few key tiles per query tile: wider key tiles pay off at d = 64 (benchmarks/bench_gpu.py).
 SPARSE_TILES = {("bf16", 64): Tile(4, 128, 2, False), ("f16", 64): Tile(4, 128, 2, False)}
@@ -100,13 +103,18 @@ class WgmmaTile:
 # the next S before the softmax gained 7-10%; at d = 128 it lost 20-30%, so d = 128 waits for each product.
 # Block-sparse calls run persistent CTAs (few key tiles per query tile: hiding one tile's prologue and epilogue
 # behind the last gained 2-8%); dense calls one CTA per query tile (the static schedule lost up to 14% causal).
-WGMMA_TILES = {(64, 128): WgmmaTile(128, 4, True), (128, 128): WgmmaTile(128, 2, False),
-               (64, 64): WgmmaTile(64, 4, True), (128, 64): WgmmaTile(64, 3, True)}
+WGMMA_TILES = {
+    (64, 128): WgmmaTile(128, 4, True),
+    (128, 128): WgmmaTile(128, 2, False),
+    (64, 64): WgmmaTile(64, 4, True),
+    (128, 64): WgmmaTile(64, 3, True),
+}
 
 
 @cache
-def wgmma_tile(elem: str, d: int, cc: tuple[int, int], block_m: int | None = None,
-               block_n: int | None = None) -> WgmmaTile | None:
+def wgmma_tile(
+    elem: str, d: int, cc: tuple[int, int], block_m: int | None = None, block_n: int | None = None
+) -> WgmmaTile | None:
     """The flash_wgmma variant for these arguments on a GPU of compute capability `cc`, or None where only
     flash_fwd (mma.sync) runs: wgmma needs sm_90 (H100/H200), 16-bit operands, d in SUPPORTED_D, and for
     block-sparse calls block_m a multiple of 128 and block_n of 64."""
@@ -142,11 +150,14 @@ class BlockIndex:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
-        counts, index = (_host_ints(name, x) for name, x in (("kv_num_blocks", self.kv_num_blocks),
-                                                             ("kv_indices", self.kv_indices)))
+        counts, index = (
+            _host_ints(name, x) for name, x in (("kv_num_blocks", self.kv_num_blocks), ("kv_indices", self.kv_indices))
+        )
         if counts.ndim < 1 or counts.ndim > 3 or index.ndim != counts.ndim + 1 or index.shape[:-1] != counts.shape:
-            raise ValueError(f"kv_num_blocks must be [..., QB] and kv_indices [..., QB, MAXB] with the same leading "
-                             f"dims (at most [B, H, QB]); got {counts.shape} and {index.shape}")
+            raise ValueError(
+                f"kv_num_blocks must be [..., QB] and kv_indices [..., QB, MAXB] with the same leading "
+                f"dims (at most [B, H, QB]); got {counts.shape} and {index.shape}"
+            )
         counts = counts.reshape((1,) * (3 - counts.ndim) + counts.shape)
         index = index.reshape((1,) * (4 - index.ndim) + index.shape)
         width = index.shape[-1]
@@ -169,18 +180,22 @@ class BlockIndex:
         qb, kb = -(-nq // self.block_m), -(-nk // self.block_n)
         bi, hi, qbi = self.kv_num_blocks.shape
         if qbi != qb:
-            raise ValueError(f"kv_num_blocks must end in n_qblocks = ceil({nq} / {self.block_m}) = {qb}, "
-                             f"got shape {self.kv_num_blocks.shape}")
+            raise ValueError(
+                f"kv_num_blocks must end in n_qblocks = ceil({nq} / {self.block_m}) = {qb}, "
+                f"got shape {self.kv_num_blocks.shape}"
+            )
         if bi not in (1, b) or hi not in (1, h):
             raise ValueError(f"kv_num_blocks {self.kv_num_blocks.shape} does not broadcast to [B={b}, H={h}, {qb}]")
         if self.max_listed >= kb:
-            raise ValueError(f"kv_indices must be in 0..{kb - 1} (ceil(Nk / block_n) - 1) where listed, "
-                             f"found {self.max_listed}")
+            raise ValueError(
+                f"kv_indices must be in 0..{kb - 1} (ceil(Nk / block_n) - 1) where listed, found {self.max_listed}"
+            )
 
     def device(self, dev: Device) -> tuple[int, int]:
         """Device pointers of (kv_num_blocks, kv_indices), uploaded once."""
         if self._device is None:
             from numba import cuda
+
             arrays = (cuda.to_device(self.kv_num_blocks), cuda.to_device(self.kv_indices))
             self._device = (arrays, tuple(int(a.device_ctypes_pointer.value or 0) for a in arrays))
         return self._device[1]
@@ -213,8 +228,9 @@ class _Call:
     wg_tile: WgmmaTile | None = None
 
 
-def _check(q: Any, k: Any, v: Any, scale: float | None, dtype: str | None, tile: Tile | WgmmaTile | None,
-           kernel: str = "auto") -> _Call:
+def _check(
+    q: Any, k: Any, v: Any, scale: float | None, dtype: str | None, tile: Tile | WgmmaTile | None, kernel: str = "auto"
+) -> _Call:
     """Validate the dense arguments (no GPU needed); ValueError/TypeError naming the argument."""
     if kernel not in KERNELS:
         raise ValueError(f"kernel must be one of {KERNELS}, got {kernel!r}")
@@ -241,16 +257,22 @@ def _check(q: Any, k: Any, v: Any, scale: float | None, dtype: str | None, tile:
     if vt.shape[:3] != kt.shape[:3]:
         raise ValueError(f"v must have k's batch, heads and length [B, H_kv, Nk, dv]: k {kt.shape}, v {vt.shape}")
     if vt.shape[3] != d:
-        raise ValueError(f"backends.gpu needs dv = d (v head dim {vt.shape[3]}, q head dim {d}); "
-                         f"use algorithms.sdpa.sdpa for dv != d")
+        raise ValueError(
+            f"backends.gpu needs dv = d (v head dim {vt.shape[3]}, q head dim {d}); "
+            f"use algorithms.sdpa.sdpa for dv != d"
+        )
     if d not in SUPPORTED_D:
-        raise ValueError(f"head dim d = {d} is not supported by backends.gpu (supported: {SUPPORTED_D}); "
-                         f"use algorithms.sdpa.sdpa (numba-cpu / numba-cuda backends) for other d")
+        raise ValueError(
+            f"head dim d = {d} is not supported by backends.gpu (supported: {SUPPORTED_D}); "
+            f"use algorithms.sdpa.sdpa (numba-cpu / numba-cuda backends) for other d"
+        )
     if hkv < 1 or h % hkv:
         raise ValueError(f"k: H_kv = {hkv} must divide the number of query heads H = {h} (GQA/MQA)")
     if b * h > MAX_GRID_Y or -(-qt.shape[2] // 64) > MAX_GRID_Y:
-        raise ValueError(f"B * H = {b * h} and ceil(Nq / 64) = {-(-qt.shape[2] // 64)} must be at most {MAX_GRID_Y} "
-                         f"for backends.gpu (grid dimensions)")
+        raise ValueError(
+            f"B * H = {b * h} and ceil(Nq / 64) = {-(-qt.shape[2] // 64)} must be at most {MAX_GRID_Y} "
+            f"for backends.gpu (grid dimensions)"
+        )
     elem = qt.elem
     if dtype is not None:
         want = DTYPE_NAMES.get(str(dtype).removeprefix("torch."))
@@ -265,10 +287,16 @@ def _check(q: Any, k: Any, v: Any, scale: float | None, dtype: str | None, tile:
                 raise ValueError(f"{t.name} contains NaN or infinity")
     if scale is None:
         scale = 1.0 / math.sqrt(d)
-    elif isinstance(scale, bool) or not isinstance(scale, (int, float, np.integer, np.floating)) \
-            or not math.isfinite(scale) or scale <= 0:
-        raise ValueError(f"scale must be a finite number > 0 for backends.gpu, got {scale!r} (algorithms.sdpa.sdpa "
-                         f"takes any finite scale)")
+    elif (
+        isinstance(scale, bool)
+        or not isinstance(scale, (int, float, np.integer, np.floating))
+        or not math.isfinite(scale)
+        or scale <= 0
+    ):
+        raise ValueError(
+            f"scale must be a finite number > 0 for backends.gpu, got {scale!r} (algorithms.sdpa.sdpa "
+            f"takes any finite scale)"
+        )
     return _Call(qt, kt, vt, elem, float(scale), tile or DEFAULT_TILES[(elem, d)], kernel, tile is not None, wg_tile)
 
 
@@ -281,8 +309,10 @@ def _run(call: _Call, causal: bool, index: BlockIndex | None, return_lse: bool) 
     dev = Device(q)
     ptrs = upload_qkv(dev, (q, k, v), elem)
     if any(p % 16 for p in ptrs[:3]):  # both kernels load 16 bytes at a time (TMA, cp.async)
-        raise ValueError("q, k and v must start at 16-byte aligned device addresses (a view at an odd offset? "
-                         "pass a .contiguous() copy)")
+        raise ValueError(
+            "q, k and v must start at 16-byte aligned device addresses (a view at an odd offset? "
+            "pass a .contiguous() copy)"
+        )
     o, o_ptr = dev.empty((b, h, nq, d), elem)
     lse, lse_ptr = dev.empty((b, h, nq), "f32") if return_lse or wg is None else (None, 0)
     sparse = None
@@ -290,17 +320,45 @@ def _run(call: _Call, causal: bool, index: BlockIndex | None, return_lse: bool) 
         if index is not None:
             num_ptr, idx_ptr = index.device(dev)
             bi, hi, qb = index.kv_num_blocks.shape
-            sparse = (num_ptr, idx_ptr, index.kv_indices.shape[-1], (hi * qb) if bi > 1 else 0,
-                      qb if hi > 1 else 0, index.block_m // wg.bm, index.block_n // wg.bn, index.block_n)
+            sparse = (
+                num_ptr,
+                idx_ptr,
+                index.kv_indices.shape[-1],
+                (hi * qb) if bi > 1 else 0,
+                qb if hi > 1 else 0,
+                index.block_m // wg.bm,
+                index.block_n // wg.bn,
+                index.block_n,
+            )
         launch_wgmma(dev, elem, wg, ptrs[:3], o_ptr, lse_ptr, (b, h, hkv, nq, nk, d), call.scale, causal, sparse)
     elif index is not None:
         num_ptr, idx_ptr = index.device(dev)
         bi, hi, qb = index.kv_num_blocks.shape
-        sparse = (num_ptr, idx_ptr, index.kv_indices.shape[-1], (hi * qb) if bi > 1 else 0,
-                  qb if hi > 1 else 0, index.block_m // tile.bm, index.block_n // tile.bn, index.block_n)
+        sparse = (
+            num_ptr,
+            idx_ptr,
+            index.kv_indices.shape[-1],
+            (hi * qb) if bi > 1 else 0,
+            qb if hi > 1 else 0,
+            index.block_m // tile.bm,
+            index.block_n // tile.bn,
+            index.block_n,
+        )
     if wg is None:
-        launch_flash(dev, elem, tile, ptrs, o_ptr, lse_ptr, (b, h, hkv, nq, nk, d), (h * nq * d, nq * d, d),
-                     (hkv * nk * d, nk * d, d), call.scale, causal, sparse)
+        launch_flash(
+            dev,
+            elem,
+            tile,
+            ptrs,
+            o_ptr,
+            lse_ptr,
+            (b, h, hkv, nq, nk, d),
+            (h * nq * d, nq * d, d),
+            (hkv * nk * d, nk * d, d),
+            call.scale,
+            causal,
+            sparse,
+        )
     if q.where == "numpy":
         o = dev.to_host(o, elem)
         lse = dev.to_host(lse, "f32") if return_lse else None
@@ -330,9 +388,11 @@ def _pick_wgmma(call: _Call, index: BlockIndex | None) -> WgmmaTile | None:
     if wg is None or not nk:  # (an empty key set gives no tensor map; flash_fwd writes the empty rows)
         if call.kernel == "wgmma":
             cc = _runtime.compute_capability()
-            raise ValueError(f"kernel='wgmma' needs compute capability 9.0 (this GPU: {cc[0]}.{cc[1]}), bfloat16 or "
-                             f"float16 (got {call.elem}), d in {SUPPORTED_D}, Nk > 0, and for block-sparse calls "
-                             f"block_m a multiple of 128 and block_n of 64")
+            raise ValueError(
+                f"kernel='wgmma' needs compute capability 9.0 (this GPU: {cc[0]}.{cc[1]}), bfloat16 or "
+                f"float16 (got {call.elem}), d in {SUPPORTED_D}, Nk > 0, and for block-sparse calls "
+                f"block_m a multiple of 128 and block_n of 64"
+            )
         return None
     return wg
 
@@ -344,8 +404,18 @@ def _wgmma_name(wg: WgmmaTile, kind: int, d: int) -> str:
     return name
 
 
-def launch_wgmma(dev: Device, elem: str, wg: WgmmaTile, ptrs: list[int], o_ptr: int, lse_ptr: int,
-                 dims: tuple[int, ...], scale: float, causal: bool, sparse: tuple[int, ...] | None = None) -> None:
+def launch_wgmma(
+    dev: Device,
+    elem: str,
+    wg: WgmmaTile,
+    ptrs: list[int],
+    o_ptr: int,
+    lse_ptr: int,
+    dims: tuple[int, ...],
+    scale: float,
+    causal: bool,
+    sparse: tuple[int, ...] | None = None,
+) -> None:
     """Launch flash_wgmma on contiguous q, k, v (ptrs), o, lse (lse_ptr 0: not written): dims (B, H, H_kv, Nq, Nk,
     d); sparse as in launch_flash (q tiles per block counted in 128-row tiles, kv tiles in wg.bn-key tiles)."""
     b, h, hkv, nq, nk, d = dims
@@ -355,9 +425,25 @@ def launch_wgmma(dev: Device, elem: str, wg: WgmmaTile, ptrs: list[int], o_ptr: 
     sparse = sparse or (0, 0, 0, 0, 0, 1, 1, wg.bn)
     tiles = -(-nq // wg.bm)
     head_major = bool(causal) and tiles * b * h <= HEAD_MAJOR_MAX_CTAS
-    values = (_runtime.tensor_map(ptrs[0], d, nq, b * h, wg.bm), _runtime.tensor_map(ptrs[1], d, nk, b * hkv, wg.bn),
-              _runtime.tensor_map(ptrs[2], d, nk, b * hkv, wg.bn), o_ptr, lse_ptr, h * nq * d, nq * d, d, *sparse,
-              b * h, h, hkv, nq, nk, scale * math.log2(math.e), int(bool(causal)), int(head_major))
+    values = (
+        _runtime.tensor_map(ptrs[0], d, nq, b * h, wg.bm),
+        _runtime.tensor_map(ptrs[1], d, nk, b * hkv, wg.bn),
+        _runtime.tensor_map(ptrs[2], d, nk, b * hkv, wg.bn),
+        o_ptr,
+        lse_ptr,
+        h * nq * d,
+        nq * d,
+        d,
+        *sparse,
+        b * h,
+        h,
+        hkv,
+        nq,
+        nk,
+        scale * math.log2(math.e),
+        int(bool(causal)),
+        int(head_major),
+    )
     grid = min(tiles * b * h, _runtime.sm_count()) if wg.persistent else tiles * b * h
     _runtime.launch_packed(WGMMA_SOURCE, name, (grid, 1), 384, wg.smem_bytes(d), dev.handle, WGMMA_PARAMS, values)
     _last["kernel"] = name
@@ -369,9 +455,21 @@ def upload_qkv(dev: Device, tensors: tuple[Tensor, ...], elem: str) -> list[int]
     return _split(dev, ptrs, tensors) if elem == "f32" else ptrs + ptrs
 
 
-def launch_flash(dev: Device, elem: str, tile: Tile, ptrs: list[int], o_ptr: int, lse_ptr: int,
-                 dims: tuple[int, ...], q_strides: tuple[int, ...], k_strides: tuple[int, ...], scale: float,
-                 causal: bool, sparse: tuple[int, ...] | None = None, dma: tuple[int, int, int] | None = None) -> None:
+def launch_flash(
+    dev: Device,
+    elem: str,
+    tile: Tile,
+    ptrs: list[int],
+    o_ptr: int,
+    lse_ptr: int,
+    dims: tuple[int, ...],
+    q_strides: tuple[int, ...],
+    k_strides: tuple[int, ...],
+    scale: float,
+    causal: bool,
+    sparse: tuple[int, ...] | None = None,
+    dma: tuple[int, int, int] | None = None,
+) -> None:
     """Launch flash_fwd: dims (B, H, H_kv, Nq, Nk, d); strides (batch, head, row) in elements of q/o and k/v;
     sparse (counts, indices, MAXB, b stride, h stride, q tiles per block, kv tiles per block, block_n) pointers
     and sizes; dma (bias, expiry, tile_max) pointers."""
@@ -389,8 +487,15 @@ def launch_flash(dev: Device, elem: str, tile: Tile, ptrs: list[int], o_ptr: int
     # NOTE: causal grids of a few waves balance better when every head's longest tiles start first; larger
     # grids run faster one head after another (K/V shared in L2); bench_gpu measured both orders on an H100.
     head_major = bool(causal) and tiles * b * h <= HEAD_MAJOR_MAX_CTAS
-    args += [i32(h), i32(hkv), i32(nq), i32(nk), np.float32(scale * math.log2(math.e)), i32(bool(causal)),
-             i32(head_major)]
+    args += [
+        i32(h),
+        i32(hkv),
+        i32(nq),
+        i32(nk),
+        np.float32(scale * math.log2(math.e)),
+        i32(bool(causal)),
+        i32(head_major),
+    ]
     grid = (b * h, tiles) if head_major else (tiles, b * h)
     _runtime.launch(kern, grid, 32 * tile.nw, smem, dev.handle, *args)
     _last["kernel"] = tile.name(KIND[elem], d, dma is not None)
@@ -407,16 +512,25 @@ def _split(dev: Device, ptrs: list[int], tensors: tuple[Tensor, ...]) -> list[in
         dev.keep += [hi, lo]
         if n:
             grid = min(-(-n // 256), 132 * 16)
-            _runtime.launch(kern, (grid,), 256, 0, dev.handle, np.uint64(p), np.uint64(hi_ptr), np.uint64(lo_ptr),
-                            np.int64(n))
+            _runtime.launch(
+                kern, (grid,), 256, 0, dev.handle, np.uint64(p), np.uint64(hi_ptr), np.uint64(lo_ptr), np.int64(n)
+            )
         his.append(hi_ptr)
         los.append(lo_ptr)
     return his + los
 
 
-def flash_attention(q: Any, k: Any, v: Any, causal: bool = False, scale: float | None = None,
-                    dtype: str | None = None, return_lse: bool = False, tile: Tile | WgmmaTile | None = None,
-                    kernel: str = "auto") -> Any:
+def flash_attention(
+    q: Any,
+    k: Any,
+    v: Any,
+    causal: bool = False,
+    scale: float | None = None,
+    dtype: str | None = None,
+    return_lse: bool = False,
+    tile: Tile | WgmmaTile | None = None,
+    kernel: str = "auto",
+) -> Any:
     """Dense flash attention forward of q [B, H, Nq, d], k [B, H_kv, Nk, d], v [B, H_kv, Nk, d] on the GPU.
 
     Inputs: numpy arrays (float32 or float16), CUDA arrays (__cuda_array_interface__: float32, float16) or
@@ -431,10 +545,21 @@ def flash_attention(q: Any, k: Any, v: Any, causal: bool = False, scale: float |
     return _run(_check(q, k, v, scale, dtype, tile, kernel), causal, None, return_lse)
 
 
-def block_sparse_attention(q: Any, k: Any, v: Any, kv_num_blocks: Any, kv_indices: Any = None, block_m: int = 128,
-                           block_n: int = 128, causal: bool = False, scale: float | None = None,
-                           dtype: str | None = None, return_lse: bool = False,
-                           tile: Tile | WgmmaTile | None = None, kernel: str = "auto") -> Any:
+def block_sparse_attention(
+    q: Any,
+    k: Any,
+    v: Any,
+    kv_num_blocks: Any,
+    kv_indices: Any = None,
+    block_m: int = 128,
+    block_n: int = 128,
+    causal: bool = False,
+    scale: float | None = None,
+    dtype: str | None = None,
+    return_lse: bool = False,
+    tile: Tile | WgmmaTile | None = None,
+    kernel: str = "auto",
+) -> Any:
     """Block-sparse flash attention over a block-CSR index (algorithms/sdpa.py format) on the GPU.
 
     Query block qb (block_m rows) of head (b, h) attends to key blocks
@@ -444,15 +569,20 @@ def block_sparse_attention(q: Any, k: Any, v: Any, kv_num_blocks: Any, kv_indice
     (kv_indices=None) to check and upload it once. block_m must be a multiple of 64 and block_n of 32.
     Other arguments and the result as in flash_attention.
     """
-    index = kv_num_blocks if isinstance(kv_num_blocks, BlockIndex) else \
-        BlockIndex(kv_num_blocks, kv_indices, block_m, block_n)
+    index = (
+        kv_num_blocks
+        if isinstance(kv_num_blocks, BlockIndex)
+        else BlockIndex(kv_num_blocks, kv_indices, block_m, block_n)
+    )
     call = _check(q, k, v, scale, dtype, tile, kernel)
     b, h, nq, d = call.q.shape
     index.check(b, h, nq, call.k.shape[2])
     if not call.tile_given:
         call.tile = _sparse_tile(SPARSE_TILES.get((call.elem, d), call.tile), index.block_m, index.block_n)
     if index.block_m % call.tile.bm or index.block_n % call.tile.bn:
-        raise ValueError(f"block_m = {index.block_m} must be a multiple of {call.tile.bm} and block_n = "
-                         f"{index.block_n} of {call.tile.bn} for backends.gpu; use algorithms.sdpa."
-                         f"sdpa_block_sparse for other block sizes")
+        raise ValueError(
+            f"block_m = {index.block_m} must be a multiple of {call.tile.bm} and block_n = "
+            f"{index.block_n} of {call.tile.bn} for backends.gpu; use algorithms.sdpa."
+            f"sdpa_block_sparse for other block sizes"
+        )
     return _run(call, causal, index, return_lse)

@@ -76,8 +76,10 @@ def _check_keep(keep: Any, causal: bool, nk: int) -> int:
     if isinstance(keep, bool) or not isinstance(keep, (int, np.integer)) or keep < 1:
         raise ValueError(f"keep_window_size must be an int >= 1, got {keep!r}")
     if causal and nk > keep > MAX_HEAP:
-        raise ValueError(f"keep_window_size = {keep} exceeds {MAX_HEAP}, the GPU selection's limit when causal; "
-                         f"use algorithms.dma.flash_dma_attention")
+        raise ValueError(
+            f"keep_window_size = {keep} exceeds {MAX_HEAP}, the GPU selection's limit when causal; "
+            f"use algorithms.dma.flash_dma_attention"
+        )
     return int(keep)
 
 
@@ -92,14 +94,36 @@ def _select(dev: Device, zoh_ptr: int, b: int, g: int, nk: int, keep: int, causa
         pow2 = 1 << (keep - 1).bit_length()
         smem = 12 * pow2 + 8 * seg if causal else 0
         kern = _runtime.kernel(SOURCE, "dma_select")
-        _runtime.launch(kern, (segments, b * g), 256, smem, dev.handle, np.uint64(zoh_ptr), np.int32(g),
-                        np.int32(nk), np.int32(keep), np.int32(pow2), np.int32(causal), np.int32(seg),
-                        np.uint64(arrays["thr_key"][1]), np.uint64(arrays["thr_idx"][1]))
+        _runtime.launch(
+            kern,
+            (segments, b * g),
+            256,
+            smem,
+            dev.handle,
+            np.uint64(zoh_ptr),
+            np.int32(g),
+            np.int32(nk),
+            np.int32(keep),
+            np.int32(pow2),
+            np.int32(causal),
+            np.int32(seg),
+            np.uint64(arrays["thr_key"][1]),
+            np.uint64(arrays["thr_idx"][1]),
+        )
     return arrays
 
 
-def dma_prepare(value: Any, dt_proj: Any, a_coef: Any, n_query: int, keep_window_size: int = 1024,
-                causal: bool = False, *, _dev: Device | None = None, _value: Tensor | None = None) -> DmaPlan:
+def dma_prepare(
+    value: Any,
+    dt_proj: Any,
+    a_coef: Any,
+    n_query: int,
+    keep_window_size: int = 1024,
+    causal: bool = False,
+    *,
+    _dev: Device | None = None,
+    _value: Tensor | None = None,
+) -> DmaPlan:
     """Compute zoh, the top-k selection and the per-key expiry on the GPU (steps 1-3 of the module docstring).
 
     value [B, Nk, H_kv, d] (numpy float32/float64, or a CUDA array / torch tensor: float32, float64, bfloat16);
@@ -111,8 +135,10 @@ def dma_prepare(value: Any, dt_proj: Any, a_coef: Any, n_query: int, keep_window
         raise ValueError(f"value must be [batch, seq, heads, head_dim], got shape {vt.shape}")
     b, nk, g, d = vt.shape
     if g > MAX_KV_HEADS:
-        raise ValueError(f"backends.gpu DMA supports at most {MAX_KV_HEADS} key/value heads, got {g}; "
-                         f"use algorithms.dma.flash_dma_attention")
+        raise ValueError(
+            f"backends.gpu DMA supports at most {MAX_KV_HEADS} key/value heads, got {g}; "
+            f"use algorithms.dma.flash_dma_attention"
+        )
     dt = _param("dt_proj", dt_proj, (g, g * d))
     a = _param("a_coef", a_coef, (g,))
     keep = _check_keep(keep_window_size, causal, nk)
@@ -124,9 +150,21 @@ def dma_prepare(value: Any, dt_proj: Any, a_coef: Any, n_query: int, keep_window
         rows = 16 if b * nk <= 32768 else 64  # keys per CTA: more CTAs for short sequences
         smem = (rows + g) * (ZOH_CHUNK + 1) * 8
         kern = _runtime.kernel(SOURCE, f"dma_zoh<{ZOH_TYPE[vt.elem]}, {rows}>")
-        _runtime.launch(kern, (-(-b * nk // rows),), 256, smem, dev.handle, np.uint64(v_ptr),
-                        np.uint64(dev.upload(dt, "f64")), np.uint64(dev.upload(a, "f64")), np.uint64(zoh[1]),
-                        np.int32(b), np.int32(nk), np.int32(g), np.int32(d))
+        _runtime.launch(
+            kern,
+            (-(-b * nk // rows),),
+            256,
+            smem,
+            dev.handle,
+            np.uint64(v_ptr),
+            np.uint64(dev.upload(dt, "f64")),
+            np.uint64(dev.upload(a, "f64")),
+            np.uint64(zoh[1]),
+            np.int32(b),
+            np.int32(nk),
+            np.int32(g),
+            np.int32(d),
+        )
     arrays = {"zoh": zoh, **_select(dev, zoh[1], b, g, nk, keep, causal)}
     n_tiles = -(-nk // DMA_TILE.bn)
     arrays["expiry"] = dev.empty((b, g, nk), "i32")
@@ -134,15 +172,26 @@ def dma_prepare(value: Any, dt_proj: Any, a_coef: Any, n_query: int, keep_window
     arrays["tile_max"] = dev.empty((b, g, max(n_tiles, 1)), "i32", zero=True)
     if b * g * nk:
         kern = _runtime.kernel(SOURCE, "dma_expiry")
-        _runtime.launch(kern, (-(-b * g * nk // 256),), 256, 0, dev.handle,
-                        *(np.uint64(arrays[x][1]) for x in ("zoh", "thr_key", "thr_idx")), np.int32(b * g),
-                        np.int32(nk), np.int32(keep), np.int32(causal), np.int32(DMA_TILE.bn),
-                        *(np.uint64(arrays[x][1]) for x in ("expiry", "tile_max", "bias")))
+        _runtime.launch(
+            kern,
+            (-(-b * g * nk // 256),),
+            256,
+            0,
+            dev.handle,
+            *(np.uint64(arrays[x][1]) for x in ("zoh", "thr_key", "thr_idx")),
+            np.int32(b * g),
+            np.int32(nk),
+            np.int32(keep),
+            np.int32(causal),
+            np.int32(DMA_TILE.bn),
+            *(np.uint64(arrays[x][1]) for x in ("expiry", "tile_max", "bias")),
+        )
     return DmaPlan(int(n_query), keep, bool(causal), (b, g, nk), arrays)
 
 
-def dma_topk_threshold(zoh: np.ndarray, n_query: int, keep_window_size: int,
-                       causal: bool) -> tuple[np.ndarray, np.ndarray]:
+def dma_topk_threshold(
+    zoh: np.ndarray, n_query: int, keep_window_size: int, causal: bool
+) -> tuple[np.ndarray, np.ndarray]:
     """GPU twin of algorithms.dma.dma_topk_threshold: zoh [B, G, Nk] float64 -> (thr [B, G, Nq], jcut [B, G, Nq])."""
     zt = wrap("zoh", np.ascontiguousarray(zoh, dtype=np.float64), ("f64",))
     if len(zt.shape) != 3:
@@ -157,16 +206,39 @@ def dma_topk_threshold(zoh: np.ndarray, n_query: int, keep_window_size: int,
     jcut, jcut_ptr = dev.empty((b, g, n_query), "i32")
     if b * g * n_query:
         kern = _runtime.kernel(SOURCE, "dma_rows")
-        _runtime.launch(kern, (-(-b * g * n_query // 256),), 256, 0, dev.handle, np.uint64(z_ptr),
-                        np.uint64(sel["thr_key"][1]), np.uint64(sel["thr_idx"][1]), np.int32(b * g),
-                        np.int32(n_query), np.int32(nk), np.int32(keep), np.int32(causal), np.uint64(thr_ptr),
-                        np.uint64(jcut_ptr))
+        _runtime.launch(
+            kern,
+            (-(-b * g * n_query // 256),),
+            256,
+            0,
+            dev.handle,
+            np.uint64(z_ptr),
+            np.uint64(sel["thr_key"][1]),
+            np.uint64(sel["thr_idx"][1]),
+            np.int32(b * g),
+            np.int32(n_query),
+            np.int32(nk),
+            np.int32(keep),
+            np.int32(causal),
+            np.uint64(thr_ptr),
+            np.uint64(jcut_ptr),
+        )
     return dev.to_host(thr, "f64"), dev.to_host(jcut, "i32")
 
 
-def flash_dma_attention(query: Any, key: Any, value: Any, dt_proj: Any, a_coef: Any, keep_window_size: int = 1024,
-                        causal: bool = False, softmax_scale: float | None = None, dtype: str | None = None,
-                        return_lse: bool = False, plan: DmaPlan | None = None) -> Any:
+def flash_dma_attention(
+    query: Any,
+    key: Any,
+    value: Any,
+    dt_proj: Any,
+    a_coef: Any,
+    keep_window_size: int = 1024,
+    causal: bool = False,
+    softmax_scale: float | None = None,
+    dtype: str | None = None,
+    return_lse: bool = False,
+    plan: DmaPlan | None = None,
+) -> Any:
     """Dynamic Mask Attention forward on the GPU; arguments and result as algorithms.dma.flash_dma_attention.
 
     query [B, Nq, H, d], key/value [B, Nk, H_kv, d]: numpy (float32/float64), CUDA arrays or torch tensors
@@ -188,8 +260,10 @@ def flash_dma_attention(query: Any, key: Any, value: Any, dt_proj: Any, a_coef: 
     if g < 1 or h % g:
         raise ValueError(f"query heads ({h}) must be a multiple of key/value heads ({g})")
     if d not in SUPPORTED_D:
-        raise ValueError(f"head dim d = {d} is not supported by backends.gpu (supported: {SUPPORTED_D}); "
-                         f"use algorithms.dma.flash_dma_attention")
+        raise ValueError(
+            f"head dim d = {d} is not supported by backends.gpu (supported: {SUPPORTED_D}); "
+            f"use algorithms.dma.flash_dma_attention"
+        )
     elem = {"f64": "f32"}.get(qt.elem, qt.elem)
     if dtype is not None:
         elem = DTYPE_NAMES.get(str(dtype).removeprefix("torch."), "")
@@ -199,8 +273,10 @@ def flash_dma_attention(query: Any, key: Any, value: Any, dt_proj: Any, a_coef: 
     if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not math.isfinite(scale) or scale <= 0:
         raise ValueError(f"softmax_scale must be None or a finite number > 0, got {softmax_scale!r}")
     if plan is not None and (plan.shape != (b, g, nk) or plan.n_query != nq or plan.causal != bool(causal)):
-        raise ValueError(f"plan was made for (B, H_kv, Nk) = {plan.shape}, Nq = {plan.n_query}, causal = "
-                         f"{plan.causal}, not {(b, g, nk)}, {nq}, {bool(causal)}")
+        raise ValueError(
+            f"plan was made for (B, H_kv, Nk) = {plan.shape}, Nq = {plan.n_query}, causal = "
+            f"{plan.causal}, not {(b, g, nk)}, {nq}, {bool(causal)}"
+        )
     if plan is None:
         _check_keep(keep_window_size, causal, nk)
     _runtime.require_gpu()
@@ -210,8 +286,21 @@ def flash_dma_attention(query: Any, key: Any, value: Any, dt_proj: Any, a_coef: 
     out, o_ptr = dev.empty((b, nq, h, d), elem)
     lse, lse_ptr = dev.empty((b, h, nq), "f32")
     dma = (plan.arrays["bias"][1], plan.arrays["expiry"][1], plan.arrays["tile_max"][1])
-    launch_flash(dev, elem, DMA_TILE, ptrs, o_ptr, lse_ptr, (b, h, g, nq, nk, d), (nq * h * d, d, h * d),
-                 (nk * g * d, d, g * d), float(scale), bool(causal), None, dma)
+    launch_flash(
+        dev,
+        elem,
+        DMA_TILE,
+        ptrs,
+        o_ptr,
+        lse_ptr,
+        (b, h, g, nq, nk, d),
+        (nq * h * d, d, h * d),
+        (nk * g * d, d, g * d),
+        float(scale),
+        bool(causal),
+        None,
+        dma,
+    )
     if qt.where == "numpy":
         out, lse = dev.to_host(out, elem), dev.to_host(lse, "f32")
     return (out, lse) if return_lse else out

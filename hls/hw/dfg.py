@@ -164,9 +164,21 @@ class Timing:
         return 0.8 + 0.03 * width  # neg, compare, min, max, abs
 
 
-_FIXED_DELAY = {OpKind.CONST: 0.0, OpKind.REG: 0.0, OpKind.SNAP: 0.0, OpKind.VALID: 0.0, OpKind.WREG: 0.0,
-                OpKind.CAST: 0.0, OpKind.INV: 0.0, OpKind.LOAD: 0.5, OpKind.STORE: 0.5, OpKind.SEL: 0.4,
-                OpKind.AND: 0.3, OpKind.OR: 0.3, OpKind.NOT: 0.2}
+_FIXED_DELAY = {
+    OpKind.CONST: 0.0,
+    OpKind.REG: 0.0,
+    OpKind.SNAP: 0.0,
+    OpKind.VALID: 0.0,
+    OpKind.WREG: 0.0,
+    OpKind.CAST: 0.0,
+    OpKind.INV: 0.0,
+    OpKind.LOAD: 0.5,
+    OpKind.STORE: 0.5,
+    OpKind.SEL: 0.4,
+    OpKind.AND: 0.3,
+    OpKind.OR: 0.3,
+    OpKind.NOT: 0.2,
+}
 
 
 @dataclass
@@ -195,9 +207,19 @@ class Builder:
 
     # ---- op creation ------------------------------------------------------------------------------------
 
-    def op(self, kind: OpKind, args: tuple[Op, ...], t: IntType | None, attr: Attr = None,
-           loc: ir.Loc | None = None, *, latency: int = 0, resource: str | None = None, pinned: int | None = None,
-           pure: bool = True) -> Op:
+    def op(
+        self,
+        kind: OpKind,
+        args: tuple[Op, ...],
+        t: IntType | None,
+        attr: Attr = None,
+        loc: ir.Loc | None = None,
+        *,
+        latency: int = 0,
+        resource: str | None = None,
+        pinned: int | None = None,
+        pure: bool = True,
+    ) -> Op:
         """Add an op (a constant when it folds; the earlier one when `pure` and built before)."""
         if pure and args and all(a.kind == OpKind.CONST for a in args):
             value = fold(kind, attr, [a.value for a in args], t)
@@ -207,8 +229,18 @@ class Builder:
         if key is not None and key in self.cse:
             return self.cse[key]
         width = t.width if t is not None else max((a.type.width for a in args if a.type), default=1)
-        o = Op(self.hw.next_id(), kind, args, t, attr, loc, self.hw.timing.delay(kind, attr, width), latency,
-               resource, pinned)
+        o = Op(
+            self.hw.next_id(),
+            kind,
+            args,
+            t,
+            attr,
+            loc,
+            self.hw.timing.delay(kind, attr, width),
+            latency,
+            resource,
+            pinned,
+        )
         self.g.ops.append(o)
         if key is not None:
             self.cse[key] = o
@@ -224,8 +256,11 @@ class Builder:
         """Build `e`; returns the op holding its value."""
         method = getattr(self, "_" + type(e).__name__.lower(), None)
         if method is None:
-            raise KernelError(f"{type(e).__name__} cannot be lowered to hardware", e.loc,
-                              "inline calls and bind dims before scheduling")
+            raise KernelError(
+                f"{type(e).__name__} cannot be lowered to hardware",
+                e.loc,
+                "inline calls and bind dims before scheduling",
+            )
         return method(e)
 
     def _const(self, e: ir.Const) -> Op:
@@ -249,8 +284,7 @@ class Builder:
         key = (OpKind.LOAD, bank.prefix, addr.id, version)
         if key in self.cse:
             return self.cse[key]
-        o = self.op(OpKind.LOAD, (addr,), int_type(bank.elem), bank, e.loc, latency=1, resource=bank.prefix,
-                    pure=False)
+        o = self.op(OpKind.LOAD, (addr,), int_type(bank.elem), bank, e.loc, latency=1, resource=bank.prefix, pure=False)
         o.index = e.indices
         self.cse[key] = o
         self._order_memory(bank.prefix, o, store=False)
@@ -339,9 +373,17 @@ class Builder:
         addr: Op | None = None
         for axis, stride in mem.strides():
             ix = idx[axis]
-            term = ix if stride == 1 else self.op(OpKind.MULC, (ix, self.const(stride)),
-                                                  exact(ix.value_type.lo * stride, ix.value_type.hi * stride)
-                                                  if stride > 0 else ix.type, BinaryOp.MUL, loc)
+            term = (
+                ix
+                if stride == 1
+                else self.op(
+                    OpKind.MULC,
+                    (ix, self.const(stride)),
+                    exact(ix.value_type.lo * stride, ix.value_type.hi * stride) if stride > 0 else ix.type,
+                    BinaryOp.MUL,
+                    loc,
+                )
+            )
             if addr is None:
                 addr = term
             else:
@@ -442,14 +484,20 @@ class Builder:
         def is_sum(x: Op) -> bool:
             return x.kind == OpKind.BIN and x.binop in (BinaryOp.ADD, BinaryOp.SUB) and x.id not in dead
 
-        def collect(x: Op, t: IntType, leaves: list[tuple[Op, int]], inner: list[Op], sign: int = 1,
-                    top: bool = False) -> None:
+        def collect(
+            x: Op, t: IntType, leaves: list[tuple[Op, int]], inner: list[Op], sign: int = 1, top: bool = False
+        ) -> None:
             if is_sum(x) and (top or users.get(x.id) == 1):
                 inner.append(x)
                 collect(x.args[0], t, leaves, inner, sign)
                 collect(x.args[1], t, leaves, inner, -sign if x.binop == BinaryOp.SUB else sign)
-            elif (x.kind == OpKind.CAST and users.get(x.id) == 1 and x.value_type.width >= t.width
-                  and is_sum(x.args[0]) and users.get(x.args[0].id) == 1):
+            elif (
+                x.kind == OpKind.CAST
+                and users.get(x.id) == 1
+                and x.value_type.width >= t.width
+                and is_sum(x.args[0])
+                and users.get(x.args[0].id) == 1
+            ):
                 inner.append(x)
                 collect(x.args[0], t, leaves, inner, sign)
             else:
@@ -491,8 +539,7 @@ class Builder:
         if dead:
             g.ops[:] = [o for o in g.ops if o.id not in dead]
 
-    def _new(self, kind: OpKind, args: tuple[Op, ...], t: IntType, attr: Attr, loc: ir.Loc | None,
-             out: list[Op]) -> Op:
+    def _new(self, kind: OpKind, args: tuple[Op, ...], t: IntType, attr: Attr, loc: ir.Loc | None, out: list[Op]) -> Op:
         width = t.width
         o = Op(self.hw.next_id(), kind, args, t, attr, loc, self.hw.timing.delay(kind, attr, width))
         out.append(o)
@@ -528,10 +575,17 @@ def fold(kind: OpKind, attr: Attr, v: list[int], t: IntType | None) -> int | Non
         return attr.fold(v[0], v[1])
     if kind == OpKind.CMP and isinstance(attr, CompareOp):
         return attr.fold(v[0], v[1])
-    others = {OpKind.NEG: lambda: -v[0], OpKind.INV: lambda: ~v[0], OpKind.NOT: lambda: int(v[0] == 0),
-              OpKind.AND: lambda: int(bool(v[0]) and bool(v[1])), OpKind.OR: lambda: int(bool(v[0]) or bool(v[1])),
-              OpKind.SEL: lambda: v[1] if v[0] else v[2], OpKind.MIN: lambda: min(v), OpKind.MAX: lambda: max(v),
-              OpKind.ABS: lambda: abs(v[0])}
+    others = {
+        OpKind.NEG: lambda: -v[0],
+        OpKind.INV: lambda: ~v[0],
+        OpKind.NOT: lambda: int(v[0] == 0),
+        OpKind.AND: lambda: int(bool(v[0]) and bool(v[1])),
+        OpKind.OR: lambda: int(bool(v[0]) or bool(v[1])),
+        OpKind.SEL: lambda: v[1] if v[0] else v[2],
+        OpKind.MIN: lambda: min(v),
+        OpKind.MAX: lambda: max(v),
+        OpKind.ABS: lambda: abs(v[0]),
+    }
     if kind in others:
         return others[kind]()
     if kind == OpKind.CAST and t is not None:

@@ -26,21 +26,178 @@ from hls.hw.ops import ARITHMETIC, FREE, BinaryOp, OpKind
 from hls.types import IntType, ScalarType
 
 RESERVED = {  # Verilog, SystemVerilog and VHDL keywords a generated name could hit (checked case-insensitively)
-    "always", "and", "assign", "begin", "buf", "case", "cell", "config", "default", "design", "disable", "do",
-    "edge", "else", "end", "event", "for", "force", "function", "if", "initial", "inout", "input", "integer",
-    "logic", "module", "nand", "negedge", "nor", "not", "or", "output", "parameter", "posedge", "real", "reg",
-    "signed", "table", "task", "time", "tri", "unsigned", "wait", "while", "wire", "xor", "abs", "access",
-    "after", "alias", "all", "architecture", "array", "assert", "attribute", "block", "body", "buffer", "bus",
-    "component", "constant", "downto", "elsif", "entity", "exit", "file", "generate", "generic", "group",
-    "guarded", "impure", "in", "inertial", "is", "label", "library", "linkage", "literal", "loop", "map", "mod",
-    "new", "next", "null", "of", "on", "open", "others", "out", "package", "port", "postponed", "procedure",
-    "process", "pure", "range", "record", "register", "reject", "rem", "report", "return", "rol", "ror",
-    "select", "severity", "shared", "signal", "sla", "sll", "sra", "srl", "subtype", "then", "to", "transport",
-    "type", "units", "until", "use", "variable", "when", "with", "xnor", "bit", "byte", "int",
-    "shortint", "longint", "string", "class", "interface", "program", "property", "sequence", "struct", "union",
-    "enum", "typedef", "virtual", "void", "priority", "unique", "final", "import", "export", "local", "static",
-    "automatic", "chandle", "const", "context", "cover", "dist", "expect", "extends", "forever", "fork", "join",
-    "modport", "packed", "rand", "ref", "super", "this", "var", "clk", "rst", "start", "done", "ret", "state",
+    "always",
+    "and",
+    "assign",
+    "begin",
+    "buf",
+    "case",
+    "cell",
+    "config",
+    "default",
+    "design",
+    "disable",
+    "do",
+    "edge",
+    "else",
+    "end",
+    "event",
+    "for",
+    "force",
+    "function",
+    "if",
+    "initial",
+    "inout",
+    "input",
+    "integer",
+    "logic",
+    "module",
+    "nand",
+    "negedge",
+    "nor",
+    "not",
+    "or",
+    "output",
+    "parameter",
+    "posedge",
+    "real",
+    "reg",
+    "signed",
+    "table",
+    "task",
+    "time",
+    "tri",
+    "unsigned",
+    "wait",
+    "while",
+    "wire",
+    "xor",
+    "abs",
+    "access",
+    "after",
+    "alias",
+    "all",
+    "architecture",
+    "array",
+    "assert",
+    "attribute",
+    "block",
+    "body",
+    "buffer",
+    "bus",
+    "component",
+    "constant",
+    "downto",
+    "elsif",
+    "entity",
+    "exit",
+    "file",
+    "generate",
+    "generic",
+    "group",
+    "guarded",
+    "impure",
+    "in",
+    "inertial",
+    "is",
+    "label",
+    "library",
+    "linkage",
+    "literal",
+    "loop",
+    "map",
+    "mod",
+    "new",
+    "next",
+    "null",
+    "of",
+    "on",
+    "open",
+    "others",
+    "out",
+    "package",
+    "port",
+    "postponed",
+    "procedure",
+    "process",
+    "pure",
+    "range",
+    "record",
+    "register",
+    "reject",
+    "rem",
+    "report",
+    "return",
+    "rol",
+    "ror",
+    "select",
+    "severity",
+    "shared",
+    "signal",
+    "sla",
+    "sll",
+    "sra",
+    "srl",
+    "subtype",
+    "then",
+    "to",
+    "transport",
+    "type",
+    "units",
+    "until",
+    "use",
+    "variable",
+    "when",
+    "with",
+    "xnor",
+    "bit",
+    "byte",
+    "int",
+    "shortint",
+    "longint",
+    "string",
+    "class",
+    "interface",
+    "program",
+    "property",
+    "sequence",
+    "struct",
+    "union",
+    "enum",
+    "typedef",
+    "virtual",
+    "void",
+    "priority",
+    "unique",
+    "final",
+    "import",
+    "export",
+    "local",
+    "static",
+    "automatic",
+    "chandle",
+    "const",
+    "context",
+    "cover",
+    "dist",
+    "expect",
+    "extends",
+    "forever",
+    "fork",
+    "join",
+    "modport",
+    "packed",
+    "rand",
+    "ref",
+    "super",
+    "this",
+    "var",
+    "clk",
+    "rst",
+    "start",
+    "done",
+    "ret",
+    "state",
 }
 
 
@@ -99,8 +256,11 @@ class Emitter:
         regs += [(sig, _bits(self.hw.decl[name])) for name, sig in self.regs.items()]
         regs += [(f"c{o.id}_{k}", _bits(o.type)) for o, _ in self.ops for k in range(self.chains.get(o.id, 0))]
         for p in self.hw.pipelines:
-            regs += [(f"{p.name}_ph", max(1, (p.ii - 1).bit_length())), (f"{p.name}_drn", 1),
-                     (f"{p.name}_dcnt", max(1, p.drain.bit_length()))]
+            regs += [
+                (f"{p.name}_ph", max(1, (p.ii - 1).bit_length())),
+                (f"{p.name}_drn", 1),
+                (f"{p.name}_dcnt", max(1, p.drain.bit_length())),
+            ]
         return regs
 
     # ---- analysis ----------------------------------------------------------------------------------------
@@ -225,8 +385,9 @@ class Emitter:
             if bank.kind == "ext":
                 continue
             lo, hi = internal(bank.elem)
-            self.lines.append(f"    mem_{bank.prefix} = [Signal(intbv(0, min={lo}, max={hi})) "
-                              f"for _ in range({bank.depth})]")
+            self.lines.append(
+                f"    mem_{bank.prefix} = [Signal(intbv(0, min={lo}, max={hi})) for _ in range({bank.depth})]"
+            )
             for p in range(bank.ports):
                 self.sig(f"{bank.prefix}_addr{p}", 0, 1 << bank.addr_width)
                 self.sig(f"{bank.prefix}_rdata{p}", lo, hi)
@@ -397,8 +558,10 @@ class Emitter:
             mem = self.hw.memories[bank.array]
             p = o.port
             data = args[1] if bank.kind != "ext" else _low_bits(o.args[1], args[1], int_type(mem.elem))
-            code = [f"{bank.prefix}_addr{p}.next = {_low_bits(o.args[0], args[0], bank.addr_width)}",
-                    f"{bank.prefix}_wdata{p}.next = {data}"]
+            code = [
+                f"{bank.prefix}_addr{p}.next = {_low_bits(o.args[0], args[0], bank.addr_width)}",
+                f"{bank.prefix}_wdata{p}.next = {data}",
+            ]
             if len(args) > 2:
                 code += [f"if {args[2]} != 0:", f"    {bank.prefix}_we{p}.next = 1"]
             else:
@@ -416,11 +579,19 @@ class Emitter:
         if o.kind == OpKind.SNAP:
             p = self.pipe
             if o.reg == p.levels[0].var:  # past the end, the outer counter would leave its type's range
-                return [f"if {self.issue_var} != 0:", f"    {v}[:] = {self.regs[o.reg]}", "else:",
-                        f"    {v}[:] = {p.idle}"]
+                return [
+                    f"if {self.issue_var} != 0:",
+                    f"    {v}[:] = {self.regs[o.reg]}",
+                    "else:",
+                    f"    {v}[:] = {p.idle}",
+                ]
             if p.rows is not None:  # the row's counter, or its first index in the cycle after a row change
-                return [f"if {self.issue_var} != 0:", f"    {v}[:] = {p.name}_e", "else:",
-                        f"    {v}[:] = {p.rows.idle}"]
+                return [
+                    f"if {self.issue_var} != 0:",
+                    f"    {v}[:] = {p.name}_e",
+                    "else:",
+                    f"    {v}[:] = {p.rows.idle}",
+                ]
             return [f"{v}[:] = {self.regs[o.reg]}"]
         if o.kind == OpKind.VALID:
             return [f"{v}[:] = {self.issue_var}"]
@@ -447,8 +618,12 @@ class Emitter:
                 if inner:
                     code.append(f"if {p.name}_ph == {ph}:")
                     code += ["    " + c for c in inner]
-            code += [f"if {p.name}_ph == {p.ii - 1}:", f"    nx_{p.name}_ph.next = 0", "else:",
-                     f"    nx_{p.name}_ph.next = {p.name}_ph + 1"]
+            code += [
+                f"if {p.name}_ph == {p.ii - 1}:",
+                f"    nx_{p.name}_ph.next = 0",
+                "else:",
+                f"    nx_{p.name}_ph.next = {p.name}_ph + 1",
+            ]
         code.append(f"if {iss} != 0:")
         code += ["    " + c for c in self.odometer(p)]
         return code + self.finish_code(st, p, f"{phase0}{p.name}_drn == 0 and {iss} == 0")
@@ -481,8 +656,14 @@ class Emitter:
         ec = self.var(f"{p.name}_e", self.hw.reg_type(inner.var))
         hc = self.var(f"{p.name}_h", self.hw.reg_type(rows.hi_reg))
         lo = hreg if rows.lo is None else self.value(rows.lo, rows.lo.ready)
-        code += [f"if {adv} != 0:", f"    {ec}[:] = {lo}", f"    {hc}[:] = {self.value(rows.hi, rows.hi.ready)}",
-                 "else:", f"    {ec}[:] = {e}", f"    {hc}[:] = {hreg}"]
+        code += [
+            f"if {adv} != 0:",
+            f"    {ec}[:] = {lo}",
+            f"    {hc}[:] = {self.value(rows.hi, rows.hi.ready)}",
+            "else:",
+            f"    {ec}[:] = {e}",
+            f"    {hc}[:] = {hreg}",
+        ]
         stop = str(outer.stop) if isinstance(outer.stop, int) else self.regs[outer.stop]
         more = f"{p.name}_drn == 0 and {i} < {stop}"
         code += [f"{iss}[:] = 0", f"if {more} and {ec} < {hc}:", f"    {iss}[:] = 1"]
@@ -513,8 +694,12 @@ class Emitter:
             nxt = self.var(f"{p.name}_n{k}", (internal(t)[0] * 2, internal(t)[1] * 2))
             code = [f"{nxt}[:] = {sig} + {lv.step}"]
             end = f"{nxt} {'>=' if lv.step > 0 else '<='} {lv.stop}"
-            return code + [f"if {end}:", f"    nx_{sig}.next = {lv.start}"] + \
-                ["    " + c for c in step(k - 1)] + ["else:", f"    nx_{sig}.next = {nxt}"]
+            return (
+                code
+                + [f"if {end}:", f"    nx_{sig}.next = {lv.start}"]
+                + ["    " + c for c in step(k - 1)]
+                + ["else:", f"    nx_{sig}.next = {nxt}"]
+            )
 
         return step(len(p.levels) - 1)
 
@@ -558,8 +743,12 @@ def _compute(o: Op, v: str, args: list[str], em: Emitter) -> list[str]:
             amount = o.args[1].type
             if amount.lo < 0 or amount.hi > 63:  # a speculative shift by any amount must not crash
                 sa = em.var(f"{v}_sa", (0, 64))
-                return [f"{sa}[:] = 0", f"if {a[1]} >= 0 and {a[1]} < 64:", f"    {sa}[:] = {a[1]}",
-                        f"{v}[:] = {a[0]} {op.value} {sa}"]
+                return [
+                    f"{sa}[:] = 0",
+                    f"if {a[1]} >= 0 and {a[1]} < 64:",
+                    f"    {sa}[:] = {a[1]}",
+                    f"{v}[:] = {a[0]} {op.value} {sa}",
+                ]
             return [f"{v}[:] = {a[0]} {op.value} {a[1]}"]
         return _divmod(o, v, a, em)  # // and %
     if k == OpKind.NEG:
@@ -600,14 +789,29 @@ def _divmod(o: Op, v: str, a: list[str], em: Emitter) -> list[str]:
     w = max(x_t.width, y_t.width) + 2
     rng = (-(1 << w), 1 << w)
     ax, ay, q, r = (em.var(f"{v}_{s}", rng) for s in ("ax", "ay", "q", "r"))
-    code = [f"if {a[0]} < 0:", f"    {ax}[:] = -{a[0]}", "else:", f"    {ax}[:] = {a[0]}",
-            f"if {a[1]} < 0:", f"    {ay}[:] = -{a[1]}", "else:", f"    {ay}[:] = {a[1]}",
-            f"{q}[:] = 0", f"{r}[:] = 0",
-            f"if {ay} != 0:", f"    {q}[:] = {ax} // {ay}", f"    {r}[:] = {ax} - {q} * {ay}",
-            f"    if ({a[0]} < 0) != ({a[1]} < 0):",
-            f"        if {r} != 0:", f"            {q}[:] = -{q} - 1", f"            {r}[:] = {ay} - {r}",
-            "        else:", f"            {q}[:] = -{q}",
-            f"    if {a[1]} < 0:", f"        {r}[:] = -{r}"]
+    code = [
+        f"if {a[0]} < 0:",
+        f"    {ax}[:] = -{a[0]}",
+        "else:",
+        f"    {ax}[:] = {a[0]}",
+        f"if {a[1]} < 0:",
+        f"    {ay}[:] = -{a[1]}",
+        "else:",
+        f"    {ay}[:] = {a[1]}",
+        f"{q}[:] = 0",
+        f"{r}[:] = 0",
+        f"if {ay} != 0:",
+        f"    {q}[:] = {ax} // {ay}",
+        f"    {r}[:] = {ax} - {q} * {ay}",
+        f"    if ({a[0]} < 0) != ({a[1]} < 0):",
+        f"        if {r} != 0:",
+        f"            {q}[:] = -{q} - 1",
+        f"            {r}[:] = {ay} - {r}",
+        "        else:",
+        f"            {q}[:] = -{q}",
+        f"    if {a[1]} < 0:",
+        f"        {r}[:] = -{r}",
+    ]
     code.append(f"{v}[:] = {q if o.binop == BinaryOp.FLOORDIV else r}")
     return code
 

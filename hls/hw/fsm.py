@@ -160,8 +160,9 @@ class PipelineReport:
 class Hardware:
     """Everything the FSM and the emitter need: registers, memories, states."""
 
-    def __init__(self, fn: ir.Function, memories: dict[str, Memory], timing: Timing, limits: Limits,
-                 strict_ii: bool = False):
+    def __init__(
+        self, fn: ir.Function, memories: dict[str, Memory], timing: Timing, limits: Limits, strict_ii: bool = False
+    ):
         self.fn = fn
         self.memories = memories
         self.timing = timing
@@ -342,15 +343,22 @@ class Hardware:
                 return self.pipeline(levels, after, lat)
             rows = self.rows(s, after, lat)
             if isinstance(rows, Cont):
-                self._note(s, True, "the pipelined loop's bounds are read per row: one pipeline over every row, "
-                                    "the next row's bounds read while the current row issues (a cycle per row)")
+                self._note(
+                    s,
+                    True,
+                    "the pipelined loop's bounds are read per row: one pipeline over every row, "
+                    "the next row's bounds read while the current row issues (a cycle per row)",
+                )
                 return rows
             self._note(s, False, f"{why}; not a row pipeline either: {rows}")
             return self.serial(s, after, lat)
         if isinstance(s, ir.Return):
             return Cont([ir.Assign("_ret", s.value, s.loc)], None, Label(self.done), lat=Lat.zero())
-        raise KernelError(f"{type(s).__name__} cannot be lowered to hardware here", s.loc,
-                          "kernel calls must be inlined first (hls.lower does it)")
+        raise KernelError(
+            f"{type(s).__name__} cannot be lowered to hardware here",
+            s.loc,
+            "kernel calls must be inlined first (hls.lower does it)",
+        )
 
     def serial(self, s: ir.For, after: Label, lat: Lat) -> Cont:
         """Lower a loop as FSM states: counter set and tested before, incremented and tested in its last block."""
@@ -387,8 +395,11 @@ class Hardware:
         while levels[-1].kind != "pipeline":
             body = levels[-1].body
             if len(body) != 1 or not isinstance(body[0], ir.For):
-                return None, f"not a perfect nest: the body of the loop at line {levels[-1].loc.line} is " \
-                    f"{len(body)} statement(s), not one loop"
+                return (
+                    None,
+                    f"not a perfect nest: the body of the loop at line {levels[-1].loc.line} is "
+                    f"{len(body)} statement(s), not one loop",
+                )
             levels.append(body[0])
         inner = levels[-1]
         blocker = next((b for b in inner.body if not isinstance(b, (ir.Assign, ir.Store))), None)
@@ -396,10 +407,14 @@ class Hardware:
             what = type(blocker).__name__.lower()
             if len(levels) == 1:
                 if self.strict_ii:
-                    raise KernelError(f"this loop cannot be pipelined: its body contains a {what}", inner.loc,
-                                      "unroll inner loops fully, or drop pipeline()")
-                self.not_pipelined.append(f"line {inner.loc.line}: not pipelined, its body has a {what} "
-                                          f"at line {blocker.loc.line}")
+                    raise KernelError(
+                        f"this loop cannot be pipelined: its body contains a {what}",
+                        inner.loc,
+                        "unroll inner loops fully, or drop pipeline()",
+                    )
+                self.not_pipelined.append(
+                    f"line {inner.loc.line}: not pipelined, its body has a {what} at line {blocker.loc.line}"
+                )
             return None, f"the pipelined loop at line {inner.loc.line} has a {what} in its body"
         if any(_const(f.step) in (None, 0) for f in levels):
             return None, "a loop step is not a non-zero constant"
@@ -425,8 +440,11 @@ class Hardware:
         asked = inner.ii or 1
         res = self._schedule_body(g, levels, asked)
         if self.strict_ii and res.ii > asked:
-            raise KernelError(f"II={asked} cannot be met: {res.reason}; the best is II={res.ii}", inner.loc,
-                              "raise ii, or remove the bound (more ports/multipliers, or fewer accesses)")
+            raise KernelError(
+                f"II={asked} cannot be met: {res.reason}; the best is II={res.ii}",
+                inner.loc,
+                "raise ii, or remove the bound (more ports/multipliers, or fewer accesses)",
+            )
         extra: list[ir.Stmt] = []
         lv = []
         for k, f in enumerate(levels):
@@ -439,8 +457,17 @@ class Hardware:
             else:
                 stop = _const(f.stop)
             lv.append(Level(f.var, None if k == 0 else _const(f.start), stop, step))
-        p = Pipeline(g, lv, res.ii, asked, max(res.length, 1), res.reason, inner.loc, f"p{len(self.pipelines)}",
-                     _idle_value(inner.body, levels[0].var))
+        p = Pipeline(
+            g,
+            lv,
+            res.ii,
+            asked,
+            max(res.length, 1),
+            res.reason,
+            inner.loc,
+            f"p{len(self.pipelines)}",
+            _idle_value(inner.body, levels[0].var),
+        )
         state = self._add_pipeline(p, [f.var for f in levels[:-1]], after)
         trips = Lat.one()
         for f in levels:
@@ -459,8 +486,12 @@ class Hardware:
         from hls.ir.walk import statements, subexpressions
         from hls.passes._util import assigned, map_expr
 
-        if s.kind == "pipeline" or len(s.body) != 1 or not isinstance(s.body[0], ir.For) \
-                or s.body[0].kind != "pipeline":
+        if (
+            s.kind == "pipeline"
+            or len(s.body) != 1
+            or not isinstance(s.body[0], ir.For)
+            or s.body[0].kind != "pipeline"
+        ):
             return "its body is not one pipelined loop"
         inner = s.body[0]
         step, istep = _const(s.step), _const(inner.step)
@@ -475,8 +506,9 @@ class Hardware:
             for x in subexpressions(b):
                 if isinstance(x, ir.Var) and x.name in written:
                     return f"the inner bounds use `{x.name}`, which the pipelined body writes"
-                if isinstance(x, ir.Load) and (x.array in stored or x.array not in self.memories
-                                               or len(self.memories[x.array].banks) != 1):
+                if isinstance(x, ir.Load) and (
+                    x.array in stored or x.array not in self.memories or len(self.memories[x.array].banks) != 1
+                ):
                     return f"the inner bounds read `{x.array}`, written by the body or in several banks"
             if _reads(b) and _mentions(_without_loads(b), s.var):
                 return "the row index is used outside the reads of the inner bounds"
@@ -492,6 +524,7 @@ class Hardware:
 
         def row(e: ir.Expr, shift: int) -> ir.Expr:
             """e with the row index i replaced by i + shift where that row exists, else by a row inside i's type."""
+
             def sub(x: ir.Expr) -> ir.Expr:
                 if not (isinstance(x, ir.Var) and x.name == s.var):
                     return x
@@ -529,12 +562,26 @@ class Hardware:
         extra: list[ir.Stmt] = [ir.Assign(s.var, s.start, loc)]
         if lim is not None:
             extra.append(ir.Assign(lim, s.stop, loc))
-        extra += [ir.Assign(inner.var, row(inner.start, 0), inner.loc),
-                  ir.Assign(hi_reg, row(inner.stop, 0), inner.loc)]
-        levels = [Level(s.var, None, lim if lim is not None else _const(s.stop), step),
-                  Level(inner.var, None, hi_reg, istep)]
-        p = Pipeline(g, levels, 1, 1, max(res.length, 1), res.reason, inner.loc, f"p{len(self.pipelines)}",
-                     _idle_value(inner.body, s.var), Rows(lo, hi, hi_reg, adv, _idle_value(inner.body, inner.var)))
+        extra += [
+            ir.Assign(inner.var, row(inner.start, 0), inner.loc),
+            ir.Assign(hi_reg, row(inner.stop, 0), inner.loc),
+        ]
+        levels = [
+            Level(s.var, None, lim if lim is not None else _const(s.stop), step),
+            Level(inner.var, None, hi_reg, istep),
+        ]
+        p = Pipeline(
+            g,
+            levels,
+            1,
+            1,
+            max(res.length, 1),
+            res.reason,
+            inner.loc,
+            f"p{len(self.pipelines)}",
+            _idle_value(inner.body, s.var),
+            Rows(lo, hi, hi_reg, adv, _idle_value(inner.body, inner.var)),
+        )
         state = self._add_pipeline(p, [s.var], after)
         per_row = Lat.unknown(f"trips@{inner.loc.line}") + Lat.one()
         return Cont(extra, None, Label(state), lat=per_row * _trips(s, step) + Lat.const(1 + p.drain) + lat)
@@ -544,8 +591,9 @@ class Hardware:
         memory accesses across iterations, and modulo-schedule it at II >= `ii`."""
         inner = levels[-1]
         builder = Builder(self, g)
-        builder.counters = {f.var: builder.op(OpKind.SNAP, (), self.reg_type(f.var), f.var, f.loc, pinned=0,
-                                              pure=False) for f in levels}
+        builder.counters = {
+            f.var: builder.op(OpKind.SNAP, (), self.reg_type(f.var), f.var, f.loc, pinned=0, pure=False) for f in levels
+        }
         builder.valid = builder.op(OpKind.VALID, (), BOOL, None, inner.loc, pinned=0, pure=False)
         for st in inner.body:
             builder.stmt(st)
@@ -556,8 +604,9 @@ class Hardware:
     def _add_pipeline(self, p: Pipeline, flattened: list[str], after: Label) -> State:
         """Record `p` and its report; its state, which leaves for `after`."""
         self.pipelines.append(p)
-        self.reports.append(PipelineReport(p.loc.line, p.levels[-1].var, p.ii_asked, p.ii, p.depth, flattened,
-                                           p.reason))
+        self.reports.append(
+            PipelineReport(p.loc.line, p.levels[-1].var, p.ii_asked, p.ii, p.depth, flattened, p.reason)
+        )
         state = self.new_state(pipe=p)
         state.goto = after
         return state
@@ -566,14 +615,21 @@ class Hardware:
         """Order memory accesses of consecutive iterations unless they provably touch different elements."""
         mem_ops = [o for o in g.ops if o.kind in MEMORY]
         for i, a in enumerate(mem_ops):
-            for b in mem_ops[i + 1:]:
+            for b in mem_ops[i + 1 :]:
                 if a.bank is not b.bank or (a.kind == OpKind.LOAD and b.kind == OpKind.LOAD):
                     continue
                 if _independent_across_iterations(a, b, loop_vars):
                     continue
                 # b of iteration k before a of iteration k + 1 (a store is seen by loads a cycle later)
-                g.edges.append(Edge(b, a, 1 if b.kind == OpKind.STORE else 0, 1,
-                                    f"memory `{a.bank.array}` written in one iteration, accessed in the next"))
+                g.edges.append(
+                    Edge(
+                        b,
+                        a,
+                        1 if b.kind == OpKind.STORE else 0,
+                        1,
+                        f"memory `{a.bank.array}` written in one iteration, accessed in the next",
+                    )
+                )
 
     def new_state(self, **kw: Any) -> State:
         """Add a state (after the ones so far)."""

@@ -81,11 +81,15 @@ class Memory:
             return self.banks[0]
         k = idx[self.axis]
         if k.kind != OpKind.CONST:
-            raise KernelError(f"`{self.name}` is partitioned along axis {self.axis}, but this index is not a "
-                              "constant", loc, f"do not partition `{self.name}` (partition={{'{self.name}': None}})")
+            raise KernelError(
+                f"`{self.name}` is partitioned along axis {self.axis}, but this index is not a constant",
+                loc,
+                f"do not partition `{self.name}` (partition={{'{self.name}': None}})",
+            )
         if not 0 <= k.value < len(self.banks):
-            raise KernelError(f"index {k.value} is out of bounds for axis {self.axis} of `{self.name}`", loc,
-                              "fix the index")
+            raise KernelError(
+                f"index {k.value} is out of bounds for axis {self.axis} of `{self.name}`", loc, "fix the index"
+            )
         return self.banks[k.value]
 
     def split(self, values: Any) -> dict[str, Any]:
@@ -114,8 +118,9 @@ class Memory:
             moved[b.number] = np.asarray(images[b.prefix]).reshape(moved.shape[1:])
 
 
-def map_memories(fn: ir.Function, partition: dict[str, int | None] | None = None,
-                 ports: dict[str, int] | None = None) -> dict[str, Memory]:
+def map_memories(
+    fn: ir.Function, partition: dict[str, int | None] | None = None, ports: dict[str, int] | None = None
+) -> dict[str, Memory]:
     """Decide the banks of every array parameter, local array and table of a bound function."""
     partition = dict(partition or {})
     ports = dict(ports or {})
@@ -128,16 +133,18 @@ def map_memories(fn: ir.Function, partition: dict[str, int | None] | None = None
             dims = []
             for d in s.dims:
                 if not isinstance(d, ir.Const):
-                    raise KernelError(f"the size of local array `{s.name}` is not a constant", s.loc,
-                                      "bind the dims it depends on with lower(..., N=...)")
+                    raise KernelError(
+                        f"the size of local array `{s.name}` is not a constant",
+                        s.loc,
+                        "bind the dims it depends on with lower(..., N=...)",
+                    )
                 dims.append(int(d.value))
             arrays[s.name] = ("ram", s.type.elem, tuple(dims), ())
     for t in fn.tables:
         arrays[t.name] = ("rom", t.elem, tuple(t.shape), tuple(int(v) for v in t.values))
     for name in list(partition) + list(ports):
         if name not in arrays:
-            raise KernelError(f"lower(): no array or table named `{name}`", fn.loc,
-                              f"arrays are: {', '.join(arrays)}")
+            raise KernelError(f"lower(): no array or table named `{name}`", fn.loc, f"arrays are: {', '.join(arrays)}")
 
     accesses = _accesses(fn)
     memories = {}

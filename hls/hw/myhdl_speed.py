@@ -28,8 +28,9 @@ import sys
 import types
 from types import CodeType, FrameType, FunctionType
 
-_FUTURE_FLAGS = functools.reduce(lambda a, b: a | b, (getattr(__future__, f).compiler_flag
-                                                      for f in __future__.all_feature_names))
+_FUTURE_FLAGS = functools.reduce(
+    lambda a, b: a | b, (getattr(__future__, f).compiler_flag for f in __future__.all_feature_names)
+)
 
 
 def int2bitstring(num: int) -> str:
@@ -62,8 +63,13 @@ def make_ast(f: FunctionType) -> ast.Module:
         lines, first = inspect.getsourcelines(f)
         prepared = _sources[f.__code__] = (_dedent("".join(lines)), inspect.getsourcefile(f), first - 1)
     source, file, offset = prepared
-    tree = compile(source, filename="<unknown>", mode="exec", dont_inherit=True,
-                   flags=ast.PyCF_ONLY_AST | (f.__code__.co_flags & _FUTURE_FLAGS))
+    tree = compile(
+        source,
+        filename="<unknown>",
+        mode="exec",
+        dont_inherit=True,
+        flags=ast.PyCF_ONLY_AST | (f.__code__.co_flags & _FUTURE_FLAGS),
+    )
     tree.sourcefile, tree.lineoffset = file, offset
     return tree
 

@@ -93,15 +93,34 @@ class CompareOp(StrEnum):
         return int(_COMPARE[self](a, b))
 
 
-_WORDS = {BinaryOp.ADD: "add", BinaryOp.SUB: "sub", BinaryOp.MUL: "mul", BinaryOp.FLOORDIV: "div",
-          BinaryOp.MOD: "mod", BinaryOp.AND: "and", BinaryOp.OR: "or", BinaryOp.XOR: "xor", BinaryOp.SHL: "shl",
-          BinaryOp.SHR: "shr"}
+_WORDS = {
+    BinaryOp.ADD: "add",
+    BinaryOp.SUB: "sub",
+    BinaryOp.MUL: "mul",
+    BinaryOp.FLOORDIV: "div",
+    BinaryOp.MOD: "mod",
+    BinaryOp.AND: "and",
+    BinaryOp.OR: "or",
+    BinaryOp.XOR: "xor",
+    BinaryOp.SHL: "shl",
+    BinaryOp.SHR: "shr",
+}
 _BINARY: dict[BinaryOp, Callable[[int, int], int]] = {
-    BinaryOp.ADD: operator.add, BinaryOp.SUB: operator.sub, BinaryOp.MUL: operator.mul, BinaryOp.AND: operator.and_,
-    BinaryOp.OR: operator.or_, BinaryOp.XOR: operator.xor}
+    BinaryOp.ADD: operator.add,
+    BinaryOp.SUB: operator.sub,
+    BinaryOp.MUL: operator.mul,
+    BinaryOp.AND: operator.and_,
+    BinaryOp.OR: operator.or_,
+    BinaryOp.XOR: operator.xor,
+}
 _COMPARE: dict[CompareOp, Callable[[int, int], bool]] = {
-    CompareOp.LT: operator.lt, CompareOp.LE: operator.le, CompareOp.GT: operator.gt, CompareOp.GE: operator.ge,
-    CompareOp.EQ: operator.eq, CompareOp.NE: operator.ne}
+    CompareOp.LT: operator.lt,
+    CompareOp.LE: operator.le,
+    CompareOp.GT: operator.gt,
+    CompareOp.GE: operator.ge,
+    CompareOp.EQ: operator.eq,
+    CompareOp.NE: operator.ne,
+}
 
 
 __all__ = ["ARITHMETIC", "FREE", "MEMORY", "BinaryOp", "CompareOp", "OpKind"]

@@ -21,8 +21,10 @@ from hls.hw.ops import ARITHMETIC, MEMORY, OpKind
 def format_schedule(hw: Hardware) -> str:
     """Return the schedule of `hw` as text (the same design always prints the same)."""
     mul = "unlimited" if hw.limits.multipliers is None else str(hw.limits.multipliers)
-    lines = [f"hardware {hw.fn.name}: {len(hw.states)} states, latency {hw.latency}, clock {hw.timing.clock_ns} ns, "
-             f"multipliers {mul}"]
+    lines = [
+        f"hardware {hw.fn.name}: {len(hw.states)} states, latency {hw.latency}, clock {hw.timing.clock_ns} ns, "
+        f"multipliers {mul}"
+    ]
     for m in hw.memories.values():
         for b in m.banks:
             use = "/".join(x for x, on in (("read", m.reads), ("write", m.writes)) if on) or "unused"
@@ -46,8 +48,7 @@ def _target(label: Label | None) -> str:
 def _state(st: State, names: dict[int, str]) -> str:
     if st.index in (0, 1):
         return f"state {st.index}: {'idle' if st.index == 0 else 'done'}"
-    what = f"block {names[id(st.block)]} cycle {st.cycle}" if st.block is not None else \
-        f"pipeline {names[id(st.pipe)]}"
+    what = f"block {names[id(st.block)]} cycle {st.cycle}" if st.block is not None else f"pipeline {names[id(st.pipe)]}"
     if st.cond is not None:
         return f"state {st.index}: {what} -> {_target(st.if_true)} if {_operand(st.cond)} else {_target(st.if_false)}"
     return f"state {st.index}: {what} -> {_target(st.goto)}"
@@ -59,8 +60,10 @@ def _block(blk: Block, name: str) -> list[str]:
 
 
 def _pipeline(p: Pipeline) -> list[str]:
-    lines = [f"pipeline {p.name} (line {p.loc.line}): II={p.ii} (asked {p.ii_asked}), depth {p.depth}, "
-             f"drain {p.drain}" + (f"; {p.reason}" if p.reason else "")]
+    lines = [
+        f"pipeline {p.name} (line {p.loc.line}): II={p.ii} (asked {p.ii_asked}), depth {p.depth}, "
+        f"drain {p.drain}" + (f"; {p.reason}" if p.reason else "")
+    ]
     for lv in p.levels:
         start = "entry" if lv.start is None else str(lv.start)
         lines.append(f"  level {lv.var}: from {start} to {lv.stop} step {lv.step}")
@@ -82,8 +85,7 @@ def _cycles(g: Graph, length: int, ii: int | None) -> list[str]:
 
 
 def _edges(g: Graph) -> list[str]:
-    return [f"  edge %{e.src.id} -> %{e.dst.id}: latency {e.latency}, distance {e.distance} ({e.why})"
-            for e in g.edges]
+    return [f"  edge %{e.src.id} -> %{e.dst.id}: latency {e.latency}, distance {e.distance} ({e.why})" for e in g.edges]
 
 
 def _op(o: Op) -> str:

@@ -30,8 +30,13 @@ class SimulationTimeout(RuntimeError):
     """The design did not raise `done` within the cycle budget (a deadlock or a too-small budget)."""
 
 
-def run_myhdl(design: Any, scalars: dict[str, int], images: dict[str, np.ndarray], max_cycles: int,
-              vcd: str | os.PathLike[str] | None = None) -> tuple[dict[str, np.ndarray], int | None, int]:
+def run_myhdl(
+    design: Any,
+    scalars: dict[str, int],
+    images: dict[str, np.ndarray],
+    max_cycles: int,
+    vcd: str | os.PathLike[str] | None = None,
+) -> tuple[dict[str, np.ndarray], int | None, int]:
     """Simulate `design` from reset to `done`: (the final bank images, the return value, the cycles after start)."""
     from myhdl import Simulation, StopSimulation, delay, instance
 
@@ -44,9 +49,15 @@ def run_myhdl(design: Any, scalars: dict[str, int], images: dict[str, np.ndarray
     for b in banks:
         mem = design.memories[b.array]
         for p in range(b.ports):
-            ports.append((b, sig[f"{b.prefix}_addr{p}"], sig.get(f"{b.prefix}_rdata{p}"),
-                          sig.get(f"{b.prefix}_wdata{p}") if mem.writes else None,
-                          sig.get(f"{b.prefix}_we{p}") if mem.writes else None))
+            ports.append(
+                (
+                    b,
+                    sig[f"{b.prefix}_addr{p}"],
+                    sig.get(f"{b.prefix}_rdata{p}"),
+                    sig.get(f"{b.prefix}_wdata{p}") if mem.writes else None,
+                    sig.get(f"{b.prefix}_we{p}") if mem.writes else None,
+                )
+            )
     clk, rst, start, done = sig["clk"], sig["rst"], sig["start"], sig["done"]
     state: dict[str, Any] = {"cycles": 0, "timeout": False}
 
@@ -104,8 +115,9 @@ def run_myhdl(design: Any, scalars: dict[str, int], images: dict[str, np.ndarray
                 Path(vcd).parent.mkdir(parents=True, exist_ok=True)
                 shutil.move(Path(tmp) / "wave.vcd", vcd)
     if state["timeout"]:
-        raise SimulationTimeout(f"{design.top}: done not raised after {max_cycles} cycles (a deadlock, or raise "
-                                "max_cycles)")
+        raise SimulationTimeout(
+            f"{design.top}: done not raised after {max_cycles} cycles (a deadlock, or raise max_cycles)"
+        )
     out = {b.prefix: np.array(mems[b.prefix], dtype=object) for b in banks}
     ret = state.get("ret")
     return out, ret, state["cycles"]

@@ -46,8 +46,10 @@ def verify_schedule(hw: Hardware, stage: str) -> None:
     problems = schedule_problems(hw)
     if problems:
         more = f"\n  ... and {len(problems) - SHOWN} more" if len(problems) > SHOWN else ""
-        raise ScheduleError(f"the schedule of `{hw.fn.name}` after stage `{stage}` breaks {len(problems)} rule(s) "
-                            "(a compiler bug):\n" + "\n".join(f"  {p}" for p in problems[:SHOWN]) + more)
+        raise ScheduleError(
+            f"the schedule of `{hw.fn.name}` after stage `{stage}` breaks {len(problems)} rule(s) "
+            "(a compiler bug):\n" + "\n".join(f"  {p}" for p in problems[:SHOWN]) + more
+        )
 
 
 def schedule_problems(hw: Hardware) -> list[str]:
@@ -88,11 +90,19 @@ def _region(hw: Hardware, g: Graph, where: str, length: int, ii: int | None, por
             if a.kind in FREE:
                 continue
             if o.time < a.ready:
-                bad(o, "dependence", f"starts in cycle {o.time}, but operand {_name(a)} (cycle {a.time}, latency "
-                                     f"{a.latency}) is ready in cycle {a.ready}")
+                bad(
+                    o,
+                    "dependence",
+                    f"starts in cycle {o.time}, but operand {_name(a)} (cycle {a.time}, latency "
+                    f"{a.latency}) is ready in cycle {a.ready}",
+                )
             elif o.time == a.time and a.latency == 0 and o.start + EPS < a.start + a.delay:
-                bad(o, "chaining", f"starts at {o.start:.2f} ns in cycle {o.time}, before operand {_name(a)} ends "
-                                   f"at {a.start + a.delay:.2f} ns")
+                bad(
+                    o,
+                    "chaining",
+                    f"starts at {o.start:.2f} ns in cycle {o.time}, before operand {_name(a)} ends "
+                    f"at {a.start + a.delay:.2f} ns",
+                )
         if o.start < 0 or (o.start > EPS and o.start + o.delay > clock + EPS):
             bad(o, "chaining", f"runs from {o.start:.2f} to {o.start + o.delay:.2f} ns, past the {clock} ns clock")
     for e in g.edges:
@@ -104,8 +114,12 @@ def _region(hw: Hardware, g: Graph, where: str, length: int, ii: int | None, por
         slack = e.dst.time + e.distance * (ii or 0) - (e.src.time + e.latency)
         if slack < 0:
             carried = f" + {e.distance} * II={ii}" if e.distance else ""
-            bad(e.dst, "edge", f"cycle {e.dst.time}{carried} is before {_name(e.src)}'s cycle {e.src.time} + latency "
-                               f"{e.latency} ({e.why})")
+            bad(
+                e.dst,
+                "edge",
+                f"cycle {e.dst.time}{carried} is before {_name(e.src)}'s cycle {e.src.time} + latency "
+                f"{e.latency} ({e.why})",
+            )
     out += _resources(hw, g, where, ii, ports)
     return out
 
@@ -131,11 +145,15 @@ def _resources(hw: Hardware, g: Graph, where: str, ii: int | None, ports: dict[s
             if o.kind not in MEMORY:
                 out.append(f"{where}: {_name(o)}: resource: only loads and stores use bank `{res}`")
             elif not 0 <= o.port < ports.get(res, 0):
-                out.append(f"{where}: {_name(o)}: resource: port {o.port} of bank `{res}`, which has "
-                           f"{ports.get(res, 0)} port(s)")
+                out.append(
+                    f"{where}: {_name(o)}: resource: port {o.port} of bank `{res}`, which has "
+                    f"{ports.get(res, 0)} port(s)"
+                )
             elif o.port in taken:
-                out.append(f"{where}: {_name(o)}: resource: port {o.port} of bank `{res}` is also used by "
-                           f"{_name(taken[o.port])} in {slot_name} {slot}")
+                out.append(
+                    f"{where}: {_name(o)}: resource: port {o.port} of bank `{res}` is also used by "
+                    f"{_name(taken[o.port])} in {slot_name} {slot}"
+                )
             else:
                 taken[o.port] = o
     return out
@@ -169,8 +187,10 @@ def _branch(hw: Hardware, blk: Block, where: str) -> list[str]:
     if cond is None or not last or last[0].cond is None:
         return []
     if cond.kind not in FREE and cond.ready > blk.length - 1:
-        return [f"{where}: {_name(cond)}: branch: ready in cycle {cond.ready}, after the block's last cycle "
-                f"{blk.length - 1}"]
+        return [
+            f"{where}: {_name(cond)}: branch: ready in cycle {cond.ready}, after the block's last cycle "
+            f"{blk.length - 1}"
+        ]
     return []
 
 

@@ -25,17 +25,29 @@ from hls.types import ArrayType, BoolType, FloatType, IntType, ScalarType, decod
 __all__ = ["run"]
 
 _ARITH: dict[str, Callable[[Any, Any], Any]] = {
-    "+": operator.add, "-": operator.sub, "*": operator.mul, "&": operator.and_, "|": operator.or_,
-    "^": operator.xor, "//": operator.floordiv, "%": operator.mod,
+    "+": operator.add,
+    "-": operator.sub,
+    "*": operator.mul,
+    "&": operator.and_,
+    "|": operator.or_,
+    "^": operator.xor,
+    "//": operator.floordiv,
+    "%": operator.mod,
 }
 _CMP: dict[str, Callable[[Any, Any], bool]] = {
-    "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq, "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "==": operator.eq,
+    "!=": operator.ne,
 }
 _FLOAT_FNS = {"exp": np.exp, "log": np.log, "sqrt": np.sqrt}
 
 
-def run(fn: ir.Function, args: dict[str, Any], callees: dict[str, ir.Function] | None = None,
-        check_types: bool = True) -> Any:
+def run(
+    fn: ir.Function, args: dict[str, Any], callees: dict[str, ir.Function] | None = None, check_types: bool = True
+) -> Any:
     """Run `fn` on `args` (parameter name -> numpy array, written in place, or scalar); return its value.
 
     `callees` maps the IR names of called functions to their IR. The return
@@ -67,8 +79,9 @@ def _store_value(value: Any, t: ScalarType) -> Any:
 class _Frame:
     """One activation of a function: its scalars, arrays and tables."""
 
-    def __init__(self, fn: ir.Function, args: dict[str, Any], callees: dict[str, ir.Function],
-                 check_types: bool) -> None:
+    def __init__(
+        self, fn: ir.Function, args: dict[str, Any], callees: dict[str, ir.Function], check_types: bool
+    ) -> None:
         self.fn = fn
         self.callees = callees
         self.check_types = check_types
@@ -84,17 +97,27 @@ class _Frame:
                 self.arrays[p.name] = value
                 self.elems[p.name] = p.type.elem
             else:
-                self.scalars[p.name] = _float(value, p.type) if isinstance(p.type, FloatType) else \
-                    _store_value(value, p.type)
+                self.scalars[p.name] = (
+                    _float(value, p.type) if isinstance(p.type, FloatType) else _store_value(value, p.type)
+                )
         for t in fn.tables:
             self.arrays[t.name] = np.array(t.values, dtype=numpy_dtype(t.elem)).reshape(t.shape)
         for x in fn.locals:
             if not x.scope:
                 self.scalars[x.name] = _zero(x.type)
         self.eval_fns: dict[type, Callable[[Any], Any]] = {
-            ir.Const: self.const, ir.Var: self.var, ir.Dim: self.dim, ir.Load: self.load, ir.BinOp: self.binop,
-            ir.UnaryOp: self.unary, ir.Compare: self.compare, ir.Logical: self.logical, ir.Select: self.select,
-            ir.Cast: self.cast, ir.Intrinsic: self.intrinsic, ir.Call: self.call,
+            ir.Const: self.const,
+            ir.Var: self.var,
+            ir.Dim: self.dim,
+            ir.Load: self.load,
+            ir.BinOp: self.binop,
+            ir.UnaryOp: self.unary,
+            ir.Compare: self.compare,
+            ir.Logical: self.logical,
+            ir.Select: self.select,
+            ir.Cast: self.cast,
+            ir.Intrinsic: self.intrinsic,
+            ir.Call: self.call,
         }
         self.result: Any = None
 
@@ -236,4 +259,3 @@ class _Frame:
         for p, a in zip(callee.params, e.args):
             args[p.name] = self.arrays[a.array] if isinstance(a, ir.ArrayArg) else self.eval(a)
         return _Frame(callee, args, self.callees, self.check_types).run()
-

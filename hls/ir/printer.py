@@ -34,8 +34,10 @@ def _block(stmts: tuple[ir.Stmt, ...], depth: int, out: list[str]) -> None:
             out.append(f"{pad}{s.name} = zeros({s.type.elem.name}, {_args(s.dims)})")
         elif isinstance(s, ir.For):
             extra = f", ii={s.ii}" if s.ii else f", factor={s.factor}" if s.factor else ""
-            out.append(f"{pad}for {s.var} in {s.kind}({format_expr(s.start)}, {format_expr(s.stop)}, "
-                       f"{format_expr(s.step)}{extra}):")
+            out.append(
+                f"{pad}for {s.var} in {s.kind}({format_expr(s.start)}, {format_expr(s.stop)}, "
+                f"{format_expr(s.step)}{extra}):"
+            )
             _block(s.body, depth + 1, out)
         elif isinstance(s, ir.While):
             out.append(f"{pad}while {format_expr(s.cond)}:")

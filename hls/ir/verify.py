@@ -109,8 +109,7 @@ class _Verifier:
 
     # ---- statements ----------------------------------------------------------
 
-    def block(self, stmts: tuple[ir.Stmt, ...], loops: frozenset[str], in_pipeline: bool,
-              top: bool = False) -> None:
+    def block(self, stmts: tuple[ir.Stmt, ...], loops: frozenset[str], in_pipeline: bool, top: bool = False) -> None:
         for k, s in enumerate(stmts):
             if isinstance(s, ir.Return) and not (top and k == len(stmts) - 1 and self.fn.ret is not None):
                 self.fail("`return` is only allowed as the last statement of a function with a return type", s.loc)
@@ -171,8 +170,7 @@ class _Verifier:
 
     # ---- expressions ---------------------------------------------------------
 
-    def access(self, array: str, indices: tuple[ir.Expr, ...], loc: ir.Loc,
-               loops: frozenset[str]) -> None:
+    def access(self, array: str, indices: tuple[ir.Expr, ...], loc: ir.Loc, loops: frozenset[str]) -> None:
         if array not in self.arrays:
             self.fail(f"`{array}` is not an array", loc)
         if len(indices) != self.arrays[array].rank:

@@ -18,8 +18,19 @@ from hls.ir import verify as _verifier
 from hls.ir.printer import format_function
 from hls.passes import bind, bitwidth, constfold, ifconvert, inline, unroll
 
-__all__ = ["PASSES", "Pass", "bind", "bitwidth", "collect_callees", "constfold", "dump_requested", "ifconvert",
-           "inline", "run_all", "unroll"]
+__all__ = [
+    "PASSES",
+    "Pass",
+    "bind",
+    "bitwidth",
+    "collect_callees",
+    "constfold",
+    "dump_requested",
+    "ifconvert",
+    "inline",
+    "run_all",
+    "unroll",
+]
 
 
 @dataclass(frozen=True)
@@ -62,8 +73,9 @@ def dump_requested(name: str, dump: str | None = None) -> bool:
     return "all" in names or name in names
 
 
-def run_all(kernel: Any, params: dict[str, Any], verify: bool = False, dump: str | None = None,
-            out: TextIO | None = None) -> ir.Function:
+def run_all(
+    kernel: Any, params: dict[str, Any], verify: bool = False, dump: str | None = None, out: TextIO | None = None
+) -> ir.Function:
     """Run PASSES on `kernel` (a Kernel) with `params` bound; run the verifier after each pass when `verify`.
 
     `dump` (default: the ATTNHLS_DUMP_IR environment variable) names the

@@ -11,8 +11,23 @@ from hls.ir import nodes as ir
 from hls.ir.walk import expr_children, map_blocks, statements, stmt_exprs
 from hls.types import BoolType, FloatType, ScalarType, bool_
 
-__all__ = ["NameSupply", "assigned", "const", "contains", "function_names", "join_types", "map_expr", "map_stmts",
-           "may_raise", "raises_itself", "stmt_exprs", "subexprs", "with_children", "with_exprs", "zero"]
+__all__ = [
+    "NameSupply",
+    "assigned",
+    "const",
+    "contains",
+    "function_names",
+    "join_types",
+    "map_expr",
+    "map_stmts",
+    "may_raise",
+    "raises_itself",
+    "stmt_exprs",
+    "subexprs",
+    "with_children",
+    "with_exprs",
+    "zero",
+]
 
 
 def const(value: int, loc: ir.Loc, t: ScalarType | None = None) -> ir.Const:
@@ -75,8 +90,9 @@ def with_exprs(s: ir.Stmt, exprs: tuple[ir.Expr, ...]) -> ir.Stmt:
         return dataclasses.replace(s, value=exprs[0])
     if isinstance(s, ir.Store):
         n = len(s.indices)
-        return dataclasses.replace(s, indices=exprs[:n], value=exprs[n],
-                                   pred=exprs[n + 1] if s.pred is not None else None)
+        return dataclasses.replace(
+            s, indices=exprs[:n], value=exprs[n], pred=exprs[n + 1] if s.pred is not None else None
+        )
     if isinstance(s, ir.For):
         # NOTE: every rewrite maps a constant to a constant, so the step stays one (verify checks it after each pass)
         return dataclasses.replace(s, start=exprs[0], stop=exprs[1], step=cast(ir.Const, exprs[2]))

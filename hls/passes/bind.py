@@ -32,8 +32,11 @@ def run(fn: ir.Function, params: dict[str, Any]) -> ir.Function:
         _check_value(fn, name, value, symbols, scalars)
     for sym, (p, _axis) in symbols.items():
         if sym not in params:
-            raise KernelError(f"dim `{sym}` of array `{p.name}` is not bound", p.loc,
-                              f"pass {sym}=... to lower(), e.g. lower(kernel, {sym}=16)")
+            raise KernelError(
+                f"dim `{sym}` of array `{p.name}` is not bound",
+                p.loc,
+                f"pass {sym}=... to lower(), e.g. lower(kernel, {sym}=16)",
+            )
     consts = {name: int(params[name]) for name in scalars if name in params}
     new_params = tuple(_bind_param(p, params) for p in fn.params if p.name not in consts)
     arrays = {p.name: p.type for p in new_params if isinstance(p.type, ArrayType)}
@@ -59,26 +62,37 @@ def _dim_symbols(fn: ir.Function) -> dict[str, tuple[ir.Param, int]]:
     return out
 
 
-def _check_value(fn: ir.Function, name: str, value: Any, symbols: dict[str, tuple[ir.Param, int]],
-                 scalars: dict[str, ir.Param]) -> None:
+def _check_value(
+    fn: ir.Function, name: str, value: Any, symbols: dict[str, tuple[ir.Param, int]], scalars: dict[str, ir.Param]
+) -> None:
     if name not in symbols and name not in scalars:
         known = sorted(symbols) + sorted(scalars)
-        raise KernelError(f"`{name}` is neither a dim symbol nor a scalar parameter of this kernel", fn.loc,
-                          f"bind one of: {', '.join(known)}" if known else "this kernel takes no parameters to bind")
+        raise KernelError(
+            f"`{name}` is neither a dim symbol nor a scalar parameter of this kernel",
+            fn.loc,
+            f"bind one of: {', '.join(known)}" if known else "this kernel takes no parameters to bind",
+        )
     p = scalars.get(name)
     if p is not None and isinstance(p.type, BoolType) and isinstance(value, bool):
         return
     if not is_int(value):
-        raise KernelError(f"`{name}` must be bound to an int, got {value!r}", (p or symbols[name][0]).loc,
-                          f"pass an integer, e.g. {name}=16")
+        raise KernelError(
+            f"`{name}` must be bound to an int, got {value!r}",
+            (p or symbols[name][0]).loc,
+            f"pass an integer, e.g. {name}=16",
+        )
     if name in symbols and not 0 <= value <= MAX_DIM:
-        raise KernelError(f"dim `{name}` = {value} is outside 0..{MAX_DIM}", symbols[name][0].loc,
-                          "pass a non-negative array size")
+        raise KernelError(
+            f"dim `{name}` = {value} is outside 0..{MAX_DIM}", symbols[name][0].loc, "pass a non-negative array size"
+        )
     if p is not None:
         t = int_or_bool(p.type)  # NOTE: `scalars` holds no arrays, and _reject_floats has run
         if not t.lo <= value <= t.hi:
-            raise KernelError(f"`{name}` = {value} does not fit its type {t.name} ({t.lo}..{t.hi})",
-                              p.loc, f"pass a value in {t.lo}..{t.hi}")
+            raise KernelError(
+                f"`{name}` = {value} does not fit its type {t.name} ({t.lo}..{t.hi})",
+                p.loc,
+                f"pass a value in {t.lo}..{t.hi}",
+            )
 
 
 def _bind_param(p: ir.Param, params: dict[str, Any]) -> ir.Param:
@@ -90,6 +104,7 @@ def _bind_param(p: ir.Param, params: dict[str, Any]) -> ir.Param:
 
 def _reject_floats(fn: ir.Function) -> None:
     """Raise KernelError at the first float in `fn`: a parameter, local, table, local array or expression."""
+
     def fail(what: str, loc: ir.Loc) -> None:
         raise KernelError(f"floats cannot be lowered to hardware: {what}", loc, _FLOAT_FIX)
 

@@ -34,11 +34,24 @@ __all__ = ["fold", "run"]
 Env = dict[str, ir.Const]
 
 _ARITH: dict[str, Callable[[int, int], int]] = {
-    "+": operator.add, "-": operator.sub, "*": operator.mul, "&": operator.and_, "|": operator.or_,
-    "^": operator.xor, "//": operator.floordiv, "%": operator.mod, "<<": operator.lshift, ">>": operator.rshift,
+    "+": operator.add,
+    "-": operator.sub,
+    "*": operator.mul,
+    "&": operator.and_,
+    "|": operator.or_,
+    "^": operator.xor,
+    "//": operator.floordiv,
+    "%": operator.mod,
+    "<<": operator.lshift,
+    ">>": operator.rshift,
 }
 _CMP: dict[str, Callable[[int, int], bool]] = {
-    "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq, "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "==": operator.eq,
+    "!=": operator.ne,
 }
 
 
@@ -212,8 +225,11 @@ class _Folder:
                 if not _int_const(pred):
                     return []
                 pred = None
-            return [dataclasses.replace(s, indices=tuple(self.expr(i, env) for i in s.indices),
-                                        value=self.expr(s.value, env), pred=pred)]
+            return [
+                dataclasses.replace(
+                    s, indices=tuple(self.expr(i, env) for i in s.indices), value=self.expr(s.value, env), pred=pred
+                )
+            ]
         if isinstance(s, ir.If):
             return self.if_stmt(s, env)
         if isinstance(s, ir.For):
@@ -248,8 +264,11 @@ class _Folder:
         if a is not None and b is not None and not range(a, b, int(s.step.value)):
             return []
         scope = f"{s.var}@{s.loc.line}" if s.kind == "prange" else None
-        owned = {x.name: _zero(x.type, x.loc) for x in self.locals
-                 if scope and x.scope == scope and not isinstance(x.type, FloatType)}
+        owned = {
+            x.name: _zero(x.type, x.loc)
+            for x in self.locals
+            if scope and x.scope == scope and not isinstance(x.type, FloatType)
+        }
         killed = assigned(s.body) | set(owned) | {s.var}
         inner = {k: v for k, v in env.items() if k not in killed} | owned
         body = self.block(s.body, inner)

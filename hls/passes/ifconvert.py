@@ -93,8 +93,11 @@ class _Converter:
             if isinstance(s, ir.Assign):
                 t = self.types[s.name]
                 old = ir.Var(s.name, t, s.loc)
-                out.append(dataclasses.replace(
-                    s, value=ir.Select(pred, s.value, old, join_types(ir.value_type(s.value), t), s.loc)))
+                out.append(
+                    dataclasses.replace(
+                        s, value=ir.Select(pred, s.value, old, join_types(ir.value_type(s.value), t), s.loc)
+                    )
+                )
             elif isinstance(s, ir.Store):
                 both = pred if s.pred is None else ir.Logical("and", pred, s.pred, bool_, s.loc)
                 out.append(dataclasses.replace(s, pred=both))

@@ -124,9 +124,13 @@ class _Renamer:
         if isinstance(e, ir.Dim) and e.array in self.arrays:
             return dataclasses.replace(e, array=self.arrays[e.array])
         if isinstance(e, ir.Call):
-            return dataclasses.replace(e, args=tuple(
-                dataclasses.replace(a, array=self.arrays.get(a.array, a.array)) if isinstance(a, ir.ArrayArg) else a
-                for a in e.args))
+            return dataclasses.replace(
+                e,
+                args=tuple(
+                    dataclasses.replace(a, array=self.arrays.get(a.array, a.array)) if isinstance(a, ir.ArrayArg) else a
+                    for a in e.args
+                ),
+            )
         return e
 
 
@@ -158,8 +162,9 @@ class _Inliner:
 
     def run(self) -> ir.Function:
         body = self.block(self.fn.body, "")
-        return dataclasses.replace(self.fn, body=body, locals=tuple(self.locals), tables=tuple(self.tables.values()),
-                                   callees=())
+        return dataclasses.replace(
+            self.fn, body=body, locals=tuple(self.locals), tables=tuple(self.tables.values()), callees=()
+        )
 
     def new_local(self, base: str, t: ScalarType, scope: str, loc: ir.Loc) -> str:
         name = self.names.fresh(base)
@@ -243,8 +248,11 @@ class _Inliner:
                 pre += saved
                 kids.append(k)
             return pre, with_children(e, tuple(kids))
-        raise KernelError("a kernel call here would change the order in which this expression is evaluated",
-                          e.loc, "assign the call's result to a local on its own line first")
+        raise KernelError(
+            "a kernel call here would change the order in which this expression is evaluated",
+            e.loc,
+            "assign the call's result to a local on its own line first",
+        )
 
     def lift_logical(self, e: ir.Logical, scope: str) -> tuple[list[ir.Stmt], ir.Expr]:
         """`a and f()`: run the call only when `a` lets it run."""
@@ -253,21 +261,30 @@ class _Inliner:
         t = self.new_local("cond", bool_, scope, e.loc)
         var = ir.Var(t, bool_, e.loc)
         test = var if e.op == "and" else ir.UnaryOp("not", var, bool_, e.loc)
-        stmts: list[ir.Stmt] = [ir.Assign(t, lhs, e.loc),
-                                ir.If(test, tuple(rhs_pre) + (ir.Assign(t, rhs, e.loc),), (), e.loc)]
+        stmts: list[ir.Stmt] = [
+            ir.Assign(t, lhs, e.loc),
+            ir.If(test, tuple(rhs_pre) + (ir.Assign(t, rhs, e.loc),), (), e.loc),
+        ]
         return pre + stmts, var
 
     def lift_select(self, e: ir.Select, scope: str) -> tuple[list[ir.Stmt], ir.Expr]:
         """`f() if c else g()`: run only the chosen branch's calls."""
         if not _storable(e.type):
-            raise KernelError(f"a kernel call in a conditional expression of {e.type.width} bits", e.loc,
-                              "assign each branch's value to a local under an `if` first")
+            raise KernelError(
+                f"a kernel call in a conditional expression of {e.type.width} bits",
+                e.loc,
+                "assign each branch's value to a local under an `if` first",
+            )
         pre, cond = self.lift(e.cond, scope)
         then_pre, then = self.lift(e.then, scope)
         else_pre, orelse = self.lift(e.orelse, scope)
         r = self.new_local("sel", e.type, scope, e.loc)
-        branch = ir.If(cond, tuple(then_pre) + (ir.Assign(r, then, e.loc),),
-                       tuple(else_pre) + (ir.Assign(r, orelse, e.loc),), e.loc)
+        branch = ir.If(
+            cond,
+            tuple(then_pre) + (ir.Assign(r, then, e.loc),),
+            tuple(else_pre) + (ir.Assign(r, orelse, e.loc),),
+            e.loc,
+        )
         return pre + [branch], ir.Var(r, e.type, e.loc)
 
     # ---- one call site ---------------------------------------------------------
@@ -297,8 +314,11 @@ class _Inliner:
         for x in g.locals:
             own = renamer.scopes.get(x.scope, scope) if x.scope else scope
             self.locals.append(ir.Local(scalars[x.name], x.type, own, x.loc))
-        zeroed = [ir.Assign(scalars[x.name], zero(x.type, call.loc), call.loc)
-                  for x in g.locals if not x.scope and x.name in _read_before_assigned(g)]
+        zeroed = [
+            ir.Assign(scalars[x.name], zero(x.type, call.loc), call.loc)
+            for x in g.locals
+            if not x.scope and x.name in _read_before_assigned(g)
+        ]
         result = None
         ret = body[-1] if body else None
         if isinstance(ret, ir.Return):

@@ -63,8 +63,9 @@ class _Unroller:
         start, stop, step = fold(s.start), fold(s.stop), int(s.step.value)
         if not isinstance(start, ir.Const) or not isinstance(stop, ir.Const):
             if s.factor is None:
-                raise KernelError("unroll needs constant bounds", s.loc,
-                                  "bind the dims with lower(..., D=16) or give factor=")
+                raise KernelError(
+                    "unroll needs constant bounds", s.loc, "bind the dims with lower(..., D=16) or give factor="
+                )
             return self.unroll_dynamic(dataclasses.replace(s, start=start, stop=stop), s.factor, copies, scope)
         iters = range(int(start.value), int(stop.value), step)
         factor = min(s.factor or len(iters), len(iters)) or 1
@@ -74,8 +75,16 @@ class _Unroller:
         out: list[ir.Stmt] = []
         rest = iters
         if looped:
-            out.append(self.main_loop(s, const(iters.start, s.start.loc), const(iters.start + main * step, s.stop.loc),
-                                      factor, copies, scope))
+            out.append(
+                self.main_loop(
+                    s,
+                    const(iters.start, s.start.loc),
+                    const(iters.start + main * step, s.stop.loc),
+                    factor,
+                    copies,
+                    scope,
+                )
+            )
             rest = iters[main:]
         for v in rest:
             out.extend(self.block(_with_value(s.body, s.var, v), copies * factor, scope))
@@ -87,8 +96,15 @@ class _Unroller:
         body: list[ir.Stmt] = []
         for k in range(factor):
             body.extend(_substitute(s.body, s.var, k * step))
-        return dataclasses.replace(s, start=start, stop=stop, step=const(step * factor, s.step.loc), kind="range",
-                                   factor=None, body=self.block(tuple(body), copies * factor, scope))
+        return dataclasses.replace(
+            s,
+            start=start,
+            stop=stop,
+            step=const(step * factor, s.step.loc),
+            kind="range",
+            factor=None,
+            body=self.block(tuple(body), copies * factor, scope),
+        )
 
     def unroll_dynamic(self, s: ir.For, factor: int, copies: int, scope: str) -> list[ir.Stmt]:
         """Unroll by `factor` (s.factor) with run-time bounds: a loop over whole groups, then a loop over the rest."""
@@ -115,15 +131,19 @@ class _Unroller:
         span = _arith("*", _arith("//", trips, const(factor, loc), loc), const(factor * step, loc), loc)
         bound_type = narrowest_int(min(lo_t.lo, hi_t.lo), max(lo_t.hi, hi_t.hi))
         end = ir.Cast(_arith("+", lo, span, loc), bound_type, loc)  # NOTE: between lo and hi: the cast never wraps
-        rest = dataclasses.replace(s, start=end, stop=hi, kind="range", factor=None,
-                                   body=self.block(s.body, copies, scope))
+        rest = dataclasses.replace(
+            s, start=end, stop=hi, kind="range", factor=None, body=self.block(s.body, copies, scope)
+        )
         return pre + [self.main_loop(s, lo, end, factor, copies, scope), rest]
 
 
 def _check_copies(s: ir.For, made: int) -> None:
     if made > MAX_COPIES:
-        raise KernelError(f"unrolling this loop makes {made} copies of its body, over the limit of {MAX_COPIES}",
-                          s.loc, "unroll by a smaller factor (factor=...), or pipeline the loop")
+        raise KernelError(
+            f"unrolling this loop makes {made} copies of its body, over the limit of {MAX_COPIES}",
+            s.loc,
+            "unroll by a smaller factor (factor=...), or pipeline the loop",
+        )
 
 
 def _arith(op: str, a: ir.Expr, b: ir.Expr, loc: ir.Loc) -> ir.Expr:
@@ -159,12 +179,18 @@ def _fix_allocs(body: tuple[ir.Stmt, ...]) -> tuple[ir.Stmt, ...]:
             dims = tuple(fold(d) for d in s.dims)
             consts = tuple(d for d in dims if isinstance(d, ir.Const))
             if len(consts) != len(dims):
-                raise KernelError(f"local array `{s.name}` needs constant sizes in hardware", s.loc,
-                                  "size it with constants or dims bound by lower(..., N=64)")
+                raise KernelError(
+                    f"local array `{s.name}` needs constant sizes in hardware",
+                    s.loc,
+                    "size it with constants or dims bound by lower(..., N=64)",
+                )
             shape = tuple(int(d.value) for d in consts)
             if sizes.setdefault(s.name, shape) != shape:
-                raise KernelError(f"local array `{s.name}` has different sizes in unrolled copies", s.loc,
-                                  "give it a size that does not depend on the unrolled loop")
+                raise KernelError(
+                    f"local array `{s.name}` has different sizes in unrolled copies",
+                    s.loc,
+                    "give it a size that does not depend on the unrolled loop",
+                )
     if not sizes and not any(isinstance(e, ir.Dim) for e in subexprs(body)):
         return body
 
@@ -176,8 +202,9 @@ def _fix_allocs(body: tuple[ir.Stmt, ...]) -> tuple[ir.Stmt, ...]:
     def alloc(s: ir.Stmt) -> ir.Stmt:
         if isinstance(s, ir.Alloc):
             shape = sizes[s.name]
-            return dataclasses.replace(s, dims=tuple(const(v, d.loc) for v, d in zip(shape, s.dims)),
-                                       type=ArrayType(s.type.elem, shape))
+            return dataclasses.replace(
+                s, dims=tuple(const(v, d.loc) for v, d in zip(shape, s.dims)), type=ArrayType(s.type.elem, shape)
+            )
         return map_blocks(s, lambda b: tuple(alloc(x) for x in b))
 
     return tuple(alloc(s) for s in map_stmts(body, node))

@@ -48,8 +48,14 @@ def publish_dir(tmp: Path, final: Path) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def run_tool(argv: Sequence[str | Path], *, what: str, cwd: Path | None = None, env: dict | None = None,
-             timeout: float | None = None) -> subprocess.CompletedProcess:
+def run_tool(
+    argv: Sequence[str | Path],
+    *,
+    what: str,
+    cwd: Path | None = None,
+    env: dict | None = None,
+    timeout: float | None = None,
+) -> subprocess.CompletedProcess:
     """Run a tool, capturing its output; a non-zero exit raises ToolError with the tail of what it printed."""
     proc = subprocess.run([str(a) for a in argv], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
     if proc.returncode != 0:

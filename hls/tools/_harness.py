@@ -239,8 +239,10 @@ def driver_source(prefix: str, iface: Interface, trace: bool = False) -> str:
 
     trace: the driver of a tracing build (a context of its own, a `Wave`, an entry point taking the VCD path).
     """
-    rams = [f"    attnhls::Ram ram{i}{{{b.depth}, {b.width}, {str(b.signed).lower()}, {b.ports}}};  // {b.prefix}"
-            for i, b in enumerate(iface.banks)]
+    rams = [
+        f"    attnhls::Ram ram{i}{{{b.depth}, {b.width}, {str(b.signed).lower()}, {b.ports}}};  // {b.prefix}"
+        for i, b in enumerate(iface.banks)
+    ]
     scalars = [f"        top.{s.name} = attnhls::low_bits(in.next(), {s.width});" for s in iface.scalars]
     sample: list[str] = []
     drive: list[str] = []
@@ -251,8 +253,9 @@ def driver_source(prefix: str, iface: Interface, trace: bool = False) -> str:
                 sample.append(f"        ram{i}.we[{p}] = top.{bank.port_name('we', p)};")
                 sample.append(f"        ram{i}.wdata[{p}] = top.{bank.port_name('wdata', p)};")
             if bank.reads:
-                drive.append(f"        top.{bank.port_name('rdata', p)} = attnhls::low_bits(ram{i}.rdata[{p}], "
-                             f"{bank.width});")
+                drive.append(
+                    f"        top.{bank.port_name('rdata', p)} = attnhls::low_bits(ram{i}.rdata[{p}], {bank.width});"
+                )
     ret = f"return {_port_read(iface.ret)};" if iface.ret is not None else "return 0;"
     ram_list = ", ".join(f"&ram{i}" for i in range(len(iface.banks)))
     if trace:
@@ -272,8 +275,9 @@ def driver_source(prefix: str, iface: Interface, trace: bool = False) -> str:
         *context,
         top,
         *rams,
-        f"    attnhls::Ram* rams[{len(iface.banks)}] = {{{ram_list}}};" if iface.banks else
-        "    std::vector<attnhls::Ram*> rams;",
+        f"    attnhls::Ram* rams[{len(iface.banks)}] = {{{ram_list}}};"
+        if iface.banks
+        else "    std::vector<attnhls::Ram*> rams;",
         *wave,
         "",
         "    void set_scalars(attnhls::Reader& in) {",
@@ -317,14 +321,25 @@ def main_source(prefixes: list[str], trace: bool = False) -> str:
     declarations = "\n".join(f"int attnhls_run_{p}({params});" for p in prefixes)
     table = ", ".join(f"attnhls_run_{p}" for p in prefixes)
     if trace:
-        call = ("        char vcd[4096];\n"
-                '        std::snprintf(vcd, sizeof vcd, "%s%llu.vcd", argv[3], (unsigned long long)j);\n'
-                "        kModules[module](&in, out, vcd);")
+        call = (
+            "        char vcd[4096];\n"
+            '        std::snprintf(vcd, sizeof vcd, "%s%llu.vcd", argv[3], (unsigned long long)j);\n'
+            "        kModules[module](&in, out, vcd);"
+        )
         usage, argc = "JOBS_IN RESULTS_OUT VCD_PREFIX", 4
     else:
         call, usage, argc = "        kModules[module](&in, out);", "JOBS_IN RESULTS_OUT", 3
-    return MAIN.format(infile="argv[1]", outfile="argv[2]", declarations=declarations, table=table,
-                       count=len(prefixes), runner_params=params, argc=argc, usage=usage, call=call)
+    return MAIN.format(
+        infile="argv[1]",
+        outfile="argv[2]",
+        declarations=declarations,
+        table=table,
+        count=len(prefixes),
+        runner_params=params,
+        argc=argc,
+        usage=usage,
+        call=call,
+    )
 
 
 def chunk_source(unities: list) -> str:
@@ -338,6 +353,7 @@ def chunk_source(unities: list) -> str:
 def unity_source(prefix: str, generated: list[str]) -> str:
     """One translation unit for a module: Verilator's generated .cpp files, then the driver."""
     includes = "\n".join(f'#include "{name}"' for name in generated)
-    return f"// attnhls: all of {prefix}'s Verilated C++ in one translation unit, then its driver.\n{includes}\n" \
-           f'#include "driver.cpp"\n'
-
+    return (
+        f"// attnhls: all of {prefix}'s Verilated C++ in one translation unit, then its driver.\n{includes}\n"
+        f'#include "driver.cpp"\n'
+    )

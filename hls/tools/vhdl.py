@@ -69,10 +69,12 @@ def check(vhdl: str, top: str, packages: Mapping[str, str] | None = None, std: s
             names.append(f"{name}.vhd")
         output = []
         for step in (["-a", *names], ["-e", top]):
-            proc = subprocess.run([ghdl, step[0], f"--std={std}", "--workdir=.", *step[1:]], cwd=tmp,
-                                  capture_output=True, text=True)
+            proc = subprocess.run(
+                [ghdl, step[0], f"--std={std}", "--workdir=.", *step[1:]], cwd=tmp, capture_output=True, text=True
+            )
             output += [line for line in (proc.stdout + proc.stderr).splitlines() if line.strip()]
             if proc.returncode != 0:
-                raise VHDLError(f"GHDL {'analysis' if step[0] == '-a' else 'elaboration'} of {top} failed:\n"
-                                + "\n".join(output))
+                raise VHDLError(
+                    f"GHDL {'analysis' if step[0] == '-a' else 'elaboration'} of {top} failed:\n" + "\n".join(output)
+                )
     return [line for line in output if "warning" in line.lower()]

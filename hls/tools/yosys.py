@@ -56,6 +56,7 @@ def summarize(cells: dict[str, int]) -> dict:
     LUT: LUT1..LUT6; FF: the FD* flip-flops; DSP: DSP48E1/E2; BRAM: RAMB18*/RAMB36* cells (as cells,
     a RAMB36 counting once); LUTRAM: RAM*M / RAM*X* distributed-RAM cells; CARRY: CARRY4/CARRY8.
     """
+
     def count(pred) -> int:
         return sum(n for name, n in cells.items() if pred(name))
 
@@ -86,13 +87,14 @@ def synth_xilinx(verilog: str, top: str, timeout: float = 1800) -> dict:
         return json.loads(path.read_text())
     with tempfile.TemporaryDirectory(prefix="attnhls-yosys-") as tmp:
         (Path(tmp) / f"{top}.v").write_text(verilog)
-        proc = subprocess.run([*command, "-q", "-p", script], cwd=tmp, capture_output=True, text=True,
-                              timeout=timeout)
+        proc = subprocess.run([*command, "-q", "-p", script], cwd=tmp, capture_output=True, text=True, timeout=timeout)
         stat = Path(tmp) / "stat.json"
         if proc.returncode != 0 or not stat.is_file():
             errors = [line for line in (proc.stdout + proc.stderr).splitlines() if "ERROR" in line]
-            raise ToolError(f"Yosys synth_xilinx of {top} failed (exit {proc.returncode}):\n"
-                            + "\n".join(errors or (proc.stdout + proc.stderr).splitlines()[-30:]))
+            raise ToolError(
+                f"Yosys synth_xilinx of {top} failed (exit {proc.returncode}):\n"
+                + "\n".join(errors or (proc.stdout + proc.stderr).splitlines()[-30:])
+            )
         report = json.loads(stat.read_text())
     cells = report["design"].get("num_cells_by_type", {})
     result = summarize({name.lstrip("\\$"): int(n) for name, n in cells.items()})
