@@ -14,6 +14,7 @@ import shutil
 import sys
 import time
 from importlib.metadata import entry_points
+from typing import Any
 
 import numpy as np
 
@@ -175,12 +176,14 @@ def cmd_lower(args: argparse.Namespace) -> int:
 
     kernel = load_kernel(args.target)
     t0 = time.perf_counter()
+    # Any: lower()'s `**params: int` takes the dims, but mypy would let a dict[str, int] fill its keyword options
+    dims: dict[str, Any] = _dims_for(kernel, args.dims)
     design = lower(
         kernel,
         clock_ns=args.clock_ns,
         multipliers=args.multipliers,
         strict_ii=args.strict_ii,
-        **_dims_for(kernel, args.dims),
+        **dims,
     )
     print(f"lowered in {time.perf_counter() - t0:.2f} s")
     if args.synth:  # before saving: the report files carry Yosys's figures

@@ -37,7 +37,7 @@ from hls.hw.ops import ARITHMETIC, OpKind
 from hls.hw.schedule import Limits
 from hls.hw.verify import verify_schedule
 from hls.lang import Kernel
-from hls.types import BoolType, decode_value
+from hls.types import ArrayType, BoolType, decode_value
 
 
 def lower(
@@ -226,6 +226,7 @@ class Design:
             "done": Signal(bool(0)),
         }
         for p in self.hw.params:
+            assert not isinstance(p.type, ArrayType)  # Hardware.params holds only the scalar parameters
             lo, hi = port_range(p.type)
             sig[f"p_{clean(p.name)}"] = Signal(intbv(0, min=lo, max=hi))
         if self.hw.fn.ret is not None:
@@ -234,13 +235,13 @@ class Design:
         for bank in self.ext_banks():
             mem = self.memories[bank.array]
             lo, hi = port_range(bank.elem)
-            for p in range(bank.ports):
-                sig[f"{bank.prefix}_addr{p}"] = Signal(intbv(0, min=0, max=1 << bank.addr_width))
+            for port in range(bank.ports):
+                sig[f"{bank.prefix}_addr{port}"] = Signal(intbv(0, min=0, max=1 << bank.addr_width))
                 if mem.reads:
-                    sig[f"{bank.prefix}_rdata{p}"] = Signal(intbv(0, min=lo, max=hi))
+                    sig[f"{bank.prefix}_rdata{port}"] = Signal(intbv(0, min=lo, max=hi))
                 if mem.writes:
-                    sig[f"{bank.prefix}_wdata{p}"] = Signal(intbv(0, min=lo, max=hi))
-                    sig[f"{bank.prefix}_we{p}"] = Signal(bool(0))
+                    sig[f"{bank.prefix}_wdata{port}"] = Signal(intbv(0, min=lo, max=hi))
+                    sig[f"{bank.prefix}_we{port}"] = Signal(bool(0))
         return sig
 
     def elaborated(self) -> tuple[dict[str, Any], Any]:

@@ -12,6 +12,13 @@ if "NUMBA_ENABLE_CUDASIM" not in os.environ and shutil.which("nvidia-smi") is No
     os.environ["NUMBA_ENABLE_CUDASIM"] = "1"
 os.environ.setdefault("ATTNHLS_VERIFY_IR", "1")  # the IR verifier between passes, the schedule's between stages
 
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the built-in backends also where the package is not installed (no entry points: a bare copy)."""
+    import backends
+
+    backends.names()
+
 # Tiers, by what a test needs (tests/README.md; `-m "not hdl and not slow"` is `make test-fast`). A test's tier is
 # that of its `backend` parameter, else its own entry in TEST_TIER, else its file's in FILE_TIER, else pure.
 # WHOLE_FILES put every test of a file in these tiers, whatever its parameters.

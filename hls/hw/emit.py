@@ -20,7 +20,7 @@ import os
 import re
 
 from hls.hw.dfg import BOOL, Op, exact, int_type
-from hls.hw.fsm import Hardware, Label, Pipeline, State
+from hls.hw.fsm import Hardware, Label, Pipeline, Rows, State
 from hls.hw.memory import Bank
 from hls.hw.ops import ARITHMETIC, FREE, BinaryOp, OpKind
 from hls.types import IntType, ScalarType
@@ -254,7 +254,7 @@ class Emitter:
         """(name, bits) of every register of the design: state, locals, pipeline values, pipeline control."""
         regs = [("state", max(1, (len(self.hw.states) - 1).bit_length()))]
         regs += [(sig, _bits(self.hw.decl[name])) for name, sig in self.regs.items()]
-        regs += [(f"c{o.id}_{k}", _bits(o.type)) for o, _ in self.ops for k in range(self.chains.get(o.id, 0))]
+        regs += [(f"c{o.id}_{k}", _bits(o.value_type)) for o, _ in self.ops for k in range(self.chains.get(o.id, 0))]
         for p in self.hw.pipelines:
             regs += [
                 (f"{p.name}_ph", max(1, (p.ii - 1).bit_length())),
@@ -371,7 +371,7 @@ class Emitter:
             self.sig(f"nx_{sig}", lo, hi)
         for o, _ in self.ops:
             for k in range(self.chains.get(o.id, 0)):
-                lo, hi = internal(o.type)
+                lo, hi = internal(o.value_type)
                 self.sig(f"c{o.id}_{k}", lo, hi)
                 self.sig(f"nx_c{o.id}_{k}", lo, hi)
         for p in hw.pipelines:
@@ -388,12 +388,12 @@ class Emitter:
             self.lines.append(
                 f"    mem_{bank.prefix} = [Signal(intbv(0, min={lo}, max={hi})) for _ in range({bank.depth})]"
             )
-            for p in range(bank.ports):
-                self.sig(f"{bank.prefix}_addr{p}", 0, 1 << bank.addr_width)
-                self.sig(f"{bank.prefix}_rdata{p}", lo, hi)
+            for port in range(bank.ports):
+                self.sig(f"{bank.prefix}_addr{port}", 0, 1 << bank.addr_width)
+                self.sig(f"{bank.prefix}_rdata{port}", lo, hi)
                 if bank.kind == "ram":
-                    self.sig(f"{bank.prefix}_wdata{p}", lo, hi)
-                    self.lines.append(f"    {bank.prefix}_we{p} = Signal(bool(0))")
+                    self.sig(f"{bank.prefix}_wdata{port}", lo, hi)
+                    self.lines.append(f"    {bank.prefix}_we{port} = Signal(bool(0))")
         self.lines.append("")
 
     def memory_process(self, bank: Bank) -> str:
@@ -445,11 +445,11 @@ class Emitter:
                 body.append(f"nx_{p.name}_{n}.next = {p.name}_{n}")
         for bank in self.banks:
             mem = hw.memories[bank.array]
-            for p in range(bank.ports):
-                body.append(f"{bank.prefix}_addr{p}.next = 0")
+            for port in range(bank.ports):
+                body.append(f"{bank.prefix}_addr{port}.next = 0")
                 if mem.writes:
-                    body.append(f"{bank.prefix}_wdata{p}.next = 0")
-                    body.append(f"{bank.prefix}_we{p}.next = 0")
+                    body.append(f"{bank.prefix}_wdata{port}.next = 0")
+                    body.append(f"{bank.prefix}_we{port}.next = 0")
         if hw.fn.ret is not None:
             body.append(f"ret.next = {self.port_value(self.regs['_ret'], hw.fn.ret)}")
         body.append("done.next = 0")
@@ -506,13 +506,16 @@ class Emitter:
             return code + ["    " + c for c in inner]
         if st.pipe is not None:
             return self.pipeline_code(st, st.pipe)
+        assert st.block is not None  # a state other than IDLE, DONE and a pipeline's is a cycle of a block
         code = self.cycle_code(st.block.graph.ops, st.cycle, None)
         if st.cond is not None:
+            assert st.if_true is not None and st.if_false is not None  # a branch has both targets
             code.append(f"if {self.value(st.cond, st.cycle)} != 0:")
             code += ["    " + c for c in self.goto(st.if_true)]
             code.append("else:")
             code += ["    " + c for c in self.goto(st.if_false)]
         else:
+            assert st.goto is not None  # every block cycle without a branch has a next state
             code += self.goto(st.goto)
         return code
 
@@ -523,7 +526,7 @@ class Emitter:
         for o in here:  # the data of loads issued a cycle ago
             if o.kind == OpKind.LOAD and (o.ready if ii is None else o.ready % ii) == cycle:
                 bank = o.bank
-                code += self.at_line(o, [f"{self.var(f'v{o.id}', o.type)}[:] = {bank.prefix}_rdata{o.port}"])
+                code += self.at_line(o, [f"{self.var(f'v{o.id}', o.value_type)}[:] = {bank.prefix}_rdata{o.port}"])
         for o in here:
             if (o.time if ii is None else o.time % ii) == cycle:
                 code += self.at_line(o, self.op_code(o))
@@ -556,16 +559,16 @@ class Emitter:
         if o.kind == OpKind.STORE:
             bank = o.bank
             mem = self.hw.memories[bank.array]
-            p = o.port
+            port = o.port
             data = args[1] if bank.kind != "ext" else _low_bits(o.args[1], args[1], int_type(mem.elem))
             code = [
-                f"{bank.prefix}_addr{p}.next = {_low_bits(o.args[0], args[0], bank.addr_width)}",
-                f"{bank.prefix}_wdata{p}.next = {data}",
+                f"{bank.prefix}_addr{port}.next = {_low_bits(o.args[0], args[0], bank.addr_width)}",
+                f"{bank.prefix}_wdata{port}.next = {data}",
             ]
             if len(args) > 2:
-                code += [f"if {args[2]} != 0:", f"    {bank.prefix}_we{p}.next = 1"]
+                code += [f"if {args[2]} != 0:", f"    {bank.prefix}_we{port}.next = 1"]
             else:
-                code.append(f"{bank.prefix}_we{p}.next = 1")
+                code.append(f"{bank.prefix}_we{port}.next = 1")
             return code
         if o.kind == OpKind.LOAD:
             bank = o.bank
@@ -575,7 +578,7 @@ class Emitter:
             if len(args) > 1:
                 return [f"if {args[1]} != 0:", f"    nx_{sig}.next = {args[0]}"]
             return [f"nx_{sig}.next = {args[0]}"]
-        self.var(v, o.type)
+        self.var(v, o.value_type)
         if o.kind == OpKind.SNAP:
             p = self.pipe
             if o.reg == p.levels[0].var:  # past the end, the outer counter would leave its type's range
@@ -601,7 +604,7 @@ class Emitter:
 
     def pipeline_code(self, st: State, p: Pipeline) -> list[str]:
         if p.rows is not None:
-            return self.rows_code(st, p)
+            return self.rows_code(st, p, p.rows)
         code: list[str] = []
         outer = p.levels[0]
         iss = self.var(f"{p.name}_issue", BOOL)
@@ -630,6 +633,7 @@ class Emitter:
 
     def finish_code(self, st: State, p: Pipeline, last: str) -> list[str]:
         """Leave the pipeline once `last` holds (no more iterations to issue), after its drain cycles."""
+        assert st.goto is not None  # a pipeline's state always has the state after the loop
         exit_code = self.goto(st.goto)
         code = [f"if {last}:"]
         if p.drain == 0:
@@ -639,13 +643,12 @@ class Emitter:
         code += ["        " + c for c in exit_code]
         return code + ["    else:", f"        nx_{p.name}_dcnt.next = {p.name}_dcnt - 1"]
 
-    def rows_code(self, st: State, p: Pipeline) -> list[str]:
+    def rows_code(self, st: State, p: Pipeline, rows: Rows) -> list[str]:
         """A pipeline over rows with per-row bounds (II = 1): issue (i, e) while e < hi, else move to row i + step.
 
         The bounds of the row entered in the last cycle come from the datapath (`Rows`), so they are computed
-        first; the row's counter `e` and bound are registers from then on.
+        first; the row's counter `e` and bound are registers from then on. `rows` is `p.rows`.
         """
-        rows = p.rows
         outer, inner = p.levels
         iss = self.var(f"{p.name}_issue", BOOL)
         self.issue_var, self.pipe = iss, p
@@ -740,7 +743,7 @@ def _compute(o: Op, v: str, args: list[str], em: Emitter) -> list[str]:
         if op in (BinaryOp.ADD, BinaryOp.SUB, BinaryOp.MUL, BinaryOp.AND, BinaryOp.OR, BinaryOp.XOR):
             return [f"{v}[:] = {a[0]} {op.value} {a[1]}"]
         if op in (BinaryOp.SHL, BinaryOp.SHR):
-            amount = o.args[1].type
+            amount = o.args[1].value_type
             if amount.lo < 0 or amount.hi > 63:  # a speculative shift by any amount must not crash
                 sa = em.var(f"{v}_sa", (0, 64))
                 return [
@@ -771,8 +774,8 @@ def _compute(o: Op, v: str, args: list[str], em: Emitter) -> list[str]:
     if k == OpKind.ABS:
         return [f"if {a[0]} < 0:", f"    {v}[:] = -{a[0]}", "else:", f"    {v}[:] = {a[0]}"]
     if k == OpKind.CAST:
-        t = o.type
-        src = o.args[0].type
+        t = o.value_type
+        src = o.args[0].value_type
         src_w = src.width + (0 if src.signed else 1)
         x = a[0]
         code = []
@@ -785,7 +788,7 @@ def _compute(o: Op, v: str, args: list[str], em: Emitter) -> list[str]:
 
 def _divmod(o: Op, v: str, a: list[str], em: Emitter) -> list[str]:
     """Floor division and modulo through magnitudes (Verilog's / truncates); x // 0 gives 0 in hardware."""
-    x_t, y_t = o.args[0].type, o.args[1].type
+    x_t, y_t = o.args[0].value_type, o.args[1].value_type
     w = max(x_t.width, y_t.width) + 2
     rng = (-(1 << w), 1 << w)
     ax, ay, q, r = (em.var(f"{v}_{s}", rng) for s in ("ax", "ay", "q", "r"))

@@ -171,9 +171,11 @@ class Hardware:
         self._ids = count()
         self._names = count()
         self.decl: dict[str, ScalarType] = {}  # register -> declared type (stores wrap to it)
-        self.params = [p for p in fn.params if not isinstance(p.type, ArrayType)]
-        for p in self.params:
-            self.decl[p.name] = p.type
+        self.params: list[ir.Param] = []  # the scalar parameters (array parameters are memories)
+        for p in fn.params:
+            if not isinstance(p.type, ArrayType):
+                self.params.append(p)
+                self.decl[p.name] = p.type
         for loc_ in fn.locals:
             self.decl[loc_.name] = loc_.type
         if fn.ret is not None:
@@ -449,13 +451,16 @@ class Hardware:
         lv = []
         for k, f in enumerate(levels):
             step = _const(f.step)
+            assert step is not None  # _flatten admits only constant steps
             extra.append(ir.Assign(f.var, f.start, f.loc))
             if k == 0 and not isinstance(f.stop, ir.Const):
-                name = self.fresh("lim", f.stop.type)
+                name = self.fresh("lim", ir.value_type(f.stop))
                 extra.append(ir.Assign(name, f.stop, f.loc))
                 stop: int | str = name
             else:
-                stop = _const(f.stop)
+                const_stop = _const(f.stop)
+                assert const_stop is not None  # a Const here, or an inner level, whose bounds _flatten checked
+                stop = const_stop
             lv.append(Level(f.var, None if k == 0 else _const(f.start), stop, step))
         p = Pipeline(
             g,
@@ -518,8 +523,9 @@ class Hardware:
         stop: ir.Expr = s.stop
         lim = None
         if not isinstance(s.stop, ir.Const):
-            lim = self.fresh("lim", s.stop.type)
-            stop = ir.Var(lim, s.stop.type, loc)
+            stop_t = ir.value_type(s.stop)
+            lim = self.fresh("lim", stop_t)
+            stop = ir.Var(lim, stop_t, loc)
         reg_t = self.reg_type(s.var)
 
         def row(e: ir.Expr, shift: int) -> ir.Expr:
@@ -557,7 +563,7 @@ class Hardware:
             if lim is not None:
                 del self.decl[lim]
             return "its schedule cannot reach II = 1 with the row bounds a cycle after their reads"
-        hi_reg = self.fresh("hi", inner.stop.type)
+        hi_reg = self.fresh("hi", ir.value_type(inner.stop))
         adv = self.fresh("adv", bool_)
         extra: list[ir.Stmt] = [ir.Assign(s.var, s.start, loc)]
         if lim is not None:
@@ -566,8 +572,10 @@ class Hardware:
             ir.Assign(inner.var, row(inner.start, 0), inner.loc),
             ir.Assign(hi_reg, row(inner.stop, 0), inner.loc),
         ]
+        outer_stop: int | str | None = lim if lim is not None else _const(s.stop)
+        assert outer_stop is not None  # without a `lim` register, s.stop is a Const
         levels = [
-            Level(s.var, None, lim if lim is not None else _const(s.stop), step),
+            Level(s.var, None, outer_stop, step),
             Level(inner.var, None, hi_reg, istep),
         ]
         p = Pipeline(
@@ -650,7 +658,10 @@ class Hardware:
         cond = g.outputs.get("cond")
         target = cont.true
         if cond is not None and cond.kind == OpKind.CONST:  # a branch decided at compile time
-            target, cond = (cont.true if cond.value else cont.false), None
+            if not cond.value:
+                assert cont.false is not None  # a Cont with a condition (`term`) always has a false target
+                target = cont.false
+            cond = None
         if cond is None and all(o.kind in FREE for o in g.ops):
             return target, Lat.zero()  # nothing to do: no state
         length = max(schedule_block(g, self.timing, self.limits), 1)
