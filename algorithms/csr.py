@@ -86,8 +86,10 @@ def _check_csr(prefix: str, indptr: np.ndarray, indices: np.ndarray, nrows: int,
     if indptr.shape != (nrows + 1,):
         raise ValueError(f"{prefix}indptr must have {nrows + 1} entries (rows + 1), got {indptr.shape[0]}")
     if indptr[0] != 0 or indptr[-1] != indices.shape[0]:
-        raise ValueError(f"{prefix}indptr must start at 0 and end at len({prefix}indices) = {indices.shape[0]}, "
-                         f"got {int(indptr[0])}..{int(indptr[-1])}")
+        raise ValueError(
+            f"{prefix}indptr must start at 0 and end at len({prefix}indices) = {indices.shape[0]}, "
+            f"got {int(indptr[0])}..{int(indptr[-1])}"
+        )
     if (np.diff(indptr) < 0).any():
         raise ValueError(f"{prefix}indptr must be non-decreasing")
     if indices.size:
@@ -161,8 +163,11 @@ class RowCSR:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, RowCSR):
             return NotImplemented
-        return (self.shape == other.shape and np.array_equal(self.indptr, other.indptr)
-                and np.array_equal(self.indices, other.indices))
+        return (
+            self.shape == other.shape
+            and np.array_equal(self.indptr, other.indptr)
+            and np.array_equal(self.indices, other.indices)
+        )
 
     __hash__ = None  # type: ignore[assignment]  # mutable-free but array-valued: not hashable
 
@@ -196,8 +201,7 @@ class BlockCSR:
         object.__setattr__(self, "shape", (nq, nk))
         object.__setattr__(self, "block_m", bm)
         object.__setattr__(self, "block_n", bn)
-        for name in ("full_indptr", "full_indices", "partial_indptr", "partial_indices", "col_indptr",
-                     "col_indices"):
+        for name in ("full_indptr", "full_indices", "partial_indptr", "partial_indices", "col_indptr", "col_indices"):
             object.__setattr__(self, name, _index_array(name, getattr(self, name)))
         nqb, nkb = self.n_blocks
         _check_csr("full_", self.full_indptr, self.full_indices, nqb, nkb)
@@ -205,11 +209,14 @@ class BlockCSR:
         _check_csr("col_", self.col_indptr, self.col_indices, nqb, nk)
         pm, cm = np.asarray(self.partial_masks), np.asarray(self.col_masks)
         if pm.dtype != bool or pm.shape != (self.partial_indices.shape[0], bm, bn):
-            raise ValueError(f"partial_masks must be bool of shape {(self.partial_indices.shape[0], bm, bn)}, "
-                             f"got {pm.dtype} {pm.shape}")
+            raise ValueError(
+                f"partial_masks must be bool of shape {(self.partial_indices.shape[0], bm, bn)}, "
+                f"got {pm.dtype} {pm.shape}"
+            )
         if cm.dtype != bool or cm.shape != (self.col_indices.shape[0], bm):
-            raise ValueError(f"col_masks must be bool of shape {(self.col_indices.shape[0], bm)}, "
-                             f"got {cm.dtype} {cm.shape}")
+            raise ValueError(
+                f"col_masks must be bool of shape {(self.col_indices.shape[0], bm)}, got {cm.dtype} {cm.shape}"
+            )
         object.__setattr__(self, "partial_masks", _frozen(pm))
         object.__setattr__(self, "col_masks", _frozen(cm))
         self._check_consistency()
@@ -251,8 +258,9 @@ class BlockCSR:
         return math.ceil(self.shape[0] / self.block_m), math.ceil(self.shape[1] / self.block_n)
 
     @classmethod
-    def from_mask(cls, mask: np.ndarray, block_m: int = 64, block_n: int = 64,
-                  max_strip_columns: int | None = None) -> BlockCSR:
+    def from_mask(
+        cls, mask: np.ndarray, block_m: int = 64, block_n: int = 64, max_strip_columns: int | None = None
+    ) -> BlockCSR:
         """Split a bool mask [nq, nk] into full blocks, partial blocks and column strips (module rule)."""
         mask = _bool_mask(mask)
         bm, bn = _int("block_m", block_m, 1), _int("block_n", block_n, 1)
@@ -275,10 +283,17 @@ class BlockCSR:
         pa, pb = np.nonzero(partial)
         sa, sb, sc = np.nonzero(strip[:, :, None] & used_cols)
         return cls(
-            (nq, nk), bm, bn,
-            _indptr(np.bincount(fa, minlength=nqb)), fb,
-            _indptr(np.bincount(pa, minlength=nqb)), pb, tiles[pa, pb],
-            _indptr(np.bincount(sa, minlength=nqb)), sb * bn + sc, tiles[sa, sb, :, sc],
+            (nq, nk),
+            bm,
+            bn,
+            _indptr(np.bincount(fa, minlength=nqb)),
+            fb,
+            _indptr(np.bincount(pa, minlength=nqb)),
+            pb,
+            tiles[pa, pb],
+            _indptr(np.bincount(sa, minlength=nqb)),
+            sb * bn + sc,
+            tiles[sa, sb, :, sc],
         )
 
     def to_mask(self) -> np.ndarray:
@@ -290,7 +305,7 @@ class BlockCSR:
         tiles[_rows_of(self.partial_indptr), self.partial_indices] = self.partial_masks
         col_rows = _rows_of(self.col_indptr)
         tiles[col_rows, self.col_indices // bn, :, self.col_indices % bn] = self.col_masks
-        return tiles.transpose(0, 2, 1, 3).reshape(nqb * bm, nkb * bn)[:self.shape[0], :self.shape[1]].copy()
+        return tiles.transpose(0, 2, 1, 3).reshape(nqb * bm, nkb * bn)[: self.shape[0], : self.shape[1]].copy()
 
     def tile_lists(self, which: str = "all") -> tuple[np.ndarray, np.ndarray]:
         """Return padded per-query-block key-block lists `(num_blocks [nqb], indices [nqb, width])`, int32.
@@ -318,7 +333,7 @@ class BlockCSR:
         indices = np.zeros((nqb, width), dtype=np.int32)
         if nkb:
             order = np.argsort(~tiles, axis=1, kind="stable")[:, :width]  # listed blocks first, increasing
-            indices[:, :order.shape[1]] = np.where(np.arange(order.shape[1])[None, :] < counts[:, None], order, 0)
+            indices[:, : order.shape[1]] = np.where(np.arange(order.shape[1])[None, :] < counts[:, None], order, 0)
         return counts, indices
 
     # ---- density helpers ----------------------------------------------------------------------------
@@ -367,9 +382,23 @@ class BlockCSR:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, BlockCSR):
             return NotImplemented
-        return (self.shape == other.shape and self.block_m == other.block_m and self.block_n == other.block_n
-                and all(np.array_equal(getattr(self, f), getattr(other, f)) for f in (
-                    "full_indptr", "full_indices", "partial_indptr", "partial_indices", "partial_masks",
-                    "col_indptr", "col_indices", "col_masks")))
+        return (
+            self.shape == other.shape
+            and self.block_m == other.block_m
+            and self.block_n == other.block_n
+            and all(
+                np.array_equal(getattr(self, f), getattr(other, f))
+                for f in (
+                    "full_indptr",
+                    "full_indices",
+                    "partial_indptr",
+                    "partial_indices",
+                    "partial_masks",
+                    "col_indptr",
+                    "col_indices",
+                    "col_masks",
+                )
+            )
+        )
 
     __hash__ = None  # type: ignore[assignment]

@@ -178,8 +178,13 @@ def _tutorial() -> int:
 def add_command(sub: Any) -> None:
     """Add `attnhls demo` to the CLI's subparsers (found through the entry point `attnhls.commands`)."""
     what = "check every library kernel on every backend and show the results"
-    p = sub.add_parser("demo", help=what, description=what, epilog="example:\n  attnhls demo --examples 20",
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "demo",
+        help=what,
+        description=what,
+        epilog="example:\n  attnhls demo --examples 20",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--examples", type=int, default=100, help="Hypothesis examples per kernel (default: 100)")
     p.set_defaults(func=lambda args: main(examples=args.examples))
 

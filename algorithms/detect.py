@@ -59,11 +59,33 @@ FORCED_DIAGONALS = 100
 I64_MAX = (1 << 63) - 1
 
 __all__ = [
-    "PatternChoice", "PatternFit", "VerticalSlash", "a_shape_density", "a_shape_mass", "a_shape_search",
-    "choose_from_probs", "choose_patterns", "detect_vs_accumulate", "detect_vs_reference", "fit_a_shape", "fit_grid",
-    "fit_vertical_slash", "grid_density", "grid_residue_mass", "quantize_probs", "ranked_order", "sample_attention",
-    "sample_attention_reference", "topk_reference", "topk_select", "vertical_slash_from_int_scores",
-    "vertical_slash_from_probs", "vertical_slash_indices", "vs_accumulate", "vs_mass_curve", "vs_sample_softmax",
+    "PatternChoice",
+    "PatternFit",
+    "VerticalSlash",
+    "a_shape_density",
+    "a_shape_mass",
+    "a_shape_search",
+    "choose_from_probs",
+    "choose_patterns",
+    "detect_vs_accumulate",
+    "detect_vs_reference",
+    "fit_a_shape",
+    "fit_grid",
+    "fit_vertical_slash",
+    "grid_density",
+    "grid_residue_mass",
+    "quantize_probs",
+    "ranked_order",
+    "sample_attention",
+    "sample_attention_reference",
+    "topk_reference",
+    "topk_select",
+    "vertical_slash_from_int_scores",
+    "vertical_slash_from_probs",
+    "vertical_slash_indices",
+    "vs_accumulate",
+    "vs_mass_curve",
+    "vs_sample_softmax",
 ]
 
 
@@ -71,8 +93,9 @@ __all__ = [
 
 
 @kernel
-def vs_sample_softmax(q_last: Array[f64, "H", "L", "D"], k: Array[f64, "G", "N", "D"], scale: f64,
-                      probs: Array[f64, "H", "L", "N"]):
+def vs_sample_softmax(
+    q_last: Array[f64, "H", "L", "D"], k: Array[f64, "G", "N", "D"], scale: f64, probs: Array[f64, "H", "L", "N"]
+):
     """Write softmax(scale * q_last @ k^T) per head, causal in the bottom-right corner (masked -> 0)."""
     n_rows: i32 = q_last.shape[1]
     n_keys: i32 = k.shape[1]
@@ -161,8 +184,14 @@ def a_shape_search(probs: Array[f64, "H", "L", "N"], target: f64, fit: Array[i64
 
 
 @kernel
-def vs_mass_curve(probs: Array[f64, "H", "L", "N"], col_rank: Array[i64, "H", "N"], diag_order: Array[i64, "H", "N"],
-                  n_vertical: i64, base: Array[f64, "H"], curve: Array[f64, "H", "N"]):
+def vs_mass_curve(
+    probs: Array[f64, "H", "L", "N"],
+    col_rank: Array[i64, "H", "N"],
+    diag_order: Array[i64, "H", "N"],
+    n_vertical: i64,
+    base: Array[f64, "H"],
+    curve: Array[f64, "H", "N"],
+):
     """Write the sampled mass kept by the columns ranked below n_vertical (base) plus the first t+1 diagonals."""
     n_rows: i32 = probs.shape[1]
     n_keys: i32 = probs.shape[2]
@@ -224,8 +253,9 @@ def detect_vs_accumulate(scores: Array[i32, "L", "N"], col_acc: Array[i64, "N"],
                 diag_acc[last - j] += scores[r, j]
 
 
-@kernel(values={"n_forced": st.integers(-1, 8),
-                "values": st.integers(-3, 3) | st.sampled_from([-(1 << 63), (1 << 63) - 1])})
+@kernel(
+    values={"n_forced": st.integers(-1, 8), "values": st.integers(-3, 3) | st.sampled_from([-(1 << 63), (1 << 63) - 1])}
+)
 def topk_select(values: Array[i64, "N"], n_forced: i32, idx: Array[i32, "K"]):
     """Write the indices of the K best values, best first: indices < n_forced first, then larger value, lower index.
 
@@ -288,7 +318,7 @@ def detect_vs_reference(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def ranked_order(score: np.ndarray, n_forced: int) -> np.ndarray:
     """Return indices best first: those < n_forced in index order, then by score descending, ties to the lower index."""
     key = np.array(score, dtype=np.float64)
-    key[..., :max(0, n_forced)] = np.inf
+    key[..., : max(0, n_forced)] = np.inf
     return np.argsort(-key, axis=-1, kind="stable")
 
 
@@ -296,7 +326,7 @@ def topk_reference(values: np.ndarray, n_forced: int, k: int) -> np.ndarray:
     """Compute topk_select exactly (Python ints, so the full int64 range orders correctly)."""
     order = sorted(range(len(values)), key=lambda j: (0, 0, j) if j < n_forced else (1, -int(values[j]), j))
     out = np.full(k, -1, np.int32)
-    out[:min(k, len(order))] = order[:k]
+    out[: min(k, len(order))] = order[:k]
     return out
 
 
@@ -373,8 +403,9 @@ def _check_probs(probs: object, n_query: int) -> np.ndarray:
 # ---- vertical-slash estimation ------------------------------------------------------------------
 
 
-def sample_attention(q: np.ndarray, k: np.ndarray, last_q: int = LAST_Q, scale: float | None = None,
-                     backend: str = "numba-cpu") -> np.ndarray:
+def sample_attention(
+    q: np.ndarray, k: np.ndarray, last_q: int = LAST_Q, scale: float | None = None, backend: str = "numba-cpu"
+) -> np.ndarray:
     """Return the sampled attention [H, L, Nk] of the last L = min(last_q, Nq) queries of q [H, Nq, d], k [G, Nk, d]."""
     q = _float_array(q, "q", 3)
     k = _float_array(k, "k", 3)
@@ -388,7 +419,7 @@ def sample_attention(q: np.ndarray, k: np.ndarray, last_q: int = LAST_Q, scale: 
     if not np.isfinite(scale):
         raise ValueError(f"scale must be finite, got {scale!r}")
     n_rows = min(last_q, q.shape[1])
-    q_last = np.ascontiguousarray(q[:, q.shape[1] - n_rows:], dtype=np.float64)
+    q_last = np.ascontiguousarray(q[:, q.shape[1] - n_rows :], dtype=np.float64)
     probs = np.zeros((q.shape[0], n_rows, k.shape[1]))
     run(vs_sample_softmax, q_last, np.ascontiguousarray(k, dtype=np.float64), float(scale), probs, backend=backend)
     return probs
@@ -400,8 +431,9 @@ def _vs_sizes(vertical_size: int, slash_size: int, n_keys: int) -> tuple[int, in
     return min(max(vertical_size, MIN_VERTICAL), n_keys), min(max(slash_size, MIN_SLASH), n_keys)
 
 
-def vertical_slash_from_probs(probs: np.ndarray, vertical_size: int = VERTICAL_SIZE, slash_size: int = SLASH_SIZE,
-                              backend: str = "numba-cpu") -> VerticalSlash:
+def vertical_slash_from_probs(
+    probs: np.ndarray, vertical_size: int = VERTICAL_SIZE, slash_size: int = SLASH_SIZE, backend: str = "numba-cpu"
+) -> VerticalSlash:
     """Return the vertical-slash index sets of a sampled attention [H, L, Nk]."""
     p = _check_probs(probs, np.asarray(probs).shape[1] if np.ndim(probs) == 3 else 0)
     nv, ns = _vs_sizes(vertical_size, slash_size, p.shape[2])
@@ -412,12 +444,17 @@ def vertical_slash_from_probs(probs: np.ndarray, vertical_size: int = VERTICAL_S
     return VerticalSlash(vertical.astype(np.int64), slash.astype(np.int64))
 
 
-def vertical_slash_indices(q: np.ndarray, k: np.ndarray, vertical_size: int = VERTICAL_SIZE,
-                           slash_size: int = SLASH_SIZE, last_q: int = LAST_Q, scale: float | None = None,
-                           backend: str = "numba-cpu") -> VerticalSlash:
+def vertical_slash_indices(
+    q: np.ndarray,
+    k: np.ndarray,
+    vertical_size: int = VERTICAL_SIZE,
+    slash_size: int = SLASH_SIZE,
+    last_q: int = LAST_Q,
+    scale: float | None = None,
+    backend: str = "numba-cpu",
+) -> VerticalSlash:
     """Estimate vertical-slash index sets online from the last queries (MInference; see the module docstring)."""
-    return vertical_slash_from_probs(sample_attention(q, k, last_q, scale, backend), vertical_size, slash_size,
-                                     backend)
+    return vertical_slash_from_probs(sample_attention(q, k, last_q, scale, backend), vertical_size, slash_size, backend)
 
 
 def quantize_probs(probs: np.ndarray, frac_bits: int = 16) -> np.ndarray:
@@ -427,9 +464,9 @@ def quantize_probs(probs: np.ndarray, frac_bits: int = 16) -> np.ndarray:
     return np.rint(np.asarray(probs, np.float64) * (1 << frac_bits)).astype(np.int32)
 
 
-def vertical_slash_from_int_scores(scores: np.ndarray, vertical_size: int = VERTICAL_SIZE,
-                                   slash_size: int = SLASH_SIZE,
-                                   backend: str = "numba-cpu") -> tuple[np.ndarray, np.ndarray]:
+def vertical_slash_from_int_scores(
+    scores: np.ndarray, vertical_size: int = VERTICAL_SIZE, slash_size: int = SLASH_SIZE, backend: str = "numba-cpu"
+) -> tuple[np.ndarray, np.ndarray]:
     """Run the hardware detector on one head's sampled integer scores [L, N]: (vertical, slash), ascending."""
     s = np.asarray(scores)
     if s.dtype != np.int32 or s.ndim != 2 or 0 in s.shape:
@@ -485,19 +522,28 @@ def a_shape_mass(p: np.ndarray, n_init: int, n_local: int) -> float:
     return float((p * keep).sum() / max(p.sum(), 1e-300))
 
 
-def fit_a_shape(probs: np.ndarray, n_query: int, mass_target: float = 0.9,
-                backend: str = "numba-cpu") -> list[PatternFit]:
+def fit_a_shape(
+    probs: np.ndarray, n_query: int, mass_target: float = 0.9, backend: str = "numba-cpu"
+) -> list[PatternFit]:
     """Fit (n_init, n_local) per head: the least n_init + n_local keeping mass_target of the sampled mass."""
     p = _check_probs(probs, n_query)
     target = _fraction(mass_target, "mass_target")
     fit = np.zeros((p.shape[0], 2), np.int64)
     run(a_shape_search, p, target, fit, backend=backend)
-    return [PatternFit("a_shape", {"n_init": int(a), "n_local": int(b)}, a_shape_mass(p[h], a, b),
-                       a_shape_density(int(a), int(b), n_query, p.shape[2])) for h, (a, b) in enumerate(fit)]
+    return [
+        PatternFit(
+            "a_shape",
+            {"n_init": int(a), "n_local": int(b)},
+            a_shape_mass(p[h], a, b),
+            a_shape_density(int(a), int(b), n_query, p.shape[2]),
+        )
+        for h, (a, b) in enumerate(fit)
+    ]
 
 
-def fit_grid(probs: np.ndarray, n_query: int, mass_target: float = 0.9, max_stride: int = 64,
-             backend: str = "numba-cpu") -> list[PatternFit | None]:
+def fit_grid(
+    probs: np.ndarray, n_query: int, mass_target: float = 0.9, max_stride: int = 64, backend: str = "numba-cpu"
+) -> list[PatternFit | None]:
     """Fit (stride, phase_q, phase_k) per head; None where no stride in 2..max_stride reaches the target."""
     p = _check_probs(probs, n_query)
     target = _fraction(mass_target, "mass_target")
@@ -517,9 +563,12 @@ def fit_grid(probs: np.ndarray, n_query: int, mass_target: float = 0.9, max_stri
             pq, pk = np.unravel_index(int(np.argmax(mass)), mass.shape)
             if mass[pq, pk] < goal:
                 continue
-            cand = PatternFit("grid", {"stride": s, "phase_q": int(pq), "phase_k": int(pk)},
-                              float(mass[pq, pk] / row_mass[h].sum()), grid_density(s, int(pq), int(pk), n_query,
-                                                                                    n_keys))
+            cand = PatternFit(
+                "grid",
+                {"stride": s, "phase_q": int(pq), "phase_k": int(pk)},
+                float(mass[pq, pk] / row_mass[h].sum()),
+                grid_density(s, int(pq), int(pk), n_query, n_keys),
+            )
             if best is None or cand.density < best.density:
                 best = cand
         fits.append(best)
@@ -531,8 +580,9 @@ def _vertical_candidates(n_keys: int) -> list[int]:
     return sorted({min(MIN_VERTICAL + e, n_keys) for e in extra})
 
 
-def fit_vertical_slash(probs: np.ndarray, n_query: int, mass_target: float = 0.9,
-                       backend: str = "numba-cpu") -> list[PatternFit]:
+def fit_vertical_slash(
+    probs: np.ndarray, n_query: int, mass_target: float = 0.9, backend: str = "numba-cpu"
+) -> list[PatternFit]:
     """Fit (n_vertical, n_slash) per head: the least sum keeping mass_target, in the ranked vertical-slash order.
 
     n_vertical runs over 30 + {0, 1, 2, 2, 4, 5, 8, ...} (powers of sqrt 2),
@@ -550,10 +600,9 @@ def fit_vertical_slash(probs: np.ndarray, n_query: int, mass_target: float = 0.9
     ns_min = min(MIN_SLASH, n_keys)
     base, curve = np.zeros(n_heads), np.zeros((n_heads, n_keys))
     for nv in _vertical_candidates(n_keys):
-        run(vs_mass_curve, p, col_rank.astype(np.int64), diag_order.astype(np.int64), nv, base, curve,
-            backend=backend)
+        run(vs_mass_curve, p, col_rank.astype(np.int64), diag_order.astype(np.int64), nv, base, curve, backend=backend)
         for h in range(n_heads):
-            ok = curve[h, ns_min - 1:] >= goal[h]
+            ok = curve[h, ns_min - 1 :] >= goal[h]
             if ok.any():
                 ns = ns_min + int(np.argmax(ok))
                 if best[h] is None or nv + ns < best[h][0] + best[h][1]:
@@ -561,21 +610,35 @@ def fit_vertical_slash(probs: np.ndarray, n_query: int, mass_target: float = 0.9
     fits = []
     for h, b in enumerate(best):
         nv, ns, mass = b if b is not None else (n_keys, n_keys, 1.0)
-        fits.append(PatternFit("vertical_slash", {"n_vertical": nv, "n_slash": ns}, mass,
-                               _vs_density_bound(col_rank[h], diag_rank[h], nv, ns, n_query)))
+        fits.append(
+            PatternFit(
+                "vertical_slash",
+                {"n_vertical": nv, "n_slash": ns},
+                mass,
+                _vs_density_bound(col_rank[h], diag_rank[h], nv, ns, n_query),
+            )
+        )
     return fits
 
 
-def choose_from_probs(probs: np.ndarray, n_query: int, mass_target: float = 0.9, density_budget: float = 0.3,
-                      max_stride: int = 64, backend: str = "numba-cpu") -> list[PatternChoice]:
+def choose_from_probs(
+    probs: np.ndarray,
+    n_query: int,
+    mass_target: float = 0.9,
+    density_budget: float = 0.3,
+    max_stride: int = 64,
+    backend: str = "numba-cpu",
+) -> list[PatternChoice]:
     """Choose per head the least dense fit reaching mass_target within density_budget, else "dense".
 
     Ties go to A-shape, then grid, then vertical-slash.
     """
     budget = _fraction(density_budget, "density_budget")
-    fits = zip(fit_a_shape(probs, n_query, mass_target, backend),
-               fit_grid(probs, n_query, mass_target, max_stride, backend),
-               fit_vertical_slash(probs, n_query, mass_target, backend))
+    fits = zip(
+        fit_a_shape(probs, n_query, mass_target, backend),
+        fit_grid(probs, n_query, mass_target, max_stride, backend),
+        fit_vertical_slash(probs, n_query, mass_target, backend),
+    )
     choices = []
     for h, cands in enumerate(fits):
         found = tuple(c for c in cands if c is not None)
@@ -588,9 +651,16 @@ def choose_from_probs(probs: np.ndarray, n_query: int, mass_target: float = 0.9,
     return choices
 
 
-def choose_patterns(q: np.ndarray, k: np.ndarray, mass_target: float = 0.9, density_budget: float = 0.3,
-                    last_q: int = LAST_Q, scale: float | None = None, max_stride: int = 64,
-                    backend: str = "numba-cpu") -> list[PatternChoice]:
+def choose_patterns(
+    q: np.ndarray,
+    k: np.ndarray,
+    mass_target: float = 0.9,
+    density_budget: float = 0.3,
+    last_q: int = LAST_Q,
+    scale: float | None = None,
+    max_stride: int = 64,
+    backend: str = "numba-cpu",
+) -> list[PatternChoice]:
     """Sample the attention of q [H, Nq, d], k [G, Nk, d] and choose a pattern per head (see choose_from_probs)."""
     probs = sample_attention(q, k, last_q, scale, backend)
     return choose_from_probs(probs, np.asarray(q).shape[1], mass_target, density_budget, max_stride, backend)

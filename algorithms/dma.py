@@ -33,7 +33,6 @@ zero entries; docs/ALGORITHMS.md keeps them). dropout is not implemented:
 dropout_p must be 0.0.
 """
 
-
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -50,9 +49,22 @@ BLOCK_M = 64
 BLOCK_N = 64
 
 __all__ = [
-    "DmaMask", "build_dma_mask", "dma_attention_core", "dma_keep_reference", "dma_probs_f32", "dma_probs_f64",
-    "dma_reference", "dma_tile_flags", "dma_topk_threshold", "dma_zoh_f32", "dma_zoh_f64", "dma_zoh_reference",
-    "dma_zoh_values", "flash_dma_attention", "flash_dma_fwd_f32", "flash_dma_fwd_f64",
+    "DmaMask",
+    "build_dma_mask",
+    "dma_attention_core",
+    "dma_keep_reference",
+    "dma_probs_f32",
+    "dma_probs_f64",
+    "dma_reference",
+    "dma_tile_flags",
+    "dma_topk_threshold",
+    "dma_zoh_f32",
+    "dma_zoh_f64",
+    "dma_zoh_reference",
+    "dma_zoh_values",
+    "flash_dma_attention",
+    "flash_dma_fwd_f32",
+    "flash_dma_fwd_f64",
 ]
 
 
@@ -60,8 +72,13 @@ __all__ = [
 
 
 @kernel
-def dma_topk_threshold(zoh: Array[f64, "B", "G", "N"], keep: i64, causal: bool, thr: Array[f64, "B", "G", "M"],
-                       jcut: Array[i32, "B", "G", "M"]):
+def dma_topk_threshold(
+    zoh: Array[f64, "B", "G", "N"],
+    keep: i64,
+    causal: bool,
+    thr: Array[f64, "B", "G", "M"],
+    jcut: Array[i32, "B", "G", "M"],
+):
     """Write per query row the worst kept key (thr, jcut) of the top `keep` visible keys by (zoh desc, index asc).
 
     One pass over the keys per kv head with a min-heap of the `keep` best
@@ -103,8 +120,9 @@ def dma_topk_threshold(zoh: Array[f64, "B", "G", "N"], keep: i64, causal: bool, 
                     moving = True
                     while moving:
                         child: i32 = 2 * pos + 1
-                        if child + 1 < size and (hv[child + 1] < hv[child]
-                                                 or (hv[child + 1] == hv[child] and hj[child + 1] > hj[child])):
+                        if child + 1 < size and (
+                            hv[child + 1] < hv[child] or (hv[child + 1] == hv[child] and hj[child + 1] > hj[child])
+                        ):
                             child += 1
                         if child < size and (hv[child] < z or (hv[child] == z and hj[child] > nxt)):
                             hv[pos] = hv[child]
@@ -124,8 +142,15 @@ def dma_topk_threshold(zoh: Array[f64, "B", "G", "N"], keep: i64, causal: bool, 
 
 
 @kernel
-def dma_tile_flags(zoh: Array[f64, "B", "G", "N"], thr: Array[f64, "B", "G", "M"], jcut: Array[i32, "B", "G", "M"],
-                   causal: bool, block_m: i32, block_n: i32, live: Array[bool, "B", "G", "TM", "TN"]):
+def dma_tile_flags(
+    zoh: Array[f64, "B", "G", "N"],
+    thr: Array[f64, "B", "G", "M"],
+    jcut: Array[i32, "B", "G", "M"],
+    causal: bool,
+    block_m: i32,
+    block_n: i32,
+    live: Array[bool, "B", "G", "TM", "TN"],
+):
     """Mark the (query tile, key tile) pairs holding at least one kept key.
 
     Thresholds rise with the row (each row's visible keys contain the
@@ -165,8 +190,12 @@ def dma_tile_flags(zoh: Array[f64, "B", "G", "N"], thr: Array[f64, "B", "G", "M"
 def _float_kernels(elem: Any, tag: str) -> tuple[Any, Any, Any]:
     """Build the zoh, fused-attention and probability kernels whose q/k/v/out arrays have element type `elem`."""
 
-    def dma_zoh(value: Array[elem, "B", "N", "G", "D"], dt_proj: Array[f64, "G", "E"], a_coef: Array[f64, "G"],
-                zoh: Array[f64, "B", "G", "N"]):
+    def dma_zoh(
+        value: Array[elem, "B", "N", "G", "D"],
+        dt_proj: Array[f64, "G", "E"],
+        a_coef: Array[f64, "G"],
+        zoh: Array[f64, "B", "G", "N"],
+    ):
         """Write zoh[b, g, j] = exp(softplus(flatten(value[b, j]) . dt_proj[g]) * a_coef[g])."""
         width: i32 = value.shape[3]
         n_tasks: i64 = value.shape[0] * value.shape[1]
@@ -183,11 +212,21 @@ def _float_kernels(elem: Any, tag: str) -> tuple[Any, Any, Any]:
                 softplus = max(dt, 0.0) + log(1.0 + exp(-abs(dt)))
                 zoh[b, g, j] = exp(softplus * a_coef[g])
 
-    def flash_dma_fwd(q: Array[elem, "B", "M", "H", "D"], k: Array[elem, "B", "N", "G", "D"],
-                      v: Array[elem, "B", "N", "G", "D"], zoh: Array[f64, "B", "G", "N"],
-                      thr: Array[f64, "B", "G", "M"], jcut: Array[i32, "B", "G", "M"],
-                      live: Array[bool, "B", "G", "TM", "TN"], scale: f64, causal: bool, block_m: i32,
-                      block_n: i32, out: Array[elem, "B", "M", "H", "D"], lse: Array[f64, "B", "H", "M"]):
+    def flash_dma_fwd(
+        q: Array[elem, "B", "M", "H", "D"],
+        k: Array[elem, "B", "N", "G", "D"],
+        v: Array[elem, "B", "N", "G", "D"],
+        zoh: Array[f64, "B", "G", "N"],
+        thr: Array[f64, "B", "G", "M"],
+        jcut: Array[i32, "B", "G", "M"],
+        live: Array[bool, "B", "G", "TM", "TN"],
+        scale: f64,
+        causal: bool,
+        block_m: i32,
+        block_n: i32,
+        out: Array[elem, "B", "M", "H", "D"],
+        lse: Array[f64, "B", "H", "M"],
+    ):
         """Compute DMA attention fused: online softmax over the live key tiles, zoh bias on the kept keys."""
         n_q: i32 = q.shape[1]
         n_k: i32 = k.shape[1]
@@ -257,9 +296,17 @@ def _float_kernels(elem: Any, tag: str) -> tuple[Any, Any, Any]:
                             out[b, i3, h, d] = 0.0
                         lse[b, h, i3] = NEG_INF
 
-    def dma_probs(q: Array[elem, "B", "M", "H", "D"], k: Array[elem, "B", "N", "G", "D"],
-                  zoh: Array[f64, "B", "G", "N"], thr: Array[f64, "B", "G", "M"], jcut: Array[i32, "B", "G", "M"],
-                  lse: Array[f64, "B", "H", "M"], scale: f64, causal: bool, probs: Array[elem, "B", "H", "M", "N"]):
+    def dma_probs(
+        q: Array[elem, "B", "M", "H", "D"],
+        k: Array[elem, "B", "N", "G", "D"],
+        zoh: Array[f64, "B", "G", "N"],
+        thr: Array[f64, "B", "G", "M"],
+        jcut: Array[i32, "B", "G", "M"],
+        lse: Array[f64, "B", "H", "M"],
+        scale: f64,
+        causal: bool,
+        probs: Array[elem, "B", "H", "M", "N"],
+    ):
         """Write the attention probabilities exp(S - lse) on kept keys, 0 elsewhere."""
         n_q: i32 = q.shape[1]
         n_k: i32 = k.shape[1]
@@ -284,9 +331,11 @@ def _float_kernels(elem: Any, tag: str) -> tuple[Any, Any, Any]:
 
     made = []
     small = st.floats(-2.0, 2.0, width=64)
-    for fn, options in ((dma_zoh, {"values": {"a_coef": st.floats(-4.0, 0.0, width=64)}}),
-                        (flash_dma_fwd, {"values": {"block_m": st.integers(1, 4), "block_n": st.integers(1, 4)}}),
-                        (dma_probs, {"values": {"q": small, "k": small, "scale": small}})):
+    for fn, options in (
+        (dma_zoh, {"values": {"a_coef": st.floats(-4.0, 0.0, width=64)}}),
+        (flash_dma_fwd, {"values": {"block_m": st.integers(1, 4), "block_n": st.integers(1, 4)}}),
+        (dma_probs, {"values": {"q": small, "k": small, "scale": small}}),
+    ):
         fn.__name__ = fn.__qualname__ = f"{fn.__name__}_{tag}"
         made.append(kernel(fn, **options))
     return made[0], made[1], made[2]
@@ -294,8 +343,10 @@ def _float_kernels(elem: Any, tag: str) -> tuple[Any, Any, Any]:
 
 dma_zoh_f32, flash_dma_fwd_f32, dma_probs_f32 = _float_kernels(f32, "f32")
 dma_zoh_f64, flash_dma_fwd_f64, dma_probs_f64 = _float_kernels(f64, "f64")
-_BY_DTYPE = {np.dtype(np.float32): (dma_zoh_f32, flash_dma_fwd_f32, dma_probs_f32),
-             np.dtype(np.float64): (dma_zoh_f64, flash_dma_fwd_f64, dma_probs_f64)}
+_BY_DTYPE = {
+    np.dtype(np.float32): (dma_zoh_f32, flash_dma_fwd_f32, dma_probs_f32),
+    np.dtype(np.float64): (dma_zoh_f64, flash_dma_fwd_f64, dma_probs_f64),
+}
 
 
 # ---- orchestration ------------------------------------------------------------------------------
@@ -322,17 +373,32 @@ class DmaMask:
         return keep
 
 
-def dma_zoh_values(value: np.ndarray, dt_proj: np.ndarray, a_coef: np.ndarray,
-                   backend: str = "numba-cpu") -> np.ndarray:
+def dma_zoh_values(
+    value: np.ndarray, dt_proj: np.ndarray, a_coef: np.ndarray, backend: str = "numba-cpu"
+) -> np.ndarray:
     """Run the zoh kernel: [B, Nk, Hkv, d] value -> [B, Hkv, Nk] float64 zoh (checked inputs assumed)."""
     zoh = np.zeros((value.shape[0], value.shape[2], value.shape[1]))
-    run(_BY_DTYPE[value.dtype][0], value, np.ascontiguousarray(dt_proj, np.float64),
-        np.ascontiguousarray(a_coef, np.float64), zoh, backend=backend)
+    run(
+        _BY_DTYPE[value.dtype][0],
+        value,
+        np.ascontiguousarray(dt_proj, np.float64),
+        np.ascontiguousarray(a_coef, np.float64),
+        zoh,
+        backend=backend,
+    )
     return zoh
 
 
-def build_dma_mask(zoh: np.ndarray, n_query: int, keep_window_size: int, causal: bool, block_m: int = BLOCK_M,
-                   block_n: int = BLOCK_N, skip_tiles: bool = True, backend: str = "numba-cpu") -> DmaMask:
+def build_dma_mask(
+    zoh: np.ndarray,
+    n_query: int,
+    keep_window_size: int,
+    causal: bool,
+    block_m: int = BLOCK_M,
+    block_n: int = BLOCK_N,
+    skip_tiles: bool = True,
+    backend: str = "numba-cpu",
+) -> DmaMask:
     """Run the mask builder on zoh [B, Hkv, Nk]: per-row thresholds, then the live-tile flags."""
     n_b, n_g, n_k = zoh.shape
     thr, jcut = np.zeros((n_b, n_g, n_query)), np.zeros((n_b, n_g, n_query), np.int32)
@@ -343,13 +409,36 @@ def build_dma_mask(zoh: np.ndarray, n_query: int, keep_window_size: int, causal:
     return DmaMask(thr, jcut, live, block_m, block_n)
 
 
-def dma_attention_core(query: np.ndarray, key: np.ndarray, value: np.ndarray, zoh: np.ndarray, mask: DmaMask,
-                       scale: float, causal: bool, backend: str = "numba-cpu") -> tuple[np.ndarray, np.ndarray]:
+def dma_attention_core(
+    query: np.ndarray,
+    key: np.ndarray,
+    value: np.ndarray,
+    zoh: np.ndarray,
+    mask: DmaMask,
+    scale: float,
+    causal: bool,
+    backend: str = "numba-cpu",
+) -> tuple[np.ndarray, np.ndarray]:
     """Run the fused kernel: (out [B, Nq, H, d] in the input dtype, lse [B, H, Nq] float64)."""
     out = np.zeros_like(query)
     lse = np.zeros((query.shape[0], query.shape[2], query.shape[1]))
-    run(_BY_DTYPE[query.dtype][1], query, key, value, zoh, mask.thr, mask.jcut, mask.live, float(scale), causal,
-        mask.block_m, mask.block_n, out, lse, backend=backend)
+    run(
+        _BY_DTYPE[query.dtype][1],
+        query,
+        key,
+        value,
+        zoh,
+        mask.thr,
+        mask.jcut,
+        mask.live,
+        float(scale),
+        causal,
+        mask.block_m,
+        mask.block_n,
+        out,
+        lse,
+        backend=backend,
+    )
     return out, lse
 
 
@@ -364,8 +453,16 @@ def _tensor(x: object, name: str) -> np.ndarray:
     return a
 
 
-def _check_inputs(query: Any, key: Any, value: Any, dt_proj: Any, a_coef: Any, keep_window_size: Any,
-                  dropout_p: Any, softmax_scale: Any) -> tuple[np.ndarray, ...]:
+def _check_inputs(
+    query: Any,
+    key: Any,
+    value: Any,
+    dt_proj: Any,
+    a_coef: Any,
+    keep_window_size: Any,
+    dropout_p: Any,
+    softmax_scale: Any,
+) -> tuple[np.ndarray, ...]:
     if not isinstance(dropout_p, (int, float)) or dropout_p != 0.0:
         raise ValueError(f"dropout_p must be 0.0 (dropout is not implemented), got {dropout_p!r}")
     q, k, v = _tensor(query, "query"), _tensor(key, "key"), _tensor(value, "value")
@@ -387,20 +484,38 @@ def _check_inputs(query: Any, key: Any, value: Any, dt_proj: Any, a_coef: Any, k
     a = _tensor(a_coef, "a_coef")
     if a.shape != (n_kv,):
         raise ValueError(f"a_coef must have shape {(n_kv,)} (one per key/value head), got {a.shape}")
-    if isinstance(keep_window_size, bool) or not isinstance(keep_window_size, (int, np.integer)) \
-            or keep_window_size < 1:
+    if (
+        isinstance(keep_window_size, bool)
+        or not isinstance(keep_window_size, (int, np.integer))
+        or keep_window_size < 1
+    ):
         raise ValueError(f"keep_window_size must be an int >= 1, got {keep_window_size!r}")
-    if softmax_scale is not None and (isinstance(softmax_scale, bool) or not isinstance(softmax_scale, (int, float))
-                                      or not math.isfinite(softmax_scale)):
+    if softmax_scale is not None and (
+        isinstance(softmax_scale, bool)
+        or not isinstance(softmax_scale, (int, float))
+        or not math.isfinite(softmax_scale)
+    ):
         raise ValueError(f"softmax_scale must be None or a finite number, got {softmax_scale!r}")
     return q, k, v, dt, a
 
 
-def flash_dma_attention(query: np.ndarray, key: np.ndarray, value: np.ndarray, dt_proj: np.ndarray,
-                        a_coef: np.ndarray, keep_window_size: int = 1024, dropout_p: float = 0.0,
-                        causal: bool = False, softmax_scale: float | None = None, return_attn_probs: bool = False,
-                        *, block_m: int = BLOCK_M, block_n: int = BLOCK_N, skip_tiles: bool = True,
-                        backend: str = "numba-cpu") -> Any:
+def flash_dma_attention(
+    query: np.ndarray,
+    key: np.ndarray,
+    value: np.ndarray,
+    dt_proj: np.ndarray,
+    a_coef: np.ndarray,
+    keep_window_size: int = 1024,
+    dropout_p: float = 0.0,
+    causal: bool = False,
+    softmax_scale: float | None = None,
+    return_attn_probs: bool = False,
+    *,
+    block_m: int = BLOCK_M,
+    block_n: int = BLOCK_N,
+    skip_tiles: bool = True,
+    backend: str = "numba-cpu",
+) -> Any:
     """Compute Dynamic Mask Attention with the fused flash kernel.
 
     query [B, Nq, H, d], key and value [B, Nk, Hkv, d] (float32 or float64,
@@ -422,15 +537,22 @@ def flash_dma_attention(query: np.ndarray, key: np.ndarray, value: np.ndarray, d
     zoh = dma_zoh_values(v, dt, a, backend)
     if not np.isfinite(zoh).all():
         raise ValueError("zoh = exp(softplus(dt) * a_coef) overflows; a_coef is usually negative (A = -exp(A_log))")
-    mask = build_dma_mask(zoh, q.shape[1], int(keep_window_size), bool(causal), min(block_m, q.shape[1]),
-                          min(block_n, k.shape[1]), skip_tiles, backend)
+    mask = build_dma_mask(
+        zoh,
+        q.shape[1],
+        int(keep_window_size),
+        bool(causal),
+        min(block_m, q.shape[1]),
+        min(block_n, k.shape[1]),
+        skip_tiles,
+        backend,
+    )
     out, lse = dma_attention_core(q, k, v, zoh, mask, scale, bool(causal), backend)
     if not return_attn_probs:
         return out
     probs = np.zeros((q.shape[0], q.shape[2], q.shape[1], k.shape[1]), q.dtype)
     finite_lse = np.where(np.isfinite(lse), lse, 0.0)  # rows without a kept key get probability 0 anyway
-    run(_BY_DTYPE[q.dtype][2], q, k, zoh, mask.thr, mask.jcut, finite_lse, scale, bool(causal), probs,
-        backend=backend)
+    run(_BY_DTYPE[q.dtype][2], q, k, zoh, mask.thr, mask.jcut, finite_lse, scale, bool(causal), probs, backend=backend)
     return out, lse.astype(q.dtype), probs
 
 
@@ -455,9 +577,17 @@ def dma_keep_reference(zoh: np.ndarray, n_query: int, keep_window_size: int, cau
     return visible & (rank < keep_window_size)
 
 
-def dma_reference(query: np.ndarray, key: np.ndarray, value: np.ndarray, dt_proj: np.ndarray, a_coef: np.ndarray,
-                  keep_window_size: int = 1024, causal: bool = False, softmax_scale: float | None = None,
-                  compute_dtype: Any = np.float64) -> tuple[np.ndarray, np.ndarray]:
+def dma_reference(
+    query: np.ndarray,
+    key: np.ndarray,
+    value: np.ndarray,
+    dt_proj: np.ndarray,
+    a_coef: np.ndarray,
+    keep_window_size: int = 1024,
+    causal: bool = False,
+    softmax_scale: float | None = None,
+    compute_dtype: Any = np.float64,
+) -> tuple[np.ndarray, np.ndarray]:
     """Compute DMA densely in numpy: (out [B, Nq, H, d], lse [B, H, Nq]) computed in compute_dtype.
 
     zoh and the kept set are always computed in float64, so a float32

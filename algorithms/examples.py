@@ -35,8 +35,7 @@ def dot_wrap(a: Array[i8, "N"], b: Array[i8, "N"], out: Array[i16, 1]):
 
 
 @kernel
-def floor_ops(a: Array[i16, "N"], b: Array[i16, "N"], quo: Array[i16, "N"], rem: Array[i16, "N"],
-              sar: Array[i16, "N"]):
+def floor_ops(a: Array[i16, "N"], b: Array[i16, "N"], quo: Array[i16, "N"], rem: Array[i16, "N"], sar: Array[i16, "N"]):
     """Python floor // and %, and arithmetic >>, on negative operands; x // 0 is avoided."""
     for i in range(a.shape[0]):
         if b[i] != 0:
@@ -147,5 +146,19 @@ def floor_ops_reference(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, ...]:
     return quo.astype(np.int16), rem.astype(np.int16), (a64 >> (b64 & 15)).astype(np.int16)
 
 
-__all__ = ["EXP2_FRAC_Q8", "bit_mix", "clamp_odd_width", "classify", "dot_wrap", "exp2_q8", "exp2_rows", "floor_ops",
-           "floor_ops_reference", "popcount", "row_max_index", "shift_by", "triangle_count", "wrap_add"]
+__all__ = [
+    "EXP2_FRAC_Q8",
+    "bit_mix",
+    "clamp_odd_width",
+    "classify",
+    "dot_wrap",
+    "exp2_q8",
+    "exp2_rows",
+    "floor_ops",
+    "floor_ops_reference",
+    "popcount",
+    "row_max_index",
+    "shift_by",
+    "triangle_count",
+    "wrap_add",
+]

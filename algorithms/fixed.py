@@ -88,9 +88,14 @@ def exp2_neg_q16(x: u32) -> U17:
 
 
 @kernel(dims={"HKV": 1}, values={"score_mult": st.integers(1, (1 << 31) - 1)})
-def sdpa_fixed(q: Array[i8, "B", "H", "NQ", "D"], k: Array[i8, "B", "HKV", "NK", "D"],
-               v: Array[i8, "B", "HKV", "NK", "DV"], score_mult: i32, causal: bool,
-               o: Array[i16, "B", "H", "NQ", "DV"]):
+def sdpa_fixed(
+    q: Array[i8, "B", "H", "NQ", "D"],
+    k: Array[i8, "B", "HKV", "NK", "D"],
+    v: Array[i8, "B", "HKV", "NK", "DV"],
+    score_mult: i32,
+    causal: bool,
+    o: Array[i16, "B", "H", "NQ", "DV"],
+):
     """Streaming SDPA in fixed point, one score per step per row (Q formats in the module docstring).
 
     A row with no visible key (causal, Nq > Nk) gives 0. Query head h reads kv
@@ -147,13 +152,16 @@ def score_multiplier(step_q: float, step_k: float, scale: float) -> int:
     """score_mult (Q.28) for quantization steps of q and k and the softmax scale; ValueError if out of range."""
     mult = round(step_q * step_k * scale * math.log2(math.e) * 2 ** (FZ + MULT_SHIFT))
     if not 1 <= mult < 1 << 31:
-        raise ValueError(f"score multiplier {mult} is outside 1..2**31-1: s_q * s_k * scale = "
-                         f"{step_q * step_k * scale:.3g} is out of the fixed-point range")
+        raise ValueError(
+            f"score multiplier {mult} is outside 1..2**31-1: s_q * s_k * scale = "
+            f"{step_q * step_k * scale:.3g} is out of the fixed-point range"
+        )
     return mult
 
 
-def sdpa_fixed_int(q: np.ndarray, k: np.ndarray, v: np.ndarray, score_mult: int, causal: bool = False,
-                   backend: str = "numba-cpu") -> np.ndarray:
+def sdpa_fixed_int(
+    q: np.ndarray, k: np.ndarray, v: np.ndarray, score_mult: int, causal: bool = False, backend: str = "numba-cpu"
+) -> np.ndarray:
     """Run `sdpa_fixed` on int8 q [B, H, Nq, d], k [B, H_kv, Nk, d], v [B, H_kv, Nk, dv]; return Q8.8 int16."""
     from backends import run
 
@@ -170,16 +178,32 @@ def sdpa_fixed_int(q: np.ndarray, k: np.ndarray, v: np.ndarray, score_mult: int,
         raise ValueError(f"score_mult must be an int in 1..2**31-1, got {score_mult!r}")
     peak = (128 * 128 * q.shape[3] * int(score_mult)) >> MULT_SHIFT  # the largest |z| the inputs' types allow
     if peak >= 1 << 31:
-        raise ValueError(f"score_mult = {score_mult} with d = {q.shape[3]} can overflow the 32-bit score register "
-                         f"(|z| up to {peak}); use a smaller softmax scale or head dim")
+        raise ValueError(
+            f"score_mult = {score_mult} with d = {q.shape[3]} can overflow the 32-bit score register "
+            f"(|z| up to {peak}); use a smaller softmax scale or head dim"
+        )
     out = np.zeros((*q.shape[:3], v.shape[3]), dtype=np.int16)
-    run(sdpa_fixed, np.ascontiguousarray(q), np.ascontiguousarray(k), np.ascontiguousarray(v), int(score_mult),
-        bool(causal), out, backend=backend)
+    run(
+        sdpa_fixed,
+        np.ascontiguousarray(q),
+        np.ascontiguousarray(k),
+        np.ascontiguousarray(v),
+        int(score_mult),
+        bool(causal),
+        out,
+        backend=backend,
+    )
     return out
 
 
-def sdpa_quantized(q: np.ndarray, k: np.ndarray, v: np.ndarray, causal: bool = False, scale: float | None = None,
-                   backend: str = "numba-cpu") -> tuple[np.ndarray, dict[str, np.ndarray]]:
+def sdpa_quantized(
+    q: np.ndarray,
+    k: np.ndarray,
+    v: np.ndarray,
+    causal: bool = False,
+    scale: float | None = None,
+    backend: str = "numba-cpu",
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Quantize float q, k, v to int8, run the fixed-point kernel, dequantize: (o float64, the int8 inputs' values)."""
     for name, x in (("q", q), ("k", k), ("v", v)):
         if not isinstance(x, np.ndarray) or x.dtype.kind != "f":
@@ -195,8 +219,9 @@ def sdpa_quantized(q: np.ndarray, k: np.ndarray, v: np.ndarray, causal: bool = F
     return out.astype(np.float64) / 2**FO * sv, dequant
 
 
-def measure_error(shape: tuple[int, int, int, int], seed: int = 0, causal: bool = False,
-                  backend: str = "numba-cpu") -> dict[str, float]:
+def measure_error(
+    shape: tuple[int, int, int, int], seed: int = 0, causal: bool = False, backend: str = "numba-cpu"
+) -> dict[str, float]:
     """Max errors of the fixed-point SDPA on N(0, 1) inputs of `shape` (B, H, N, d), as in the docstring table.
 
     `datapath_steps`: against float64 SDPA of the dequantized inputs, in v steps;
@@ -209,5 +234,7 @@ def measure_error(shape: tuple[int, int, int, int], seed: int = 0, causal: bool 
     got, dq = sdpa_quantized(q, k, v, causal, backend=backend)
     ref_dq, _ = sdpa_reference(dq["q"], dq["k"], dq["v"], causal)
     ref, _ = sdpa_reference(q, k, v, causal)
-    return {"datapath_steps": float(np.abs(got - ref_dq).max() / dq["v_step"]),
-            "end_to_end": float(np.abs(got - ref).max() / np.abs(v).max())}
+    return {
+        "datapath_steps": float(np.abs(got - ref_dq).max() / dq["v_step"]),
+        "end_to_end": float(np.abs(got - ref).max() / np.abs(v).max()),
+    }

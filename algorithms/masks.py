@@ -21,9 +21,21 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["MaskFn", "a_shape_mask", "block_topk_blocks", "block_topk_mask", "boundary_2d_mask", "causal_mask",
-           "expand_blocks", "full_mask", "grid_mask", "mask_density", "q_boundary_mask", "tri_shape_mask",
-           "vertical_slash_mask"]
+__all__ = [
+    "MaskFn",
+    "a_shape_mask",
+    "block_topk_blocks",
+    "block_topk_mask",
+    "boundary_2d_mask",
+    "causal_mask",
+    "expand_blocks",
+    "full_mask",
+    "grid_mask",
+    "mask_density",
+    "q_boundary_mask",
+    "tri_shape_mask",
+    "vertical_slash_mask",
+]
 
 MaskFn = Callable[[int, int], np.ndarray]
 
@@ -106,8 +118,7 @@ def a_shape_mask(nq: int, nk: int, n_init: int = N_INIT, n_local: int = N_LOCAL)
     return (j <= p) & ((j < n_init) | (p - j < n_local))
 
 
-def tri_shape_mask(nq: int, nk: int, n_init: int = N_INIT, n_local: int = N_LOCAL,
-                   n_last: int = N_LAST) -> np.ndarray:
+def tri_shape_mask(nq: int, nk: int, n_init: int = N_INIT, n_local: int = N_LOCAL, n_last: int = N_LAST) -> np.ndarray:
     """Make the A-shape mask, except that the last `n_last` query rows attend densely and causally."""
     mask = a_shape_mask(nq, nk, n_init, n_local)
     n_last = _size("n_last", n_last)
@@ -176,8 +187,9 @@ def _apply(pattern: MaskFn | np.ndarray, nq: int, nk: int, what: str) -> np.ndar
     return got
 
 
-def q_boundary_mask(nq: int, nk: int, modality: Any, patterns: Mapping[int, MaskFn],
-                    default: MaskFn = causal_mask) -> np.ndarray:
+def q_boundary_mask(
+    nq: int, nk: int, modality: Any, patterns: Mapping[int, MaskFn], default: MaskFn = causal_mask
+) -> np.ndarray:
     """Give each query the row of its own modality's pattern (boundaries along the query axis only).
 
     `modality[t]` is the modality id of token t (length nk); query i is token
@@ -189,7 +201,7 @@ def q_boundary_mask(nq: int, nk: int, modality: Any, patterns: Mapping[int, Mask
     """
     nq, nk = _size("nq", nq), _size("nk", nk)
     mods = _modality(modality, nq, nk)
-    q_mods = mods[nk - nq:]
+    q_mods = mods[nk - nq :]
     keep = np.zeros((nq, nk), dtype=bool)
     for m in np.unique(q_mods):
         rows = q_mods == m
@@ -197,8 +209,9 @@ def q_boundary_mask(nq: int, nk: int, modality: Any, patterns: Mapping[int, Mask
     return keep & causal_mask(nq, nk)
 
 
-def boundary_2d_mask(nq: int, nk: int, modality: Any, patterns: Mapping[tuple[int, int], MaskFn],
-                     default: MaskFn = causal_mask) -> np.ndarray:
+def boundary_2d_mask(
+    nq: int, nk: int, modality: Any, patterns: Mapping[tuple[int, int], MaskFn], default: MaskFn = causal_mask
+) -> np.ndarray:
     """Permute queries and keys by modality and apply one pattern per (query, key) modality pair.
 
     For the pair (a, b), let `R` be the queries of modality a and `C` the keys
@@ -211,7 +224,7 @@ def boundary_2d_mask(nq: int, nk: int, modality: Any, patterns: Mapping[tuple[in
     """
     nq, nk = _size("nq", nq), _size("nk", nk)
     mods = _modality(modality, nq, nk)
-    q_mods = mods[nk - nq:]
+    q_mods = mods[nk - nq :]
     keep = np.zeros((nq, nk), dtype=bool)
     for a in np.unique(q_mods):
         rows = np.flatnonzero(q_mods == a)
@@ -235,8 +248,9 @@ def _pool(x: np.ndarray, block: int) -> np.ndarray:
     return sums / counts[:, None]
 
 
-def block_topk_blocks(q: np.ndarray, k: np.ndarray, block: int = BLOCK, top_k: int | None = None,
-                      causal: bool = True) -> np.ndarray:
+def block_topk_blocks(
+    q: np.ndarray, k: np.ndarray, block: int = BLOCK, top_k: int | None = None, causal: bool = True
+) -> np.ndarray:
     """Choose, per query block, the top-k key blocks by mean-pooled score: a bool [nqb, nkb] block mask.
 
     Q and K are mean-pooled over `block` tokens (a last partial block over its
@@ -282,8 +296,9 @@ def expand_blocks(blocks: np.ndarray, nq: int, nk: int, block_m: int, block_n: i
     return blocks.repeat(block_m, axis=0).repeat(block_n, axis=1)[:nq, :nk].copy()
 
 
-def block_topk_mask(q: np.ndarray, k: np.ndarray, block: int = BLOCK, top_k: int | None = None,
-                    causal: bool = True) -> np.ndarray:
+def block_topk_mask(
+    q: np.ndarray, k: np.ndarray, block: int = BLOCK, top_k: int | None = None, causal: bool = True
+) -> np.ndarray:
     """Make the element mask of `block_topk_blocks`, intersected with causal when `causal`."""
     blocks = block_topk_blocks(q, k, block, top_k, causal)
     nq, nk = q.shape[0], k.shape[0]

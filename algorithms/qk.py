@@ -60,8 +60,13 @@ def _csr_args(draw: st.DrawFn, values: bool = False) -> tuple[np.ndarray, ...]:
 
 
 @kernel(strategy=_csr_args())
-def qk_csr_dense_out(q: Array[i8, "M", "D"], k: Array[i8, "N", "D"], indptr: Array[i32, "R"],
-                     indices: Array[i32, "E"], s: Array[i32, "M", "N"]):
+def qk_csr_dense_out(
+    q: Array[i8, "M", "D"],
+    k: Array[i8, "N", "D"],
+    indptr: Array[i32, "R"],
+    indices: Array[i32, "E"],
+    s: Array[i32, "M", "N"],
+):
     """Compute s[i, j] = q[i] . k[j] for the kept keys j of row i (CSR), and 0 elsewhere.
 
     Row i's keys are `indices[indptr[i] .. indptr[i + 1] - 1]` (R = M + 1): a
@@ -79,8 +84,13 @@ def qk_csr_dense_out(q: Array[i8, "M", "D"], k: Array[i8, "N", "D"], indptr: Arr
 
 
 @kernel(strategy=_csr_args(values=True))
-def qk_csr_values(q: Array[i8, "M", "D"], k: Array[i8, "N", "D"], indptr: Array[i32, "R"],
-                  indices: Array[i32, "E"], values: Array[i32, "E"]):
+def qk_csr_values(
+    q: Array[i8, "M", "D"],
+    k: Array[i8, "N", "D"],
+    indptr: Array[i32, "R"],
+    indices: Array[i32, "E"],
+    values: Array[i32, "E"],
+):
     """Compute the CSR values array: values[e] = q[i] . k[indices[e]] for every entry e of row i."""
     for i in prange(q.shape[0]):
         for e in pipeline(range(indptr[i], indptr[i + 1]), ii=1):
@@ -105,8 +115,13 @@ def csr_rows(indptr: np.ndarray) -> np.ndarray:
 
 
 @kernel(strategy=_coo_args())
-def qk_coo_values(q: Array[i8, "M", "D"], k: Array[i8, "N", "D"], rows: Array[i32, "E"], cols: Array[i32, "E"],
-                  values: Array[i32, "E"]):
+def qk_coo_values(
+    q: Array[i8, "M", "D"],
+    k: Array[i8, "N", "D"],
+    rows: Array[i32, "E"],
+    cols: Array[i32, "E"],
+    values: Array[i32, "E"],
+):
     """Compute values[e] = q[rows[e]] . k[cols[e]] for every kept score e (the CSR with its rows expanded).
 
     One pipelined loop over the kept scores: in hardware one score per cycle with
@@ -135,12 +150,19 @@ def _block_csr_args(draw: st.DrawFn) -> tuple[np.ndarray, ...]:
 
 
 @kernel(strategy=_block_csr_args())
-def qk_block_csr_dense_out(q: Array[i8, "M", "D"], k: Array[i8, "N", "D"],
-                           full_indptr: Array[i32, "QB"], full_indices: Array[i32, "F"],
-                           partial_indptr: Array[i32, "QB"], partial_indices: Array[i32, "P"],
-                           partial_masks: Array[bool, "P", "BM", "BN"],
-                           col_indptr: Array[i32, "QB"], col_indices: Array[i32, "C"],
-                           col_masks: Array[bool, "C", "BM"], s: Array[i32, "M", "N"]):
+def qk_block_csr_dense_out(
+    q: Array[i8, "M", "D"],
+    k: Array[i8, "N", "D"],
+    full_indptr: Array[i32, "QB"],
+    full_indices: Array[i32, "F"],
+    partial_indptr: Array[i32, "QB"],
+    partial_indices: Array[i32, "P"],
+    partial_masks: Array[bool, "P", "BM", "BN"],
+    col_indptr: Array[i32, "QB"],
+    col_indices: Array[i32, "C"],
+    col_masks: Array[bool, "C", "BM"],
+    s: Array[i32, "M", "N"],
+):
     """Compute dense scores from a block-CSR (QB = query blocks + 1), 0 where the mask is False.
 
     Per query block: full key blocks with no mask test, partial key blocks
@@ -184,24 +206,32 @@ def qk_block_csr_dense_out(q: Array[i8, "M", "D"], k: Array[i8, "N", "D"],
 
 def block_csr_arrays(bc: BlockCSR) -> tuple[np.ndarray, ...]:
     """Return the eight index arrays of `bc` in `qk_block_csr_dense_out`'s parameter order, as writable copies."""
-    return (bc.full_indptr.copy(), bc.full_indices.copy(), bc.partial_indptr.copy(), bc.partial_indices.copy(),
-            bc.partial_masks.copy(), bc.col_indptr.copy(), bc.col_indices.copy(), bc.col_masks.copy())
+    return (
+        bc.full_indptr.copy(),
+        bc.full_indices.copy(),
+        bc.partial_indptr.copy(),
+        bc.partial_indices.copy(),
+        bc.partial_masks.copy(),
+        bc.col_indptr.copy(),
+        bc.col_indices.copy(),
+        bc.col_masks.copy(),
+    )
 
 
 def _check_qk_inputs(q: np.ndarray, k: np.ndarray, shape: tuple[int, int]) -> None:
     """Check that q [M, D] and k [N, D] are int8 and match an index structure of shape (M, N)."""
     for name, x in (("q", q), ("k", k)):
         if not isinstance(x, np.ndarray) or x.dtype != np.int8 or x.ndim != 2:
-            raise ValueError(f"{name} must be a 2-D int8 array, got {getattr(x, 'dtype', type(x))} "
-                             f"{getattr(x, 'shape', '')}")
+            raise ValueError(
+                f"{name} must be a 2-D int8 array, got {getattr(x, 'dtype', type(x))} {getattr(x, 'shape', '')}"
+            )
     if q.shape[1] != k.shape[1]:
         raise ValueError(f"q and k must have the same head dim, got {q.shape[1]} and {k.shape[1]}")
     if (q.shape[0], k.shape[0]) != shape:
         raise ValueError(f"the index structure has shape {shape}, but q and k give {(q.shape[0], k.shape[0])}")
 
 
-def qk_csr(q: np.ndarray, k: np.ndarray, csr: RowCSR, backend: str = "python",
-           values: bool = False) -> np.ndarray:
+def qk_csr(q: np.ndarray, k: np.ndarray, csr: RowCSR, backend: str = "python", values: bool = False) -> np.ndarray:
     """Run the CSR QK kernel on `backend`: dense int32 scores [M, N], or the CSR values [nnz] if `values`."""
     _check_qk_inputs(q, k, csr.shape)
     if values:

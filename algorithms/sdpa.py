@@ -69,9 +69,9 @@ EXP_C3 = 0.16666415333747864
 EXP_C4 = 0.041666217148303986
 EXP_C5 = 0.008375128731131554
 EXP_C6 = 0.001394858118146658
-TWO_M64 = 2.0 ** -64
-TWO_M32 = 2.0 ** -32
-TWO_M16 = 2.0 ** -16
+TWO_M64 = 2.0**-64
+TWO_M32 = 2.0**-32
+TWO_M16 = 2.0**-16
 NO_MASK = 1 << 30  # a causal "limit" that masks nothing (sequences are shorter than 2**30)
 METHODS = ("naive", "streaming", "flash")
 
@@ -128,9 +128,15 @@ class Kernels:
 def _build(ft: FloatType, fexp: Any) -> Kernels:
     """Define every SDPA kernel for float type `ft`; the flash kernels use `fexp` as e**x for x <= 0."""
 
-    def naive(q: Array[ft, "B", "H", "NQ", "D"], k: Array[ft, "B", "HKV", "NK", "D"],
-              v: Array[ft, "B", "HKV", "NK", "DV"], scale: ft, causal: bool,
-              o: Array[ft, "B", "H", "NQ", "DV"], lse: Array[ft, "B", "H", "NQ"]):
+    def naive(
+        q: Array[ft, "B", "H", "NQ", "D"],
+        k: Array[ft, "B", "HKV", "NK", "D"],
+        v: Array[ft, "B", "HKV", "NK", "DV"],
+        scale: ft,
+        causal: bool,
+        o: Array[ft, "B", "H", "NQ", "DV"],
+        lse: Array[ft, "B", "H", "NQ"],
+    ):
         """Three passes per query row: scores and their max; exponentials and their sum; o = sum (e/l) v."""
         nq: U31 = q.shape[2]
         nk: U31 = k.shape[2]
@@ -167,9 +173,15 @@ def _build(ft: FloatType, fexp: Any) -> Kernels:
             else:
                 lse[b, h, i] = ft(NEG_INF)
 
-    def streaming(q: Array[ft, "B", "H", "NQ", "D"], k: Array[ft, "B", "HKV", "NK", "D"],
-                  v: Array[ft, "B", "HKV", "NK", "DV"], scale: ft, causal: bool,
-                  o: Array[ft, "B", "H", "NQ", "DV"], lse: Array[ft, "B", "H", "NQ"]):
+    def streaming(
+        q: Array[ft, "B", "H", "NQ", "D"],
+        k: Array[ft, "B", "HKV", "NK", "D"],
+        v: Array[ft, "B", "HKV", "NK", "DV"],
+        scale: ft,
+        causal: bool,
+        o: Array[ft, "B", "H", "NQ", "DV"],
+        lse: Array[ft, "B", "H", "NQ"],
+    ):
         """One pass per row: running max m, rescale factor delta, running sum l and output o; one division."""
         nq: U31 = q.shape[2]
         nk: U31 = k.shape[2]
@@ -202,12 +214,25 @@ def _build(ft: FloatType, fexp: Any) -> Kernels:
                 o[b, h, i, d] = acc[d] / l_sum if l_sum > ft(0.0) else ft(0.0)
             lse[b, h, i] = m + log(l_sum) if l_sum > ft(0.0) else ft(NEG_INF)
 
-    def flash_tile(q: Array[ft, "B", "H", "NQ", "D"], k: Array[ft, "B", "HKV", "NK", "D"],
-                   v: Array[ft, "B", "HKV", "NK", "DV"], qt: Array[ft, "D", "BM"], st: Array[ft, "BN", "BM"],
-                   acc: Array[ft, "DV", "BM"], m: Array[ft, "BM"], l_sum: Array[f64, "BM"],
-                   msafe: Array[ft, "BM"], alpha: Array[ft, "BM"], rsum: Array[ft, "BM"], b: i32, hk: i32, ni: i32,
-                   j0: i32, nj: i32,
-                   limit: i32):
+    def flash_tile(
+        q: Array[ft, "B", "H", "NQ", "D"],
+        k: Array[ft, "B", "HKV", "NK", "D"],
+        v: Array[ft, "B", "HKV", "NK", "DV"],
+        qt: Array[ft, "D", "BM"],
+        st: Array[ft, "BN", "BM"],
+        acc: Array[ft, "DV", "BM"],
+        m: Array[ft, "BM"],
+        l_sum: Array[f64, "BM"],
+        msafe: Array[ft, "BM"],
+        alpha: Array[ft, "BM"],
+        rsum: Array[ft, "BM"],
+        b: i32,
+        hk: i32,
+        ni: i32,
+        j0: i32,
+        nj: i32,
+        limit: i32,
+    ):
         """Fold key tile [j0, j0 + nj) into the online softmax of ni queries (transposed buffers).
 
         Key j0 + jj is visible to query i of the tile when jj <= i + limit.
@@ -233,9 +258,16 @@ def _build(ft: FloatType, fexp: Any) -> Kernels:
                 k6 = k[b, hk, r, d + 6]
                 k7 = k[b, hk, r, d + 7]
                 for i in range(ni):
-                    st[jj, i] = st[jj, i] + (k0 * qt[d, i] + k1 * qt[d + 1, i] + k2 * qt[d + 2, i]
-                                             + k3 * qt[d + 3, i] + k4 * qt[d + 4, i] + k5 * qt[d + 5, i]
-                                             + k6 * qt[d + 6, i] + k7 * qt[d + 7, i])
+                    st[jj, i] = st[jj, i] + (
+                        k0 * qt[d, i]
+                        + k1 * qt[d + 1, i]
+                        + k2 * qt[d + 2, i]
+                        + k3 * qt[d + 3, i]
+                        + k4 * qt[d + 4, i]
+                        + k5 * qt[d + 5, i]
+                        + k6 * qt[d + 6, i]
+                        + k7 * qt[d + 7, i]
+                    )
             for d in range(d8, dq):
                 k0 = k[b, hk, r, d]
                 for i in range(ni):
@@ -277,9 +309,16 @@ def _build(ft: FloatType, fexp: Any) -> Kernels:
                 v6 = v[b, hk, r + 6, d]
                 v7 = v[b, hk, r + 7, d]
                 for i in range(ni):
-                    acc[d, i] = acc[d, i] + (v0 * st[jj, i] + v1 * st[jj + 1, i] + v2 * st[jj + 2, i]
-                                             + v3 * st[jj + 3, i] + v4 * st[jj + 4, i] + v5 * st[jj + 5, i]
-                                             + v6 * st[jj + 6, i] + v7 * st[jj + 7, i])
+                    acc[d, i] = acc[d, i] + (
+                        v0 * st[jj, i]
+                        + v1 * st[jj + 1, i]
+                        + v2 * st[jj + 2, i]
+                        + v3 * st[jj + 3, i]
+                        + v4 * st[jj + 4, i]
+                        + v5 * st[jj + 5, i]
+                        + v6 * st[jj + 6, i]
+                        + v7 * st[jj + 7, i]
+                    )
         for jj in range(j8, nj):
             r: U31 = j0 + jj
             for d in range(dv):
@@ -290,9 +329,17 @@ def _build(ft: FloatType, fexp: Any) -> Kernels:
     flash_tile.__name__ = flash_tile.__qualname__ = f"flash_tile_{ft.name}"
     flash_tile_k = kernel(flash_tile)
 
-    def flash(q: Array[ft, "B", "H", "NQ", "D"], k: Array[ft, "B", "HKV", "NK", "D"],
-              v: Array[ft, "B", "HKV", "NK", "DV"], scale: ft, causal: bool, bm: i32, bn: i32,
-              o: Array[ft, "B", "H", "NQ", "DV"], lse: Array[ft, "B", "H", "NQ"]):
+    def flash(
+        q: Array[ft, "B", "H", "NQ", "D"],
+        k: Array[ft, "B", "HKV", "NK", "D"],
+        v: Array[ft, "B", "HKV", "NK", "DV"],
+        scale: ft,
+        causal: bool,
+        bm: i32,
+        bn: i32,
+        o: Array[ft, "B", "H", "NQ", "DV"],
+        lse: Array[ft, "B", "H", "NQ"],
+    ):
         """Flash attention: query tiles of bm rows in parallel, key tiles of bn columns with the online softmax."""
         nq: U31 = q.shape[2]
         nk: U31 = k.shape[2]
@@ -325,18 +372,28 @@ def _build(ft: FloatType, fexp: Any) -> Kernels:
                 limit = i32(NO_MASK)
                 if causal:
                     limit = i32(min(i0 + nk - nq - j0, NO_MASK))
-                flash_tile_k(q, k, v, qt, st, acc, m, l_sum, msafe, alpha, rsum, b, hk, ni, j0, i32(min(bn, nk - j0)),
-                             limit)
+                flash_tile_k(
+                    q, k, v, qt, st, acc, m, l_sum, msafe, alpha, rsum, b, hk, ni, j0, i32(min(bn, nk - j0)), limit
+                )
             for i in range(ni):
                 li = l_sum[i]
                 for d in range(v.shape[3]):
                     o[b, h, i0 + i, d] = acc[d, i] / li if li > ft(0.0) else ft(0.0)
                 lse[b, h, i0 + i] = m[i] + log(li) if li > ft(0.0) else ft(NEG_INF)
 
-    def flash_sparse(q: Array[ft, "B", "H", "NQ", "D"], k: Array[ft, "B", "HKV", "NK", "D"],
-                     v: Array[ft, "B", "HKV", "NK", "DV"], kv_num_blocks: Array[i32, "B", "H", "NQB"],
-                     kv_indices: Array[i32, "B", "H", "NQB", "MAXB"], scale: ft, causal: bool, bm: i32, bn: i32,
-                     o: Array[ft, "B", "H", "NQ", "DV"], lse: Array[ft, "B", "H", "NQ"]):
+    def flash_sparse(
+        q: Array[ft, "B", "H", "NQ", "D"],
+        k: Array[ft, "B", "HKV", "NK", "D"],
+        v: Array[ft, "B", "HKV", "NK", "DV"],
+        kv_num_blocks: Array[i32, "B", "H", "NQB"],
+        kv_indices: Array[i32, "B", "H", "NQB", "MAXB"],
+        scale: ft,
+        causal: bool,
+        bm: i32,
+        bn: i32,
+        o: Array[ft, "B", "H", "NQ", "DV"],
+        lse: Array[ft, "B", "H", "NQ"],
+    ):
         """Block-sparse flash attention: query tile qb visits only the key tiles kv_indices[b, h, qb, :count]."""
         nq: U31 = q.shape[2]
         nk: U31 = k.shape[2]
@@ -368,8 +425,9 @@ def _build(ft: FloatType, fexp: Any) -> Kernels:
                 if causal:
                     limit = i32(max(min(i0 + nk - nq - j0, NO_MASK), -NO_MASK))
                 if limit > -ni:  # some key of the tile is visible to some query
-                    flash_tile_k(q, k, v, qt, st, acc, m, l_sum, msafe, alpha, rsum, b, hk, ni, j0,
-                                 i32(min(bn, nk - j0)), limit)
+                    flash_tile_k(
+                        q, k, v, qt, st, acc, m, l_sum, msafe, alpha, rsum, b, hk, ni, j0, i32(min(bn, nk - j0)), limit
+                    )
             for i in range(ni):
                 li = l_sum[i]
                 for d in range(v.shape[3]):
@@ -380,9 +438,13 @@ def _build(ft: FloatType, fexp: Any) -> Kernels:
         fn.__name__ = fn.__qualname__ = f"{fn.__name__}_{ft.name}"
     # Options for hls.check (and the catalog): GQA dims that divide, small positive tiles, valid block indices.
     blocks = {"bm": st.integers(1, 4), "bn": st.integers(1, 10)}  # bn >= 8 reaches the 8-wide key loop
-    return Kernels(kernel(naive, dims={"HKV": 1}), kernel(streaming, dims={"HKV": 1}),
-                   kernel(flash, dims={"HKV": 1}, values=blocks),
-                   kernel(flash_sparse, strategy=_sparse_arguments(ft)), flash_tile_k)
+    return Kernels(
+        kernel(naive, dims={"HKV": 1}),
+        kernel(streaming, dims={"HKV": 1}),
+        kernel(flash, dims={"HKV": 1}, values=blocks),
+        kernel(flash_sparse, strategy=_sparse_arguments(ft)),
+        flash_tile_k,
+    )
 
 
 def _sparse_arguments(ft: FloatType) -> st.SearchStrategy[tuple[Any, ...]]:
@@ -418,8 +480,9 @@ KERNELS = {np.dtype(np.float32): F32, np.dtype(np.float64): F64}
 # ---- numpy references ----------------------------------------------------------------------------
 
 
-def block_mask(kv_num_blocks: np.ndarray, kv_indices: np.ndarray, nq: int, nk: int, block_m: int,
-               block_n: int) -> np.ndarray:
+def block_mask(
+    kv_num_blocks: np.ndarray, kv_indices: np.ndarray, nq: int, nk: int, block_m: int, block_n: int
+) -> np.ndarray:
     """The [..., nq, nk] bool mask a block-CSR index implies (see the module docstring for the format)."""
     lead = kv_num_blocks.shape[:-1]
     nqb = kv_num_blocks.shape[-1]
@@ -443,8 +506,15 @@ def block_index(blocks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return counts, indices
 
 
-def sdpa_reference(q: np.ndarray, k: np.ndarray, v: np.ndarray, causal: bool = False, scale: float | None = None,
-                   mask: np.ndarray | None = None, dtype: Any = np.float64) -> tuple[np.ndarray, np.ndarray]:
+def sdpa_reference(
+    q: np.ndarray,
+    k: np.ndarray,
+    v: np.ndarray,
+    causal: bool = False,
+    scale: float | None = None,
+    mask: np.ndarray | None = None,
+    dtype: Any = np.float64,
+) -> tuple[np.ndarray, np.ndarray]:
     """Dense SDPA in numpy, computed in `dtype` (float64: the reference; float32: the naive baseline).
 
     `mask` (bool, broadcastable to [B, H, Nq, Nk]) keeps keys where True; with
@@ -505,8 +575,11 @@ def _check_inputs(q: Any, k: Any, v: Any, scale: float | None) -> tuple[np.ndarr
             raise ValueError(f"{name} contains NaN or infinity")
     if scale is None:
         scale = 1.0 / math.sqrt(q.shape[3])
-    elif isinstance(scale, bool) or not isinstance(scale, (int, float, np.integer, np.floating)) \
-            or not math.isfinite(scale):
+    elif (
+        isinstance(scale, bool)
+        or not isinstance(scale, (int, float, np.integer, np.floating))
+        or not math.isfinite(scale)
+    ):
         raise ValueError(f"scale must be a finite number, got {scale!r}")
     return (np.ascontiguousarray(q), np.ascontiguousarray(k), np.ascontiguousarray(v), float(scale))
 
@@ -517,9 +590,18 @@ def _check_block(name: str, value: Any) -> int:
     return int(value)
 
 
-def sdpa(q: np.ndarray, k: np.ndarray, v: np.ndarray, causal: bool = False, scale: float | None = None,
-         method: str = "flash", block_m: int = 64, block_n: int = 64, return_lse: bool = False,
-         backend: str = "numba-cpu") -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+def sdpa(
+    q: np.ndarray,
+    k: np.ndarray,
+    v: np.ndarray,
+    causal: bool = False,
+    scale: float | None = None,
+    method: str = "flash",
+    block_m: int = 64,
+    block_n: int = 64,
+    return_lse: bool = False,
+    backend: str = "numba-cpu",
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Scaled dot-product attention of q [B, H, Nq, d], k [B, H_kv, Nk, d], v [B, H_kv, Nk, dv].
 
     `method` is "naive", "streaming" or "flash" (tiles of block_m x block_n);
@@ -540,10 +622,19 @@ def sdpa(q: np.ndarray, k: np.ndarray, v: np.ndarray, causal: bool = False, scal
     return (o, lse) if return_lse else o
 
 
-def sdpa_block_sparse(q: np.ndarray, k: np.ndarray, v: np.ndarray, kv_num_blocks: np.ndarray,
-                      kv_indices: np.ndarray, block_m: int = 64, block_n: int = 64, causal: bool = False,
-                      scale: float | None = None, return_lse: bool = False,
-                      backend: str = "numba-cpu") -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+def sdpa_block_sparse(
+    q: np.ndarray,
+    k: np.ndarray,
+    v: np.ndarray,
+    kv_num_blocks: np.ndarray,
+    kv_indices: np.ndarray,
+    block_m: int = 64,
+    block_n: int = 64,
+    causal: bool = False,
+    scale: float | None = None,
+    return_lse: bool = False,
+    backend: str = "numba-cpu",
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Block-sparse flash attention over a block-CSR index (format in the module docstring).
 
     kv_num_blocks is [n_qblocks] or [B, H, n_qblocks] (anything that
@@ -561,16 +652,18 @@ def sdpa_block_sparse(q: np.ndarray, k: np.ndarray, v: np.ndarray, kv_num_blocks
         if not np.issubdtype(x.dtype, np.integer):
             raise TypeError(f"{name} must hold integers, got {x.dtype}")
     if counts.ndim < 1 or counts.shape[-1] != nqb:
-        raise ValueError(f"kv_num_blocks must end in n_qblocks = ceil({nq} / {block_m}) = {nqb}, "
-                         f"got shape {counts.shape}")
+        raise ValueError(
+            f"kv_num_blocks must end in n_qblocks = ceil({nq} / {block_m}) = {nqb}, got shape {counts.shape}"
+        )
     if index.ndim < 2 or index.shape[-2] != nqb:
         raise ValueError(f"kv_indices must be [..., n_qblocks = {nqb}, max_blocks], got shape {index.shape}")
     try:
         counts = np.broadcast_to(counts, (b, h, nqb))
         index = np.broadcast_to(index, (b, h, nqb, index.shape[-1]))
     except ValueError:
-        raise ValueError(f"kv_num_blocks {counts.shape} / kv_indices {index.shape} do not broadcast to "
-                         f"[B={b}, H={h}, {nqb}, ...]") from None
+        raise ValueError(
+            f"kv_num_blocks {counts.shape} / kv_indices {index.shape} do not broadcast to [B={b}, H={h}, {nqb}, ...]"
+        ) from None
     if counts.size and (counts.min() < 0 or counts.max() > index.shape[-1]):
         raise ValueError(f"kv_num_blocks must be in 0..max_blocks = {index.shape[-1]}")
     kept = np.arange(index.shape[-1]) < counts[..., None]
@@ -583,6 +676,19 @@ def sdpa_block_sparse(q: np.ndarray, k: np.ndarray, v: np.ndarray, kv_num_blocks
     kern = KERNELS[q.dtype].flash_sparse
     o = np.zeros((b, h, nq, v.shape[3]), dtype=q.dtype)
     lse = np.zeros((b, h, nq), dtype=q.dtype)
-    run(kern, q, k, v, np.ascontiguousarray(counts, dtype=np.int32), np.ascontiguousarray(index, dtype=np.int32),
-        scale, bool(causal), block_m, block_n, o, lse, backend=backend)
+    run(
+        kern,
+        q,
+        k,
+        v,
+        np.ascontiguousarray(counts, dtype=np.int32),
+        np.ascontiguousarray(index, dtype=np.int32),
+        scale,
+        bool(causal),
+        block_m,
+        block_n,
+        o,
+        lse,
+        backend=backend,
+    )
     return (o, lse) if return_lse else o

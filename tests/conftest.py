@@ -19,6 +19,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
     backends.names()
 
+
 # Tiers, by what a test needs (tests/README.md; `-m "not hdl and not slow"` is `make test-fast`). A test's tier is
 # that of its `backend` parameter, else its own entry in TEST_TIER, else its file's in FILE_TIER, else pure.
 # WHOLE_FILES put every test of a file in these tiers, whatever its parameters.

@@ -38,8 +38,12 @@ def running(a: Array[i32, "N"]):
         a[i] = a[i - 1] + a[i]
 
 
-CASES = [(qk.qk_dense, {"M": 2, "N": 2, "D": 4}), (qk.qk_csr_values, {"M": 2, "N": 2, "D": 4, "R": 3, "E": 4}),
-         (examples.triangle_count, {}), (running, {"N": 4})]
+CASES = [
+    (qk.qk_dense, {"M": 2, "N": 2, "D": 4}),
+    (qk.qk_csr_values, {"M": 2, "N": 2, "D": 4, "R": 3, "E": 4}),
+    (examples.triangle_count, {}),
+    (running, {"N": 4}),
+]
 
 
 def only(ops: list[Op]) -> Op:
