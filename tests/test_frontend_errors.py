@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import backends
+import hls._expressions
 import hls.frontend
 import hls.lang
 from hls import Kernel, KernelError, runtime
@@ -350,10 +351,12 @@ def _check(err: KernelError, case: Case) -> None:
     assert lines[1][lines[2].index("^") :].startswith(case.at)
 
 
+FRONTEND_FILES = {Path(m.__file__).resolve() for m in (hls.frontend, hls._expressions)}
+
+
 def _assert_no_frontend_frames(err: BaseException, last: tuple[str, str]) -> None:
     frames = traceback.extract_tb(err.__traceback__)
-    frontend = Path(hls.frontend.__file__).resolve()
-    assert [f for f in frames if Path(f.filename).resolve() == frontend] == []
+    assert [f for f in frames if Path(f.filename).resolve() in FRONTEND_FILES] == []
     assert (Path(frames[-1].filename).resolve(), frames[-1].name) == (Path(last[0]).resolve(), last[1])
 
 
@@ -413,4 +416,4 @@ def test_calling_a_bad_kernel_directly_raises_the_same_error() -> None:
         _kernel("true_division")(np.arange(3, dtype=_I32))
     _check(info.value, case)
     frames = traceback.extract_tb(info.value.__traceback__)
-    assert not any(Path(f.filename).resolve() == Path(hls.frontend.__file__).resolve() for f in frames)
+    assert not any(Path(f.filename).resolve() in FRONTEND_FILES for f in frames)
