@@ -21,7 +21,7 @@ from hls.coverage import Coverage, CoverageWarning
 from hls.errors import KernelError
 from hls.lang import Kernel
 from hls.strategies import arguments
-from hls.types import ArrayType, FloatType
+from hls.types import ArrayType, FloatType, IntType
 
 REFERENCE = "python"
 
@@ -205,8 +205,15 @@ def _widen_hint(kernel: Kernel, max_dim: int, custom_strategy: bool) -> str:
     params = kernel.ir.params
     symbols = sorted({d for p in params if isinstance(p.type, ArrayType) for d in p.type.dims if isinstance(d, str)})
     wide = max(4 * max_dim, 16)
-    scalars = [p.name for p in params if not isinstance(p.type, ArrayType)]
-    values = f'values={{"{scalars[0]}": st.integers(...)}}' if scalars else ""
+    scalars = [p for p in params if not isinstance(p.type, ArrayType)]
+    ints = [p for p in scalars if isinstance(p.type, IntType)]  # NOTE: a bool or float scalar rarely needs widening
+    first = (ints or scalars)[:1]
+    strategy = (
+        {IntType: "st.integers(...)", FloatType: "st.floats(...)"}.get(type(first[0].type), "st.just(...)")
+        if first
+        else ""
+    )
+    values = f'values={{"{first[0].name}": {strategy}}}' if first else ""
     if not symbols:
         return f"choose inputs that reach it: check(..., {values or 'values=...'})"
     dims = ", ".join(f'"{s}": st.integers(1, {wide})' for s in symbols)
