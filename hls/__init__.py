@@ -1,7 +1,7 @@
 """attnhls kernel language: write an algorithm once, run it on every backend."""
 
-from hls.errors import ArgumentError, KernelError, UnsupportedKernel
-from hls.lang import Kernel, Table, exp, kernel, log, pipeline, prange, sqrt, table, unroll, zeros
+from hls.errors import ArgumentError, DeadlockError, KernelError, UnsupportedKernel
+from hls.lang import Kernel, Table, exp, kernel, log, pipeline, prange, sqrt, stream, table, unroll, zeros
 from hls.types import (
     Array,
     ArrayType,
@@ -9,6 +9,8 @@ from hls.types import (
     FloatType,
     Int,
     IntType,
+    Stream,
+    StreamType,
     UInt,
     bool_,
     f32,
@@ -27,12 +29,15 @@ __all__ = [
     "Array",
     "ArrayType",
     "ArgumentError",
+    "DeadlockError",
     "BoolType",
     "FloatType",
     "Int",
     "IntType",
     "Kernel",
     "KernelError",
+    "Stream",
+    "StreamType",
     "Table",
     "UInt",
     "UnsupportedKernel",
@@ -51,6 +56,9 @@ __all__ = [
     "pipeline",
     "prange",
     "sqrt",
+    "stream",
+    "min_depths",
+    "run",
     "table",
     "u8",
     "u16",
@@ -73,3 +81,18 @@ def lower(kernel, **params):
     from hls.compiler import lower as _lower
 
     return _lower(kernel, **params)
+
+
+def run(kernel, *args, backend="python", **params):
+    """Run `kernel` on `backend` (arrays updated in place); see hls.runtime.run. Returns a RunResult."""
+    from hls.runtime import run as _run
+
+    return _run(kernel, *args, backend=backend, **params)
+
+
+def min_depths(region, *args, backend="verilator", **params):
+    """The smallest depth of every FIFO of `region` at which it neither deadlocks nor runs more than 1% slower
+    than with unbounded FIFOs, found by simulation; see hls.dataflow.min_depths."""
+    from hls.dataflow import min_depths as _min_depths
+
+    return _min_depths(region, *args, backend=backend, **params)

@@ -13,10 +13,23 @@ import numpy as np
 from hls import lang
 from hls._allowlist import ARITH_OPS, COMPARE_OPS, FLOAT_FNS, LOOP_MARKERS, OP_FIX, REJECTED_EXPRS
 from hls._scope import Scope
+from hls._streams import StreamLowering
 from hls.errors import KernelError
 from hls.inttypes import DIM_TYPE, binop_type, intrinsic_range, literal_type, narrowest_int, unary_range, value_range
 from hls.ir import nodes as ir
-from hls.types import ArrayType, BoolType, FloatType, Int, IntType, ScalarType, UInt, as_type, bool_, is_int
+from hls.types import (
+    ArrayType,
+    BoolType,
+    FloatType,
+    Int,
+    IntType,
+    ScalarType,
+    StreamType,
+    UInt,
+    as_type,
+    bool_,
+    is_int,
+)
 
 _Node = ast.stmt | ast.expr | ast.arg | ast.keyword  # the source nodes that carry a position
 
@@ -39,7 +52,7 @@ def kernel_annotations(
         ) from None
 
 
-class _ExpressionLowering:
+class _ExpressionLowering(StreamLowering):
     """The kernel's source and names, and the lowering of its expressions (names, constants, operators,
     subscripts, calls) with the typing rules they share with statements (`convert`, `need_exact`, `truth`)."""
 
@@ -62,6 +75,7 @@ class _ExpressionLowering:
         self.call_sites: list[tuple[lang.Kernel, ir.Loc]] = []
         self.is_float = False
         self.statement_call: ast.Call | None = None  # the call of the expression statement being lowered
+        self.init_streams()
 
     # ---- helpers -------------------------------------------------------------
 
@@ -145,14 +159,19 @@ class _ExpressionLowering:
             return self.compare(e)
         if isinstance(e, ast.BoolOp):
             op = "and" if isinstance(e.op, ast.And) else "or"
-            terms = [self.truth(self.expr(v), v, f"`{op}`") for v in e.values]
+            terms = [self.truth(self.expr(e.values[0]), e.values[0], f"`{op}`")]
+            before = len(self.pending)
+            terms += [self.truth(self.expr(v), v, f"`{op}`") for v in e.values[1:]]
+            self.lazy(before, e, f"`{op}`")
             out = terms[0]
             for term in terms[1:]:
                 out = ir.Logical(op, out, term, bool_, loc)
             return out
         if isinstance(e, ast.IfExp):
             cond = self.truth(self.expr(e.test), e.test, "a conditional expression")
+            before = len(self.pending)
             a, b = self.expr(e.body), self.expr(e.orelse)
+            self.lazy(before, e, "a conditional expression")
             t = self.join_types(a, b, e)
             return ir.Select(
                 cond,
@@ -208,6 +227,11 @@ class _ExpressionLowering:
 
     def name(self, e: ast.Name) -> ir.Expr:
         n, loc = e.id, self.loc(e)
+        if n in self.streams:
+            self.not_a_value(e, n)
+        if n in self.dim_symbols and n not in self.scope.params:
+            array, axis = self.dim_symbols[n]
+            return ir.Dim(array, axis, DIM_TYPE, loc)
         if n in self.scope.loop_vars:
             return ir.Var(n, self.scope.loop_vars[n], loc)
         n = self.scope.alias.get(n, n)
@@ -340,6 +364,8 @@ class _ExpressionLowering:
         return ir.Load(name, self.indices(e, arr), arr.elem, self.loc(e))
 
     def array_type_of(self, base: ast.expr) -> ArrayType:
+        if isinstance(base, ast.Name) and base.id in self.streams:
+            self.not_an_array(base, base.id)
         if isinstance(base, ast.Name):
             p = self.scope.params.get(base.id)
             if p is not None and isinstance(p.type, ArrayType):
@@ -397,6 +423,11 @@ class _ExpressionLowering:
 
     def call(self, e: ast.Call) -> ir.Expr:
         loc = self.loc(e)
+        method = self.stream_method(e)
+        if isinstance(method, ir.Write):  # NOTE: a write statement is lowered by the frontend's stmt()
+            self.fail(e, "write() returns no value", f"call it as a statement, `{ast.unparse(e)}`")
+        if method is not None:
+            return method
         fn = self.static_value(e.func)
         if e.keywords:
             self.fail(e, "keyword arguments are not supported in kernel calls", "pass arguments by position")
@@ -472,7 +503,7 @@ class _ExpressionLowering:
                 f"kernel `{callee.__name__}` takes {len(params)} argument(s), {len(e.args)} given",
                 f"call it as {callee.__name__}({', '.join(params)})",
             )
-        args: list[ir.Expr | ir.ArrayArg] = []
+        args: list[ir.Expr | ir.ArrayArg | ir.StreamArg] = []
         for p, node in zip(params, e.args):
             if p not in hints:
                 self.fail(
@@ -481,6 +512,20 @@ class _ExpressionLowering:
                     f"annotate `{p}` in the definition of `{callee.__name__}`",
                 )
             want = hints[p]
+            if isinstance(want, StreamType):
+                name = self.stream_name(node)
+                if name is None:
+                    self.fail(node, f"argument `{p}` of `{callee.__name__}` is a {want.name}", "pass a stream")
+                got, _ = self.streams[name]
+                if got != want:
+                    self.fail(
+                        node,
+                        f"argument `{p}` of `{callee.__name__}` must be {want.name}, got {got.name}",
+                        "pass a stream of the same element type",
+                    )
+                self.no_prange(node, name)
+                args.append(ir.StreamArg(name, got, self.loc(node)))
+                continue
             if isinstance(want, ArrayType):
                 arr = self.array_type_of(node)
                 if arr.elem != want.elem or arr.rank != want.rank:

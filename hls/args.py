@@ -11,7 +11,7 @@ from hls import ir
 from hls.errors import ArgumentError
 from hls.inttypes import MAX_DIM
 from hls.lang import Kernel
-from hls.types import ArrayType, BoolType, FloatType, IntType, is_int, numpy_dtype
+from hls.types import ArrayType, BoolType, FloatType, IntType, StreamType, is_int, numpy_dtype
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,7 @@ class Bound:
     kernel: Kernel
     values: tuple[Any, ...]
     dims: dict[str, int]
+    depths: dict[str, int] | None = None  # a region's FIFO depths overridden by name (hls.dataflow.network)
 
 
 def bind(kernel: Kernel, args: tuple[Any, ...], params: dict[str, Any]) -> Bound:
@@ -57,6 +58,14 @@ def bind(kernel: Kernel, args: tuple[Any, ...], params: dict[str, Any]) -> Bound
 def _check(kname: str, p: ir.Param, value: Any, dims: dict[str, int]) -> Any:
     where = f"{kname}(): argument `{p.name}`"
     t = p.type
+    if isinstance(t, StreamType):  # a stream port of a region: the values fed in, or an array the values fill
+        want = numpy_dtype(t.elem)
+        if not isinstance(value, np.ndarray) or value.ndim != 1 or value.dtype != want:
+            raise ArgumentError(
+                f"{where} is a {t.name} port: pass a 1-D numpy array of {want} (the values it carries), "
+                f"got {type(value).__name__}"
+            )
+        return value
     if isinstance(t, ArrayType):
         if not isinstance(value, np.ndarray):
             raise ArgumentError(f"{where} must be a numpy array of {t.name}, got {type(value).__name__}")

@@ -6,7 +6,7 @@ import linecache
 
 from hls.ir.nodes import Loc
 
-__all__ = ["ArgumentError", "KernelError", "UnsupportedKernel"]
+__all__ = ["ArgumentError", "DeadlockError", "KernelError", "UnsupportedKernel"]
 
 
 class KernelError(Exception):
@@ -41,3 +41,26 @@ class ArgumentError(ValueError):
 
 class UnsupportedKernel(ValueError):
     """A backend cannot run this (valid) kernel; the message says what it lacks and what to write instead."""
+
+
+class DeadlockError(RuntimeError):
+    """A dataflow region stopped with every unfinished process blocked on a FIFO; nothing was written back.
+
+    `blocked` lists (process, "read" or "write", FIFO) for each blocked process: it waits to read an
+    empty FIFO or to write a full one; `full` names the FIFOs that are full; `cycle` is the clock cycle
+    the hardware backends stopped at (None for software backends).
+    """
+
+    def __init__(
+        self, region: str, backend: str, blocked: list[tuple[str, str, str]], full: list[str], cycle: int | None = None
+    ) -> None:
+        self.region, self.backend, self.blocked, self.full, self.cycle = region, backend, blocked, full, cycle
+        when = f" at cycle {cycle}" if cycle is not None else ""
+        lines = [f"region `{region}` deadlocked on {backend}{when}: every unfinished process waits on a FIFO"]
+        for proc, op, fifo in blocked:
+            state = "empty" if op == "read" else "full"
+            lines.append(f"  process `{proc}` waits to {op} {state} FIFO `{fifo}`")
+        lines.append(f"  full FIFOs: {', '.join(f'`{f}`' for f in full) if full else 'none'}")
+        lines.append("  fix: deepen the full FIFOs (hls.min_depths finds the smallest depths), or check that each")
+        lines.append("  process reads as many values as its writer writes")
+        super().__init__("\n".join(lines))

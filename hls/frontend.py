@@ -19,10 +19,11 @@ from hls import lang
 from hls._allowlist import ARITH_OPS, LOOP_MARKERS, OP_FIX, REJECTED_STMTS
 from hls._expressions import _MISSING, _const, _ExpressionLowering, _Node, kernel_annotations
 from hls._scope import LocalInfo
+from hls._streams import check_region
 from hls.errors import KernelError
 from hls.inttypes import narrowest_int, value_range
 from hls.ir import nodes as ir
-from hls.types import ArrayType, BoolType, FloatType, IntType, ScalarType, i64
+from hls.types import ArrayType, BoolType, FloatType, IntType, ScalarType, StreamType, i64
 
 __all__ = ["kernel_annotations", "parse_kernel"]
 
@@ -118,7 +119,7 @@ class _Frontend(_ExpressionLowering):
         self.kernel.__dict__["callees"] = dict(self.callees)
         self.kernel.__dict__["_call_sites"] = list(self.call_sites)
         locals_ = tuple(ir.Local(n, info.type, info.scope, info.loc) for n, info in self.scope.locals.items())
-        return ir.Function(
+        fn = ir.Function(
             self.kernel.ir_name,
             tuple(params),
             locals_,
@@ -128,9 +129,17 @@ class _Frontend(_ExpressionLowering):
             tuple(self.callees),
             self.loc(fdef),
         )
+        is_region = check_region(fn, self.callees, {n: loc for n, (_, loc) in self.streams.items()})
+        if is_region and ret is not None:
+            self.fail(fdef, "a dataflow region returns no value", "write results to an Array or a Stream")
+        self.kernel.__dict__["is_region"] = is_region
+        return fn
 
-    def param_type(self, arg: ast.arg, hint: Any) -> ScalarType | ArrayType:
+    def param_type(self, arg: ast.arg, hint: Any) -> ScalarType | ArrayType | StreamType:
         if isinstance(hint, ArrayType):
+            return hint
+        if isinstance(hint, StreamType):
+            self.streams[arg.arg] = (hint, self.loc(arg))
             return hint
         return self.scalar_type(arg, hint, f"parameter `{arg.arg}`")
 
@@ -148,28 +157,40 @@ class _Frontend(_ExpressionLowering):
     # ---- statements ----------------------------------------------------------
 
     def block(self, stmts: list[ast.stmt]) -> tuple[ir.Stmt, ...]:
-        out = []
+        out: list[ir.Stmt] = []
+        outer, self.pending = self.pending, []  # NOTE: reads hoisted from a loop header belong before the loop
         for s in stmts:
             if isinstance(s, ast.Pass):
                 continue
-            out.append(self.stmt(s))
+            lowered = self.stmt(s)
+            out += self.pending  # the stream reads of the statement, in evaluation order, before it
+            self.pending = []
+            if lowered is None:
+                continue
+            out.append(lowered)
             if isinstance(out[-1], ir.Return) and s is not self.fdef.body[-1]:
                 self.fail(
                     s,
                     "`return` is only supported as the last statement of a kernel",
                     "store the value in a local and return it at the end",
                 )
+        self.pending = outer
         return tuple(out)
 
-    def stmt(self, s: ast.stmt) -> ir.Stmt:
+    def stmt(self, s: ast.stmt) -> ir.Stmt | None:
         if type(s) in REJECTED_STMTS:
             self.fail(s, *REJECTED_STMTS[type(s)])
-        if (
-            isinstance(s, ast.Assign)
-            and isinstance(s.value, ast.Call)
-            and self.static_value(s.value.func) is lang.zeros
-        ):
-            return self.alloc(s, s.value)
+        if isinstance(s, ast.Assign) and isinstance(s.value, ast.Call):
+            what = self.static_value(s.value.func)
+            if what is lang.zeros:
+                return self.alloc(s, s.value)
+            if what is lang.stream:
+                return self.stream_decl(s, s.value)
+        for target in getattr(s, "targets", [getattr(s, "target", None)]):
+            base = target.value if isinstance(target, ast.Subscript) else target
+            name = self.stream_name(base) if isinstance(base, ast.expr) else None
+            if name is not None:
+                self.not_an_array(base, name)
         if isinstance(s, ast.Assign):
             if isinstance(s.targets[0], (ast.Tuple, ast.List)):
                 self.fail(s, "tuple unpacking is not supported in kernels", "assign each variable on its own line")
@@ -202,7 +223,9 @@ class _Frontend(_ExpressionLowering):
         if isinstance(s, ast.While):
             if s.orelse:
                 self.fail(s, "while/else is not supported in kernels", "put the else code after the loop")
-            return ir.While(self.truth(self.expr(s.test), s.test, "a while condition"), self.block(s.body), self.loc(s))
+            test = self.truth(self.expr(s.test), s.test, "a while condition")
+            self.lazy(0, s.test, "a while condition")
+            return ir.While(test, self.block(s.body), self.loc(s))
         if isinstance(s, ast.If):
             cond = self.truth(self.expr(s.test), s.test, "an if condition")
             return ir.If(cond, self.block(s.body), self.block(s.orelse), self.loc(s))
@@ -216,6 +239,11 @@ class _Frontend(_ExpressionLowering):
             return ir.Return(self.expr(s.value), self.loc(s))
         if isinstance(s, ast.Expr):
             if isinstance(s.value, ast.Call):
+                method = self.stream_method(s.value)
+                if isinstance(method, ir.Write):
+                    return method
+                if method is not None:  # a read whose value is dropped
+                    return None
                 self.statement_call = s.value
                 e = self.expr(s.value)
                 if isinstance(e, ir.Call):
@@ -411,5 +439,5 @@ class _Frontend(_ExpressionLowering):
 
 
 def _scalar_types(params: list[ir.Param], ret: ScalarType | None) -> list[ScalarType]:
-    out = [p.type.elem if isinstance(p.type, ArrayType) else p.type for p in params]
+    out = [p.type.elem if isinstance(p.type, ArrayType | StreamType) else p.type for p in params]
     return out + ([ret] if ret is not None else [])

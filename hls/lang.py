@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from hls.types import FloatType, ScalarType, as_type, numpy_dtype
+from hls.types import FloatType, ScalarType, Stream, as_type, numpy_dtype
 
-__all__ = ["Kernel", "Table", "exp", "kernel", "log", "pipeline", "prange", "sqrt", "table", "unroll", "zeros"]
+__all__ = ["Kernel", "Stream", "Table", "exp", "kernel", "log", "pipeline", "prange", "sqrt", "stream", "table", "unroll", "zeros"]
 
 
 def prange(*args: int) -> range:
@@ -39,6 +39,14 @@ def pipeline(loop: range, ii: int = 1) -> range:
 def zeros(dtype: Any, *dims: int) -> np.ndarray:
     """A local array of `dtype` filled with zeros: `buf = zeros(f32, 64)` inside a kernel."""
     return np.zeros(dims, dtype=numpy_dtype(as_type(dtype)))
+
+
+def stream(dtype: Any, depth: int) -> Any:
+    """A FIFO of `dtype` holding at most `depth` values, declared in a dataflow region: `a = stream(i16, depth=2)`.
+
+    Only the compiler gives it meaning (the backends run regions); called outside a kernel it raises.
+    """
+    raise RuntimeError("stream() declares a FIFO inside a @kernel dataflow region; run the region with a backend")
 
 
 def exp(x: float) -> float:
@@ -135,13 +143,26 @@ class Kernel:
         self.ir  # noqa: B018 - parsing fills the dict
         return self.__dict__["callees"]
 
+    @property
+    def is_region(self) -> bool:
+        """True when the kernel is a dataflow region: it declares streams and calls kernels (its processes)."""
+        self.ir  # noqa: B018 - parsing decides it
+        return bool(self.__dict__["is_region"])
+
+    @cached_property
+    def stream_dirs(self) -> dict[str, str | None]:
+        """How the kernel uses each stream parameter: "read", "write" or None (unused)."""
+        from hls._streams import stream_directions
+
+        return dict(stream_directions(self.ir, self.callees))
+
     @cached_property
     def written_arrays(self) -> frozenset[str]:
         """Names of the array parameters this kernel (or a kernel it calls) may write."""
         from hls import ir
         from hls.ir.walk import statements, stmt_exprs, subexpressions
 
-        out: set[str] = set()
+        out: set[str] = {name for name, d in self.stream_dirs.items() if d == "write"}  # output stream ports
         for s in statements(self.ir.body):
             if isinstance(s, ir.Store):
                 out.add(s.array)

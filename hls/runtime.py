@@ -44,6 +44,7 @@ class RunResult:
     value: Any = None
     cycles: int | None = None
     seconds: float | None = None
+    fifos: dict[str, Any] | None = None  # a region's FIFOs by name: hls.dataflow.FifoStats
 
 
 class BackendUnavailable(RuntimeError):
@@ -160,7 +161,12 @@ def available(name: str) -> str | None:
 
 
 def run(
-    kernel: Kernel, *args: Any, backend: str = "python", vcd: str | os.PathLike[str] | None = None, **params: Any
+    kernel: Kernel,
+    *args: Any,
+    backend: str = "python",
+    vcd: str | os.PathLike[str] | None = None,
+    depths: dict[str, int] | None = None,
+    **params: Any,
 ) -> RunResult:
     """Run `kernel` on `backend`; arrays are updated in place only if the run succeeds.
 
@@ -189,7 +195,11 @@ def run(
     for n, v in originals.items():
         if not v.flags.writeable:
             raise ArgumentError(f"{kernel.__name__}(): argument `{n}` is read-only, but the kernel writes it")
-    work = Bound(kernel, tuple(v.copy() if n in originals else v for n, v in zip(names_, bound.values)), bound.dims)
+    if depths is not None and not kernel.is_region:
+        raise ArgumentError(f"{kernel.__name__}(): depths= is for dataflow regions; this kernel declares no streams")
+    work = Bound(
+        kernel, tuple(v.copy() if n in originals else v for n, v in zip(names_, bound.values)), bound.dims, depths
+    )
     result = impl.run(work) if vcd is None else impl.run_traced(work, Path(vcd))
     for n, v in zip(names_, work.values):
         if n in originals:

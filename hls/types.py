@@ -186,6 +186,29 @@ class Array:
         return ArrayType(elem, tuple(dims))
 
 
+@dataclass(frozen=True, slots=True)
+class StreamType:
+    """A FIFO of scalars: a kernel parameter `x: Stream[i16]` or a local `s = stream(i16, depth=2)`."""
+
+    elem: ScalarType
+
+    @property
+    def name(self) -> str:
+        return f"Stream[{self.elem.name}]"
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+class Stream:
+    """`Stream[dtype]`: annotation for a stream argument (read with `x.read()`, written with `x.write(v)`)."""
+
+    def __class_getitem__(cls, item: object) -> StreamType:
+        if isinstance(item, FloatType):
+            raise TypeError("streams carry integers or bools, not floats (use a fixed-point integer type)")
+        return StreamType(as_type(item))
+
+
 def as_type(obj: object) -> ScalarType:
     """Accept our scalar types and Python's `bool`."""
     if obj is bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hls.types import ArrayType, ScalarType
+from hls.types import ArrayType, ScalarType, StreamType
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,11 +144,20 @@ class ArrayArg:
 
 
 @dataclass(frozen=True, slots=True)
+class StreamArg:
+    """A stream passed to a kernel call (only in a dataflow region: the callee is a process)."""
+
+    stream: str
+    type: StreamType
+    loc: Loc
+
+
+@dataclass(frozen=True, slots=True)
 class Call:
     """Call another kernel; `type` is its return type (None for none)."""
 
     callee: str
-    args: tuple[Expr | ArrayArg, ...]
+    args: tuple[Expr | ArrayArg | StreamArg, ...]
     type: ScalarType | None
     loc: Loc
 
@@ -246,7 +255,41 @@ class Alloc:
     loc: Loc
 
 
-Stmt = Assign | Store | For | While | If | CallStmt | Return | Alloc
+@dataclass(frozen=True, slots=True)
+class Read:
+    """`name = stream.read()`: pop the head of a stream parameter into a local (blocks while it is empty).
+
+    The frontend hoists every `x.read()` of an expression into one of these, in evaluation order.
+    `pred` (set by if-conversion) is a bool: when it is false nothing is read and `name` keeps its value.
+    """
+
+    name: str
+    stream: str
+    loc: Loc
+    pred: Expr | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Write:
+    """`stream.write(value)`: push onto a stream parameter (blocks while it is full); wraps to the element type."""
+
+    stream: str
+    value: Expr
+    loc: Loc
+    pred: Expr | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StreamDecl:
+    """`name = stream(elem, depth=EXPR)` in a dataflow region: a FIFO of `depth` elements (dims and params)."""
+
+    name: str
+    type: StreamType
+    depth: Expr
+    loc: Loc
+
+
+Stmt = Assign | Store | For | While | If | CallStmt | Return | Alloc | Read | Write | StreamDecl
 
 
 # ---- functions ---------------------------------------------------------------
@@ -255,7 +298,7 @@ Stmt = Assign | Store | For | While | If | CallStmt | Return | Alloc
 @dataclass(frozen=True, slots=True)
 class Param:
     name: str
-    type: ScalarType | ArrayType
+    type: ScalarType | ArrayType | StreamType
     loc: Loc
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from hls.ir import nodes as ir
-from hls.types import ArrayType, ScalarType
+from hls.types import ArrayType, ScalarType, StreamType
 
 
 def format_function(f: ir.Function) -> str:
@@ -18,7 +18,7 @@ def format_function(f: ir.Function) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _type(t: ScalarType | ArrayType) -> str:
+def _type(t: ScalarType | ArrayType | StreamType) -> str:
     return t.name
 
 
@@ -52,6 +52,14 @@ def _block(stmts: tuple[ir.Stmt, ...], depth: int, out: list[str]) -> None:
             out.append(f"{pad}{format_expr(s.call)}")
         elif isinstance(s, ir.Return):
             out.append(f"{pad}return {format_expr(s.value)}")
+        elif isinstance(s, ir.Read):
+            pred = f" if {format_expr(s.pred)}" if s.pred is not None else ""
+            out.append(f"{pad}{s.name} = {s.stream}.read(){pred}")
+        elif isinstance(s, ir.Write):
+            pred = f" if {format_expr(s.pred)}" if s.pred is not None else ""
+            out.append(f"{pad}{s.stream}.write({format_expr(s.value)}){pred}")
+        elif isinstance(s, ir.StreamDecl):
+            out.append(f"{pad}{s.name} = stream({s.type.elem.name}, depth={format_expr(s.depth)})")
         else:  # pragma: no cover
             raise TypeError(f"unknown statement {s!r}")
 
@@ -60,7 +68,7 @@ def _args(exprs: tuple[ir.Expr, ...]) -> str:
     return ", ".join(format_expr(e) for e in exprs)
 
 
-def format_expr(e: ir.Expr | ir.ArrayArg) -> str:
+def format_expr(e: ir.Expr | ir.ArrayArg | ir.StreamArg) -> str:
     """Print an expression fully parenthesized, each node with its type after a colon where it matters."""
     if isinstance(e, ir.Const):
         return f"{e.value!r}:{e.type.name}"
@@ -84,4 +92,6 @@ def format_expr(e: ir.Expr | ir.ArrayArg) -> str:
         return f"call {e.callee}({', '.join(format_expr(a) for a in e.args)})"
     if isinstance(e, ir.ArrayArg):
         return e.array
+    if isinstance(e, ir.StreamArg):
+        return e.stream
     raise TypeError(f"unknown expression {e!r}")  # pragma: no cover

@@ -44,6 +44,12 @@ def stmt_exprs(s: ir.Stmt) -> tuple[ir.Expr, ...]:
         return (s.call,)
     if isinstance(s, ir.Alloc):
         return s.dims
+    if isinstance(s, ir.Read):
+        return (s.pred,) if s.pred is not None else ()
+    if isinstance(s, ir.Write):
+        return (s.value,) + ((s.pred,) if s.pred is not None else ())
+    if isinstance(s, ir.StreamDecl):
+        return (s.depth,)
     raise TypeError(f"unknown statement {s!r}")  # pragma: no cover
 
 
@@ -60,7 +66,7 @@ def expr_children(e: ir.Expr) -> tuple[ir.Expr, ...]:
     if isinstance(e, ir.Intrinsic):
         return e.args
     if isinstance(e, ir.Call):
-        return tuple(a for a in e.args if not isinstance(a, ir.ArrayArg))
+        return tuple(a for a in e.args if not isinstance(a, ir.ArrayArg | ir.StreamArg))
     return ()
 
 

@@ -70,7 +70,9 @@ def with_children(e: _E, kids: tuple[ir.Expr, ...]) -> _E:
         return dataclasses.replace(e, args=kids)
     if isinstance(e, ir.Call):
         it = iter(kids)
-        return dataclasses.replace(e, args=tuple(a if isinstance(a, ir.ArrayArg) else next(it) for a in e.args))
+        return dataclasses.replace(
+            e, args=tuple(a if isinstance(a, ir.ArrayArg | ir.StreamArg) else next(it) for a in e.args)
+        )
     return e
 
 
@@ -103,6 +105,12 @@ def with_exprs(s: ir.Stmt, exprs: tuple[ir.Expr, ...]) -> ir.Stmt:
         return dataclasses.replace(s, call=cast(ir.Call, exprs[0]))
     if isinstance(s, ir.Alloc):
         return dataclasses.replace(s, dims=exprs)
+    if isinstance(s, ir.Read):
+        return dataclasses.replace(s, pred=exprs[0] if s.pred is not None else None)
+    if isinstance(s, ir.Write):
+        return dataclasses.replace(s, value=exprs[0], pred=exprs[1] if s.pred is not None else None)
+    if isinstance(s, ir.StreamDecl):
+        return dataclasses.replace(s, depth=exprs[0])
     raise TypeError(f"unknown statement {s!r}")  # pragma: no cover
 
 
@@ -134,8 +142,8 @@ def contains(e: ir.Expr, pred: Callable[[ir.Expr], bool]) -> bool:
 
 
 def assigned(stmts: tuple[ir.Stmt, ...]) -> set[str]:
-    """The locals assigned anywhere in `stmts`."""
-    return {s.name for s in statements(stmts) if isinstance(s, ir.Assign)}
+    """The locals assigned anywhere in `stmts` (by assignments and stream reads)."""
+    return {s.name for s in statements(stmts) if isinstance(s, ir.Assign | ir.Read)}
 
 
 def raises_itself(e: ir.Expr) -> bool:

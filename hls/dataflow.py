@@ -1,0 +1,243 @@
+"""Dataflow regions as networks: every process and every FIFO of a region, nested regions flattened.
+
+A region (a kernel that declares streams and calls kernels, `Kernel.is_region`)
+becomes a `Network`: its processes (calls of non-region kernels, named after the
+kernel, `name_2` for a second call, `outer.name` inside a nested region) with
+their arguments resolved to the region's arrays, scalar values and FIFOs, and its
+FIFOs with their depths evaluated. Every backend runs the same network:
+software backends call the processes' code, the hardware backends instantiate
+one FSM per process and one FIFO per stream.
+
+`min_depths` searches, by simulation, the smallest depths at which a region
+neither deadlocks nor runs more than 1% slower than with (practically)
+unbounded FIFOs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from hls import ir
+from hls.errors import DeadlockError, KernelError
+from hls.lang import Kernel
+from hls.types import ArrayType, ScalarType, StreamType
+
+__all__ = ["Fifo", "FifoStats", "Network", "Process", "min_depths", "network"]
+
+
+@dataclass
+class Fifo:
+    """One stream of the network: its name, element type and depth (None: a port of the top region)."""
+
+    name: str
+    elem: ScalarType
+    depth: int | None
+    loc: ir.Loc
+    writer: str = ""  # the process that writes it ("" : fed from outside, a stream parameter of the top)
+    reader: str = ""  # the process that reads it ("" : drained to outside)
+
+
+@dataclass
+class Process:
+    """One call of a kernel in a region: `args` maps each parameter to ("array", name), ("stream", fifo) or
+    ("scalar", value); `arrays` are the top region's arrays by name."""
+
+    name: str
+    kernel: Kernel
+    args: dict[str, tuple[str, Any]]
+    loc: ir.Loc
+
+
+@dataclass(frozen=True)
+class FifoStats:
+    """What a run tells of one FIFO: its depth, peak occupancy, and (hardware backends) the clock cycles it
+    spent full and empty between start and done."""
+
+    depth: int | None
+    peak: int
+    full_cycles: int | None = None
+    empty_cycles: int | None = None
+
+
+@dataclass
+class Network:
+    region: Kernel
+    processes: list[Process] = field(default_factory=list)
+    fifos: dict[str, Fifo] = field(default_factory=dict)
+    ports: dict[str, str] = field(default_factory=dict)  # stream parameter of the top -> its FIFO
+
+    def order(self) -> list[Process] | None:
+        """The processes with every FIFO's writer before its reader, or None when the FIFOs make a cycle."""
+        done: list[Process] = []
+        left = list(self.processes)
+        while left:
+            ready = [p for p in left if all(self.fifos[f].writer in _names(done) or not self.fifos[f].writer
+                                            for f in _reads(p))]
+            if not ready:
+                return None
+            done.append(ready[0])
+            left.remove(ready[0])
+        return done
+
+
+def _names(ps: list[Process]) -> set[str]:
+    return {p.name for p in ps}
+
+
+def _reads(p: Process) -> list[str]:
+    dirs = p.kernel.stream_dirs
+    return [v for k, (kind, v) in p.args.items() if kind == "stream" and dirs[k] == "read"]
+
+
+def network(region: Kernel, values: dict[str, Any], depths: dict[str, int] | None = None) -> Network:
+    """The network of `region` called with `values` (parameter name -> array, scalar or, for a stream
+    parameter, anything: its FIFO is a port). `depths` overrides declared depths by FIFO name."""
+    net = Network(region)
+    ports = {}
+    for p in region.ir.params:
+        if isinstance(p.type, StreamType):
+            net.fifos[p.name] = Fifo(p.name, p.type.elem, None, p.loc)
+            ports[p.name] = p.name
+            net.ports[p.name] = p.name
+    env = {p.name: ("array", p.name) if isinstance(p.type, ArrayType) else ("scalar", values[p.name])
+           for p in region.ir.params if not isinstance(p.type, StreamType)}
+    env.update({n: ("stream", f) for n, f in ports.items()})
+    _expand(net, region, env, values, "", {})
+    for name in depths or {}:
+        if name not in net.fifos or net.fifos[name].depth is None:
+            raise KeyError(f"depths: region `{region.__name__}` has no FIFO `{name}`; its FIFOs: "
+                           f"{', '.join(n for n, f in net.fifos.items() if f.depth is not None)}")
+        if not (isinstance(depths[name], int) and depths[name] >= 1):
+            raise ValueError(f"depths: `{name}` must be an int >= 1, got {depths[name]!r}")
+        net.fifos[name].depth = depths[name]
+    for f in net.fifos.values():
+        if f.depth is not None and f.depth < 1:
+            raise KernelError(f"stream `{f.name}` has depth {f.depth}; a FIFO holds at least one value", f.loc,
+                              "give it depth=1 or more")
+    return net
+
+
+def _expand(net: Network, k: Kernel, env: dict[str, tuple[str, Any]], top: dict[str, Any], prefix: str,
+            counts: dict[str, int]) -> None:
+    """Add the FIFOs and processes of region `k`, whose parameters mean `env`, under `prefix`."""
+    fn = k.ir
+    local = dict(env)
+    for s in fn.body:
+        if isinstance(s, ir.StreamDecl):
+            name = prefix + s.name
+            net.fifos[name] = Fifo(name, s.type.elem, int(_eval(s.depth, fn, local, top)), s.loc)
+            local[s.name] = ("stream", name)
+    for s in fn.body:
+        if not isinstance(s, ir.CallStmt):
+            continue
+        callee = k.callees[s.call.callee]
+        args: dict[str, tuple[str, Any]] = {}
+        for p, a in zip(callee.ir.params, s.call.args):
+            if isinstance(a, ir.ArrayArg):
+                args[p.name] = local[a.array]
+            elif isinstance(a, ir.StreamArg):
+                args[p.name] = local[a.stream]
+            else:
+                args[p.name] = ("scalar", _eval(a, fn, local, top))
+        base = prefix + callee.__name__
+        counts[base] = counts.get(base, 0) + 1
+        name = base if counts[base] == 1 else f"{base}_{counts[base]}"
+        if callee.is_region:
+            _expand(net, callee, args, top, name + ".", counts)
+            continue
+        proc = Process(name, callee, args, s.loc)
+        for pname, (kind, v) in args.items():
+            if kind == "stream":
+                if callee.stream_dirs[pname] == "read":
+                    net.fifos[v].reader = name
+                elif callee.stream_dirs[pname] == "write":
+                    net.fifos[v].writer = name
+        net.processes.append(proc)
+
+
+def _eval(e: ir.Expr, fn: ir.Function, env: dict[str, tuple[str, Any]], top: dict[str, Any]) -> Any:
+    """The value of a scalar argument or a depth in a region whose parameters mean `env`."""
+    from hls.ir.interp import _Frame
+
+    args: dict[str, Any] = {}
+    for p in fn.params:
+        kind, v = env[p.name]
+        args[p.name] = top[v] if kind == "array" else v if kind == "scalar" else None
+    return _Frame(fn, args, {}, False).eval(e)
+
+
+def array_names(net: Network) -> dict[str, str]:
+    """Top array name -> itself (for symmetry with processes' ("array", name) arguments)."""
+    return {p.name: p.name for p in net.region.ir.params if isinstance(p.type, ArrayType)}
+
+
+def min_depths(region: Kernel, *args: Any, backend: str = "verilator", slack: float = 0.01,
+               **params: Any) -> dict[str, int]:
+    """The smallest depth of each FIFO of `region` (by name) at which a run on `backend` neither deadlocks nor
+    takes more than `slack` (1%) more cycles than with every FIFO as deep as the run needs (unbounded).
+
+    Each FIFO is searched in turn (binary search, the others held deep), then the result is checked as a whole
+    and FIFOs are deepened one step at a time while the whole is slower or deadlocks. Software backends
+    (python) have no cycles: there only deadlock counts.
+    """
+    import numpy as np
+
+    from hls.args import bind
+    from hls.runtime import get
+
+    if not region.is_region:
+        raise TypeError(f"min_depths() takes a dataflow region; `{region.__name__}` declares no streams")
+    bound = bind(region, args, params)
+    values = dict(zip([p.name for p in region.ir.params], bound.values))
+    net = network(region, values)
+    names = [n for n, f in net.fifos.items() if f.depth is not None]
+    impl = get(backend)
+
+    def cycles(depths: dict[str, int]) -> float | None:
+        from hls.runtime import run
+
+        copies = [np.array(v, copy=True) if isinstance(v, np.ndarray) else v for v in bound.values]
+        try:
+            r = run(region, *copies, backend=backend, depths=depths, **bound.dims)
+        except DeadlockError:
+            return None
+        return 0.0 if r.cycles is None else float(r.cycles)
+
+    # "unbounded": deep enough that no FIFO ever fills: the peak of a run with every FIFO very deep, plus one
+    deep = {n: 1 << 20 for n in names}
+    del impl
+    base = cycles(deep)
+    if base is None:
+        raise DeadlockError(region.__name__, backend, [], [], None)
+    limit = base * (1 + slack)
+
+    def ok(depths: dict[str, int]) -> bool:
+        c = cycles(depths)
+        return c is not None and c <= limit
+
+    out: dict[str, int] = {}
+    for n in names:
+        lo, hi = 1, 1
+        trial = dict(deep)
+        while True:
+            trial[n] = hi
+            if ok(trial):
+                break
+            lo = hi + 1
+            hi *= 2
+            if hi > 1 << 20:
+                hi = 1 << 20
+                break
+        while lo < hi:
+            mid = (lo + hi) // 2
+            trial[n] = mid
+            if ok(trial):
+                hi = mid
+            else:
+                lo = mid + 1
+        out[n] = hi
+    while not ok(out):  # FIFOs that are each enough alone may not be together: deepen the tightest
+        for n in names:
+            out[n] += 1
+    return out
