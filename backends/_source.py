@@ -4,6 +4,14 @@
 the reference semantics. `numba`: every integer is an int64 holding the value
 modulo 2**64; the frontend guarantees that operations which need the exact
 value only see operands that fit int64, so both flavors store the same bits.
+
+Streams (a process of a dataflow region; `backends._dataflow` runs the region):
+in the python flavor a kernel that reads or writes a stream is a generator,
+`v = yield from _sread(s)` and `yield from _swrite(s, v)`, which yield to the
+scheduler while the FIFO `s` is empty or full. In the numba flavor a stream is
+an int64 array, `META` (head, tail, flags, unused) and then the values, which
+the writer appends and the reader pops from the front (`_sread`, `_swrite`,
+below). A region itself becomes a stub that only documents its network.
 """
 
 from __future__ import annotations
@@ -13,9 +21,10 @@ from typing import cast
 
 from hls import ir
 from hls.coverage import Site
+from hls.ir.printer import format_function
 from hls.ir.walk import expr_children, statements, stmt_exprs
 from hls.lang import Kernel
-from hls.types import ArrayType, BoolType, FloatType, IntType, ScalarType, int_or_bool, numpy_dtype
+from hls.types import ArrayType, BoolType, FloatType, IntType, ScalarType, StreamType, int_or_bool, numpy_dtype
 
 _I64_MIN = -(1 << 63)
 
@@ -31,6 +40,43 @@ def _fdivf(a, b):
     if b == 0:
         raise ZeroDivisionError("float division by zero")
     return a / b
+"""
+
+_PY_STREAM_HELPERS = """
+def _sread(s):
+    while not s.items:
+        yield s, "read"
+    return s.pop()
+
+
+def _swrite(s, v):
+    while s.full():
+        yield s, "write"
+    s.push(v)
+"""
+
+META = 4  # a numba-flavor stream array: [head, tail, flags, unused, values...]
+OVERFLOW, UNDERFLOW = 1, 2  # its flags: a write found no room; a read found it empty
+
+_NUMBA_STREAM_HELPERS = f"""
+@_njit(cache=True)
+def _sread(s):
+    h = s[0]
+    if h >= s[1]:
+        s[2] |= {UNDERFLOW}
+        raise RuntimeError("read of an empty stream")
+    s[0] = h + 1
+    return s[{META} + h]
+
+
+@_njit(cache=True)
+def _swrite(s, v):
+    t = s[1]
+    s[1] = t + 1
+    if {META} + t < s.shape[0]:
+        s[{META} + t] = v
+    else:
+        s[2] |= {OVERFLOW}
 """
 
 _SHIFT_HELPERS = """
@@ -101,11 +147,17 @@ def module_source(root: Kernel, flavor: str, coverage: tuple[Site, ...] = ()) ->
         head.append(_PY_HELPERS)
         deco = ""
     head.append(_SHIFT_HELPERS.format(deco=deco))
+    kernels = reachable(root)
+    if any(uses_streams(k) for k in kernels):
+        head.append(_NUMBA_STREAM_HELPERS if numba else _PY_STREAM_HELPERS)
     if coverage:
         head.append(f"_cov = bytearray({len(coverage)})  # one byte per coverage site, set when reached\n")
     probes = {site.key: i for i, site in enumerate(coverage)}
     bodies = []
-    for k in reachable(root):
+    for k in kernels:
+        if k.is_region:
+            bodies.append(region_stub(k))
+            continue
         gen = _FunctionGen(k.ir, numba, probes=probes)
         bodies.append(gen.emit())
         head.extend(gen.table_lines)
@@ -114,6 +166,23 @@ def module_source(root: Kernel, flavor: str, coverage: tuple[Site, ...] = ()) ->
 
 def function_name(k: Kernel) -> str:
     return f"k_{k.ir_name}"
+
+
+def uses_streams(k: Kernel) -> bool:
+    """True when `k` itself reads or writes a stream (a process)."""
+    return any(isinstance(s, ir.Read | ir.Write) for s in statements(k.ir.body))
+
+
+def region_stub(k: Kernel) -> str:
+    """A dataflow region's function: its IR as comments; calling it raises (`backends._dataflow` runs regions)."""
+    params = ", ".join(f"v_{p.name}" for p in k.ir.params)
+    lines = [
+        f"def {function_name(k)}({params}):",
+        '    """A dataflow region: backends._dataflow runs its processes (the functions above) joined by FIFOs."""',
+    ]
+    lines += [f"    # {text}" for text in format_function(k.ir).splitlines()]
+    lines.append(f'    raise RuntimeError("region {k.__name__} runs through backends._dataflow, not as a function")')
+    return "\n".join(lines)
 
 
 @dataclass
@@ -219,8 +288,31 @@ class _FunctionGen:
             ret = cast(ScalarType, self.func.ret)  # NOTE: verify allows `return` only with a return type
             value = self.value(s.value, ret)
             self.line(d, f"return {self.wrap_text(value, ret) if self.dirty(s.value) else value}")
+        elif isinstance(s, ir.Read | ir.Write):
+            self.stream_op(s, d)
         else:  # pragma: no cover - the frontend produces no other statements
             raise TypeError(f"unknown statement {s!r}")
+
+    def stream_op(self, s: ir.Read | ir.Write, d: int) -> None:
+        """A read or write of a stream parameter; with `pred`, only when it holds (a read leaves its local as is)."""
+        if s.pred is not None:
+            self.line(d, f"if {self.truth(s.pred)}:")
+            d += 1
+        elem = self.stream_elem(s.stream)
+        wait = "" if self.numba else "yield from "
+        if isinstance(s, ir.Read):
+            value = f"{wait}_sread(v_{s.stream})"
+            if self.numba and isinstance(elem, BoolType):
+                value = f"({value} != 0)"  # NOTE: the stream holds int64; the local a bool
+            self.line(d, f"v_{s.name} = {value}")
+            return
+        value = self.int_expr(s.value) if self.numba else self.value(s.value, elem)
+        if self.dirty(s.value):
+            value = self.wrap_text(value, elem)  # NOTE: the stream's int64 buffer truncates nothing
+        self.line(d, f"{wait}_swrite(v_{s.stream}, {value})")
+
+    def stream_elem(self, name: str) -> ScalarType:
+        return next(p.type.elem for p in self.func.params if p.name == name and isinstance(p.type, StreamType))
 
     def probe(self, depth: int, loc: ir.Loc, arm: str) -> None:
         """Mark the coverage site (this function, `loc`, `arm`) reached, when the module records coverage."""

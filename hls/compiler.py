@@ -37,7 +37,7 @@ from hls.hw.ops import ARITHMETIC, OpKind
 from hls.hw.schedule import Limits
 from hls.hw.verify import verify_schedule
 from hls.lang import Kernel
-from hls.types import ArrayType, BoolType, decode_value
+from hls.types import ArrayType, BoolType, StreamType, decode_value
 
 
 def lower(
@@ -48,6 +48,7 @@ def lower(
     partition: dict[str, int | None] | None = None,
     ports: dict[str, int] | None = None,
     strict_ii: bool = False,
+    depths: dict[str, int] | None = None,
     **params: int,
 ) -> Design:
     """Compile `kernel` to hardware with its dims (and optionally scalar parameters) bound by `params`.
@@ -57,14 +58,30 @@ def lower(
     partition: {array: axis or None} overrides the automatic partitioning of arrays into banks.
     ports: {array: 1..4} ports per bank (default 2, true dual-port RAM).
     strict_ii: a pipelined loop that misses its `ii` is an error instead of a note in the report.
+    depths: {FIFO name: depth} overrides the declared depths of a dataflow region's streams.
+
+    A dataflow region (a kernel that declares streams and calls its processes) lowers to a
+    `hls.hw.region.RegionDesign`: one FSM per process, one FIFO per stream.
     """
     if not isinstance(kernel, Kernel):
         raise TypeError(f"lower() takes a @kernel function, got {kernel!r}")
+    if kernel.is_region:
+        from hls.hw.region import lower_region
+
+        options = {"clock_ns": clock_ns, "multipliers": multipliers, "strict_ii": strict_ii}
+        try:
+            return lower_region(kernel, dict(params), depths, options)  # type: ignore[return-value]
+        except KernelError as err:
+            raise err.with_traceback(None) from None
+    if depths is not None:
+        raise TypeError(f"lower(): depths= is for dataflow regions; `{kernel.__name__}` declares no streams")
     verify = bool(os.environ.get("ATTNHLS_VERIFY_IR"))
     try:
         fn = _passes(kernel, params, verify)  # inline, bind, fold, unroll, if-convert, narrow
         memories = map_memories(fn, partition, ports)  # arrays -> RAM banks and ports, tables -> ROMs
-        limits = Limits({b.prefix: b.ports for m in memories.values() for b in m.banks}, multipliers)
+        ports = {b.prefix: b.ports for m in memories.values() for b in m.banks}
+        ports.update({f"stream:{p.name}": 1 for p in fn.params if isinstance(p.type, StreamType)})  # one op a cycle
+        limits = Limits(ports, multipliers)
         hw = Hardware(fn, memories, Timing(clock_ns), limits, strict_ii)  # registers of parameters and locals
         hw.declare_loop_vars()  # registers of loop counters (one step past the end)
         body = hw.expand_allocs(fn.body)  # local arrays zero-filled by pipelined store loops
@@ -242,6 +259,14 @@ class Design:
                 if mem.writes:
                     sig[f"{bank.prefix}_wdata{port}"] = Signal(intbv(0, min=lo, max=hi))
                     sig[f"{bank.prefix}_we{port}"] = Signal(bool(0))
+        dirs = self.hw.stream_dirs()
+        for s in dirs:
+            lo, hi = port_range(self.hw.streams[s].elem)
+            sig[f"s_{clean(s)}_data"] = Signal(intbv(0, min=lo, max=hi))
+            sig[f"s_{clean(s)}_valid"] = Signal(bool(0))
+            sig[f"s_{clean(s)}_ready"] = Signal(bool(0))
+        if dirs:
+            sig["mon_wait"] = Signal(intbv(0, min=0, max=len(dirs) + 2))
         return sig
 
     def elaborated(self) -> tuple[dict[str, Any], Any]:
@@ -256,26 +281,16 @@ class Design:
             self._elaborated = (sig, self.block(**sig))
         return self._elaborated
 
+    def memory_banks(self) -> list[tuple[Any, Memory]]:
+        """(bank, its memory) for every external bank: what the MyHDL bench models."""
+        return [(b, self.memories[b.array]) for b in self.ext_banks()]
+
     def ext_banks(self) -> list:
         """The banks of the array arguments the design touches (an unused array gets no ports)."""
         return [b for m in self.memories.values() if m.kind == "ext" and (m.reads or m.writes) for b in m.banks]
 
     def _convert(self, hdl: str) -> dict[str, str]:
-        """Every file MyHDL's conversion to `hdl` writes (name -> text): `<top>.v`, or `<top>.vhd` and the
-        support package `pck_myhdl_<version>.vhd` it uses; without the lines that name the time or the folder."""
-        import warnings
-
-        with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            inst = self.block(**self.signals())
-            options = {"testbench": False} if hdl == "Verilog" else {}
-            inst.convert(hdl=hdl, path=tmp, name=self.top, **options)
-            texts = {p.name: p.read_text() for p in sorted(Path(tmp).iterdir()) if p.suffix in (".v", ".vhd")}
-        drop = ("// Date:", "-- Date:", "// File:", "-- File:")  # the time and the temporary folder vary
-        return {
-            name: _canonical("\n".join(line for line in text.splitlines() if not line.startswith(drop)) + "\n")
-            for name, text in texts.items()
-        }
+        return convert_block(self.block, self.signals(), self.top, hdl)
 
     @cached_property
     def verilog(self) -> str:
@@ -444,6 +459,24 @@ class Design:
 _COUNTED = frozenset(
     {OpKind.CMP, OpKind.MIN, OpKind.MAX, OpKind.ABS, OpKind.NEG, OpKind.SEL, OpKind.LOAD, OpKind.STORE}
 )  # the other kinds the report counts (by name)
+
+
+def convert_block(block: Any, signals: dict[str, Any], top: str, hdl: str) -> dict[str, str]:
+    """Every file MyHDL's conversion of `block` to `hdl` writes (name -> text): `<top>.v`, or `<top>.vhd` and the
+    support package `pck_myhdl_<version>.vhd` it uses; without the lines that name the time or the folder."""
+    import warnings
+
+    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        inst = block(**signals)
+        options = {"testbench": False} if hdl == "Verilog" else {}
+        inst.convert(hdl=hdl, path=tmp, name=top, **options)
+        texts = {p.name: p.read_text() for p in sorted(Path(tmp).iterdir()) if p.suffix in (".v", ".vhd")}
+    drop = ("// Date:", "-- Date:", "// File:", "-- File:")  # the time and the temporary folder vary
+    return {
+        name: _canonical("\n".join(line for line in text.splitlines() if not line.startswith(drop)) + "\n")
+        for name, text in texts.items()
+    }
 
 
 def _inside(folder: Path, name: str) -> Path:

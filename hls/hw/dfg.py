@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from hls import ir
 from hls.errors import KernelError
 from hls.hw.memory import Bank
-from hls.hw.ops import ARITHMETIC, MEMORY, BinaryOp, CompareOp, OpKind
+from hls.hw.ops import ARITHMETIC, MEMORY, STREAM, BinaryOp, CompareOp, OpKind
 from hls.inttypes import narrowest_int as exact  # the narrowest IntType holding lo..hi
 from hls.types import BoolType, IntType, ScalarType
 
@@ -96,6 +96,13 @@ class Op:
         if self.kind in MEMORY and isinstance(self.attr, Bank):
             return self.attr
         raise self._no("bank")
+
+    @property
+    def stream(self) -> str:
+        """The stream an SREAD or SWRITE op pops or pushes."""
+        if self.kind in STREAM and isinstance(self.attr, str):
+            return self.attr
+        raise self._no("stream")
 
     @property
     def binop(self) -> BinaryOp:
@@ -174,6 +181,8 @@ _FIXED_DELAY = {
     OpKind.INV: 0.0,
     OpKind.LOAD: 0.5,
     OpKind.STORE: 0.5,
+    OpKind.SREAD: 0.5,
+    OpKind.SWRITE: 0.5,
     OpKind.SEL: 0.4,
     OpKind.AND: 0.3,
     OpKind.OR: 0.3,
@@ -202,6 +211,7 @@ class Builder:
         self.cse: dict[tuple, Op] = {}
         self.mem_ops: dict[str, list[Op]] = {}  # bank prefix -> memory ops so far, in program order
         self.mem_version: dict[str, int] = {}
+        self.stream_ops: dict[str, list[Op]] = {}  # stream -> its ops so far, in program order
         self.counters = counters or {}  # pipeline loop variables -> their snapshot ops
         self.valid = valid
 
@@ -409,6 +419,8 @@ class Builder:
             self.env[s.name] = self.cast(self.expr(s.value), self.hw.reg_decl(s.name), s.loc)
         elif isinstance(s, ir.Store):
             self.store(s)
+        elif isinstance(s, ir.Read | ir.Write):
+            self.stream_op(s)
         else:
             raise KernelError(f"{type(s).__name__} in straight-line code", s.loc, "this is a compiler bug")
 
@@ -429,10 +441,46 @@ class Builder:
         self._order_memory(bank.prefix, o, store=True)
         self.mem_version[bank.prefix] = self.mem_version.get(bank.prefix, 0) + 1
 
+    def enable(self, pred: ir.Expr | None, loc: ir.Loc) -> tuple[Op | None, Op | None]:
+        """(the statement's predicate, the enable: the predicate and the pipeline's `valid`), None for always."""
+        p = self.truth(self.expr(pred)) if pred is not None else None
+        gate = p
+        if self.valid is not None:
+            gate = self.valid if gate is None else self.op(OpKind.AND, (gate, self.valid), BOOL, None, loc)
+        return p, gate
+
+    def stream_op(self, s: ir.Read | ir.Write) -> None:
+        """A stream read (its value kept by the local when the predicate is false) or write.
+
+        Ops on one stream keep their program order, one per cycle (the stream is a resource of one use per
+        cycle); in a pipeline the last of them comes before the next iteration's first (a loop-carried edge).
+        """
+        t = self.hw.streams[s.stream].elem
+        pred, gate = self.enable(s.pred, s.loc)
+        extra = (gate,) if gate is not None else ()
+        res = f"stream:{s.stream}"
+        if isinstance(s, ir.Read):
+            o = self.op(OpKind.SREAD, extra, int_type(t), s.stream, s.loc, resource=res, pure=False)
+            value = self.cast(o, self.hw.reg_decl(s.name), s.loc)
+            if pred is not None:
+                old = self.expr(ir.Var(s.name, self.hw.reg_decl(s.name), s.loc))
+                value = self.op(OpKind.SEL, (pred, value, old), _join(value.value_type, old.value_type), None, s.loc)
+            self.env[s.name] = value
+        else:
+            value = self.cast(self.expr(s.value), t, s.loc)
+            o = self.op(OpKind.SWRITE, (value, *extra), None, s.stream, s.loc, resource=res, pure=False)
+        ops = self.stream_ops.setdefault(s.stream, [])
+        if ops:
+            self.g.edges.append(Edge(ops[-1], o, 1, 0, f"order on stream {s.stream}"))
+        ops.append(o)
+
     def finish(self, cond: Op | None = None) -> Graph:
         """Balance sums, then write back every local the run assigned (`cond`: the branch condition)."""
         if cond is not None:
             self.g.outputs["cond"] = cond
+        for ops in self.stream_ops.values():
+            if len(ops) > 1 and self.valid is not None:  # the next iteration's first op after this one's last
+                self.g.edges.append(Edge(ops[-1], ops[0], 1, 1, f"order on stream {ops[0].stream}"))
         self.drop_dead()
         self.balance_sums()
         for name, value in self.env.items():
@@ -453,7 +501,7 @@ class Builder:
         """Remove ops nothing needs (a value replaced while building, a load no one reads)."""
         g = self.g
         live: set[int] = set()
-        todo = [o for o in g.ops if o.kind == OpKind.STORE] + list(g.outputs.values())
+        todo = [o for o in g.ops if o.kind in (OpKind.STORE, OpKind.SREAD, OpKind.SWRITE)] + list(g.outputs.values())
         todo += [v for name, v in self.env.items() if self.old.get(name) is not v]
         while todo:
             o = todo.pop()
@@ -591,3 +639,8 @@ def fold(kind: OpKind, attr: Attr, v: list[int], t: IntType | None) -> int | Non
     if kind == OpKind.CAST and t is not None:
         return t.wrap(v[0])
     return None
+
+
+def _join(a: IntType, b: IntType) -> IntType:
+    """The narrowest type holding every value of `a` and of `b`."""
+    return exact(min(a.lo, b.lo), max(a.hi, b.hi))

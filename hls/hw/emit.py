@@ -57,6 +57,8 @@ class Emitter:
         self.consts: dict[int, str] = {}  # wide constants -> their variables
         self.ii_of: dict[int, int | None] = {}
         self.ops: list[tuple[Op, int | None]] = []
+        self.streams = hw.stream_dirs()  # stream -> "read" / "write": valid/ready ports, and the stall logic
+        self.stream_sig = {s: f"s_{clean(s)}" for s in self.streams}
         for blk in hw.blocks:
             for o in blk.graph.ops:
                 self.ops.append((o, None))
@@ -68,6 +70,9 @@ class Emitter:
     def register_list(self) -> list[tuple[str, int]]:
         """(name, bits) of every register of the design: state, locals, pipeline values, pipeline control."""
         regs = [("state", max(1, (len(self.hw.states) - 1).bit_length()))]
+        if self.streams:
+            regs.append(("stall_q", 1))
+            regs += [(f"{b.prefix}_rdh{p}", _bits(b.elem)) for b in self.read_banks() for p in range(b.ports)]
         regs += [(sig, _bits(self.hw.decl[name])) for name, sig in self.regs.items()]
         regs += [(f"c{o.id}_{k}", _bits(o.value_type)) for o, _ in self.ops for k in range(self.chains.get(o.id, 0))]
         for p in self.hw.pipelines:
@@ -96,6 +101,16 @@ class Emitter:
             delta = last_use.get(o.id, o.ready) - o.ready
             if delta >= 1:
                 self.chains[o.id] = 1 if ii is None else (delta - 1) // ii + 1
+
+    def read_banks(self) -> list[Bank]:
+        """The banks whose read data a stalled cycle must hold (designs with streams)."""
+        return [b for b in self.banks if b.kind == "rom" or self.hw.memories[b.array].reads]
+
+    def stream_ports(self) -> list[str]:
+        """The valid/ready ports of the streams (data, valid, ready each), then `mon_wait`."""
+        if not self.streams:
+            return []
+        return [f"{self.stream_sig[s]}_{x}" for s in self.streams for x in ("data", "valid", "ready")] + ["mon_wait"]
 
     def constant(self, v: int) -> str:
         """A constant operand. MyHDL writes integers of magnitude 2**30 and more as *unsigned* sized Verilog
@@ -148,6 +163,7 @@ class Emitter:
         for bank in self.banks:
             if bank.kind == "ext":
                 ports += self.bank_ports(bank)
+        ports += self.stream_ports()
         out.append("@block")
         out.append(f"def {self.top}({', '.join(ports)}):")
         out.append(f'    """{len(hw.states)} states; see the attnhls report for the schedule."""')
@@ -189,6 +205,13 @@ class Emitter:
                 lo, hi = internal(o.value_type)
                 self.sig(f"c{o.id}_{k}", lo, hi)
                 self.sig(f"nx_c{o.id}_{k}", lo, hi)
+        if self.streams:  # the stall: no register, RAM write or stream op takes effect in a blocked cycle
+            self.lines.append("    stall = Signal(bool(0))")
+            self.lines.append("    stall_q = Signal(bool(0))")
+            for b in self.read_banks():
+                lo, hi = internal(b.elem)
+                for port in range(b.ports):
+                    self.sig(f"{b.prefix}_rdh{port}", lo, hi)
         for p in hw.pipelines:
             self.sig(f"{p.name}_ph", 0, max(2, p.ii))
             self.sig(f"nx_{p.name}_ph", 0, max(2, p.ii))
@@ -237,8 +260,19 @@ class Emitter:
         names += [f"c{o.id}_{k}" for o, _ in self.ops for k in range(self.chains.get(o.id, 0))]
         for p in self.hw.pipelines:
             names += [f"{p.name}_ph", f"{p.name}_drn", f"{p.name}_dcnt"]
+        if not self.streams:
+            for n in names:
+                out.append(f"        {n}.next = nx_{n}")
+            out.append("")
+            return
+        out.append("        stall_q.next = stall")
+        holds = [f"{b.prefix}_rdh{port}" for b in self.read_banks() for port in range(b.ports)]
+        if holds:
+            out.append("        if not stall_q:  # the read data of the cycle before a stall, held while it lasts")
+            out += [f"            {h}.next = {h.replace('_rdh', '_rdata')}" for h in holds]
+        out.append("        if not stall:")
         for n in names:
-            out.append(f"        {n}.next = nx_{n}")
+            out.append(f"            {n}.next = nx_{n}")
         out.append("")
 
     # ---- the combinational datapath -----------------------------------------------------------------------
@@ -268,6 +302,12 @@ class Emitter:
         if hw.fn.ret is not None:
             body.append(f"ret.next = {self.port_value(self.regs['_ret'], hw.fn.ret)}")
         body.append("done.next = 0")
+        if self.streams:
+            body += [f"{self.var('stl', BOOL)}[:] = 0", f"{self.var('wt', (0, len(self.streams) + 2))}[:] = 0"]
+            for s, d in self.streams.items():
+                body.append(f"{self.var(f'act_{self.stream_sig[s]}', BOOL)}[:] = 0")
+                if d == "write":
+                    body.append(f"{self.stream_sig[s]}_data.next = 0")
         first = True
         for st in hw.states:
             if st.index == 1:  # DONE shares IDLE's code
@@ -278,6 +318,8 @@ class Emitter:
             cond = "state == 0 or state == 1" if st.index == 0 else f"state == {st.index}"
             body.append(f"{kw} {cond}:")
             body += ["    " + c for c in (code or ["pass"])]
+        if self.streams:
+            body += self.stall_code()
         decl = [f"{name} = intbv(0, min={lo}, max={hi})" for name, (lo, hi) in self.vars.items()]
         for v, name in self.consts.items():
             lo, hi = internal(exact(v, v))
@@ -285,6 +327,39 @@ class Emitter:
         for line in decl + body:
             out.append("        " + line)
         out.append("")
+
+    def stall_code(self) -> list[str]:
+        """After every op of the cycle: the stall, the handshakes (none while stalled), writes gated."""
+        code = ["stall.next = stl", "mon_wait.next = wt"]
+        for s, d in self.streams.items():
+            sig = self.stream_sig[s]
+            hand = f"{sig}_ready" if d == "read" else f"{sig}_valid"
+            code += [f"if act_{sig} != 0 and stl == 0:", f"    {hand}.next = 1", "else:", f"    {hand}.next = 0"]
+        writes = [
+            f"    {b.prefix}_we{port}.next = 0"
+            for b in self.banks
+            if self.hw.memories[b.array].writes
+            for port in range(b.ports)
+        ]
+        return code + (["if stl != 0:", *writes] if writes else [])
+
+    def stream_code(self, o: Op, args: list[str]) -> list[str]:
+        """A stream op: active when enabled; blocked (the cycle stalls, `wt` names the stream) without data/room."""
+        sig = self.stream_sig[o.stream]
+        k = list(self.streams).index(o.stream) + 1
+        code: list[str] = []
+        enable = args[-1] if (o.kind == OpKind.SREAD and o.args) or len(o.args) > 1 else None
+        if o.kind == OpKind.SREAD:
+            code.append(f"{self.var(f'v{o.id}', o.value_type)}[:] = {sig}_data")
+            flag = f"{sig}_valid"
+        else:
+            t = int_type(self.hw.streams[o.stream].elem)
+            code.append(f"{sig}_data.next = {_low_bits(o.args[0], args[0], t)}")
+            flag = f"{sig}_ready"
+        body = [f"act_{sig}[:] = 1", f"if {flag} == 0:", "    stl[:] = 1", f"    wt[:] = {k}"]
+        if enable is None:
+            return code + body
+        return code + [f"if {enable} != 0:"] + ["    " + c for c in body]
 
     def port_value(self, sig: str, t: ScalarType) -> str:
         """A register or variable (signed, internal) converted to a port of type t."""
@@ -341,7 +416,11 @@ class Emitter:
         for o in here:  # the data of loads issued a cycle ago
             if o.kind == OpKind.LOAD and (o.ready if ii is None else o.ready % ii) == cycle:
                 bank = o.bank
-                code += self.at_line(o, [f"{self.var(f'v{o.id}', o.value_type)}[:] = {bank.prefix}_rdata{o.port}"])
+                v = self.var(f"v{o.id}", o.value_type)
+                data = [f"{v}[:] = {bank.prefix}_rdata{o.port}"]
+                if self.streams:  # after a stall, the data read before it (the RAM has read again since)
+                    data = ["if stall_q != 0:", f"    {v}[:] = {bank.prefix}_rdh{o.port}", "else:", "    " + data[0]]
+                code += self.at_line(o, data)
         for o in here:
             if (o.time if ii is None else o.time % ii) == cycle:
                 code += self.at_line(o, self.op_code(o))
@@ -388,6 +467,8 @@ class Emitter:
         if o.kind == OpKind.LOAD:
             bank = o.bank
             return [f"{bank.prefix}_addr{o.port}.next = {_low_bits(o.args[0], args[0], bank.addr_width)}"]
+        if o.kind in (OpKind.SREAD, OpKind.SWRITE):
+            return self.stream_code(o, args)
         if o.kind == OpKind.WREG:
             sig = self.regs[o.reg]
             if len(args) > 1:

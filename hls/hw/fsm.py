@@ -31,7 +31,10 @@ from hls.hw.memory import Memory
 from hls.hw.ops import FREE, MEMORY, OpKind
 from hls.hw.schedule import Limits, ModuloResult, schedule_block, schedule_modulo
 from hls.ir.walk import map_blocks
-from hls.types import ArrayType, IntType, ScalarType, bool_
+from hls.types import ArrayType, IntType, ScalarType, StreamType, bool_
+
+
+_STRAIGHT = (ir.Assign, ir.Store, ir.Read, ir.Write)  # the statements of straight-line runs
 
 
 @dataclass(eq=False)
@@ -172,8 +175,11 @@ class Hardware:
         self._names = count()
         self.decl: dict[str, ScalarType] = {}  # register -> declared type (stores wrap to it)
         self.params: list[ir.Param] = []  # the scalar parameters (array parameters are memories)
+        self.streams: dict[str, StreamType] = {}  # stream parameters (valid/ready ports), in parameter order
         for p in fn.params:
-            if not isinstance(p.type, ArrayType):
+            if isinstance(p.type, StreamType):
+                self.streams[p.name] = p.type
+            elif not isinstance(p.type, ArrayType):
                 self.params.append(p)
                 self.decl[p.name] = p.type
         for loc_ in fn.locals:
@@ -211,6 +217,12 @@ class Hardware:
     def graphs(self) -> list[Graph]:
         """The dataflow graphs of every block, then of every pipeline."""
         return [b.graph for b in self.blocks] + [p.graph for p in self.pipelines]
+
+    def stream_dirs(self) -> dict[str, str]:
+        """Each stream parameter the schedule uses, in parameter order: "read" or "write"."""
+        used = {o.stream: ("read" if o.kind == OpKind.SREAD else "write") for g in self.graphs() for o in g.ops
+                if o.kind in (OpKind.SREAD, OpKind.SWRITE)}
+        return {s: used[s] for s in self.streams if s in used}
 
     def block_names(self) -> dict[int, str]:
         """id(block) -> the block's name in printed schedules and errors: `b<its first state>`."""
@@ -303,7 +315,7 @@ class Hardware:
         """Lower `stmts` followed by `cont`; returns the entry and the cycles until cont's target."""
         items: list[list[ir.Stmt] | ir.Stmt] = []
         for s in stmts:
-            if isinstance(s, (ir.Assign, ir.Store)):
+            if isinstance(s, _STRAIGHT):
                 if items and isinstance(items[-1], list):
                     items[-1].append(s)
                 else:
@@ -404,7 +416,7 @@ class Hardware:
                 )
             levels.append(body[0])
         inner = levels[-1]
-        blocker = next((b for b in inner.body if not isinstance(b, (ir.Assign, ir.Store))), None)
+        blocker = next((b for b in inner.body if not isinstance(b, _STRAIGHT)), None)
         if blocker is not None:
             what = type(blocker).__name__.lower()
             if len(levels) == 1:
@@ -502,7 +514,7 @@ class Hardware:
         step, istep = _const(s.step), _const(inner.step)
         if step is None or step <= 0 or istep is None or istep <= 0 or (inner.ii or 1) != 1:
             return "it needs positive constant steps and ii=1"
-        if any(not isinstance(b, (ir.Assign, ir.Store)) for b in inner.body):
+        if any(not isinstance(b, _STRAIGHT) for b in inner.body):
             return "the pipelined body is not straight-line code"
         written = assigned(inner.body) | {inner.var}
         stored = {b.array for b in statements(inner.body) if isinstance(b, ir.Store)}

@@ -39,10 +39,13 @@ class OpKind(StrEnum):
     MAX = "max"
     ABS = "abs"
     CAST = "cast"  # wrap to the op's type
+    SREAD = "sread"  # pop a stream's head (FWFT data, no latency); attr: the stream (str); args: [enable]
+    SWRITE = "swrite"  # push onto a stream; attr: the stream (str); args: value [, enable]
 
 
 ARITHMETIC = frozenset({OpKind.BIN, OpKind.MULC, OpKind.SHIFT_CONST})  # the kinds that carry a BinaryOp
 MEMORY = frozenset({OpKind.LOAD, OpKind.STORE})  # the kinds that carry a Bank and use one of its ports
+STREAM = frozenset({OpKind.SREAD, OpKind.SWRITE})  # the kinds that carry a stream name and stall when blocked
 FREE = frozenset({OpKind.CONST, OpKind.REG})  # values read straight from constants and registers: no cycle
 
 
@@ -123,4 +126,4 @@ _COMPARE: dict[CompareOp, Callable[[int, int], bool]] = {
 }
 
 
-__all__ = ["ARITHMETIC", "FREE", "MEMORY", "BinaryOp", "CompareOp", "OpKind"]
+__all__ = ["ARITHMETIC", "FREE", "MEMORY", "STREAM", "BinaryOp", "CompareOp", "OpKind"]

@@ -36,18 +36,27 @@ def run_myhdl(
     images: dict[str, np.ndarray],
     max_cycles: int,
     vcd: str | os.PathLike[str] | None = None,
+    watch: tuple[list[tuple[str, int]], dict[str, tuple[int, int, int, int]]] | None = None,
 ) -> tuple[dict[str, np.ndarray], int | None, int]:
-    """Simulate `design` from reset to `done`: (the final bank images, the return value, the cycles after start)."""
+    """Simulate `design` from reset to `done`: (the final bank images, the return value, the cycles after start).
+
+    watch: (monitors, out): each monitor (a port, its value when full) is sampled after every edge from start
+    on; `out[port]` gets (max, cycles at 0, cycles full, last value). A run stops early when `mon_deadlock`
+    (a monitor) is high: nothing in the design can change any more.
+    """
     from myhdl import Simulation, StopSimulation, delay, instance
 
     # NOTE: a traced run elaborates afresh: tracing marks the signals it dumps for good, and the shared
     # elaboration must keep running untraced.
     sig, dut = design.elaborated() if vcd is None else _elaborate(design)
-    banks = design.ext_banks()
+    pairs = design.memory_banks()
+    banks = [b for b, _ in pairs]
     mems = {b.prefix: [0] * b.depth for b in banks}  # loaded after reset, as the Verilator harness does
     ports = []
-    for b in banks:
-        mem = design.memories[b.array]
+    monitors, watched = watch if watch is not None else ([], {})
+    for name, _ in monitors:
+        watched[name] = (0, 0, 0, 0)
+    for b, mem in pairs:
         for p in range(b.ports):
             ports.append(
                 (
@@ -97,6 +106,12 @@ def run_myhdl(
         while not bool(done):
             yield from edge()
             state["cycles"] += 1
+            for name, full in monitors:
+                v = int(sig[name])
+                peak, zero, at_full, _ = watched[name]
+                watched[name] = (max(peak, v), zero + (v == 0), at_full + (v == full), v)
+            if "mon_deadlock" in watched and watched["mon_deadlock"][3]:
+                break
             if state["cycles"] > max_cycles:
                 state["timeout"] = True
                 raise StopSimulation()

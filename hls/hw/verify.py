@@ -31,7 +31,7 @@ from collections import defaultdict
 
 from hls.hw.dfg import Graph, Op
 from hls.hw.fsm import Block, Hardware, Label, Pipeline
-from hls.hw.ops import FREE, MEMORY, OpKind
+from hls.hw.ops import FREE, MEMORY, STREAM, OpKind
 
 EPS = 1e-9  # ns: chained delays are sums of floats
 SHOWN = 20  # violations listed in one error
@@ -139,6 +139,10 @@ def _resources(hw: Hardware, g: Graph, where: str, ii: int | None, ports: dict[s
         if lim is not None and len(ops) > lim:
             out.append(f"{where}: {ids}: resource: {len(ops)} uses of {what} in {slot_name} {slot}, limit {lim}")
         if res == "mul":
+            continue
+        if res.startswith("stream:"):
+            if any(o.kind not in STREAM or f"stream:{o.stream}" != res for o in ops):
+                out.append(f"{where}: {ids}: resource: only ops of the stream use `{res}`")
             continue
         taken: dict[int, Op] = {}
         for o in ops:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from hls.ir import nodes as ir
 from hls.ir.walk import expr_children, statements
-from hls.types import ArrayType, BoolType, FloatType, IntType, ScalarType
+from hls.types import ArrayType, BoolType, FloatType, IntType, ScalarType, StreamType
 
 __all__ = ["IRError", "STAGES", "verify"]
 
@@ -58,6 +58,8 @@ class _Verifier:
                 self.arrays[p.name] = p.type
                 if "bound" in self.stages and not all(isinstance(d, int) for d in p.type.dims):
                     self.fail(f"array parameter {p.name} has unbound dims {p.type.dims}", p.loc)
+            elif isinstance(p.type, StreamType):
+                self.storage_type(p.type.elem, p.loc, f"stream {p.name}")
             else:
                 self.storage_type(p.type, p.loc, f"parameter {p.name}")
                 self.scalars[p.name] = p.type
@@ -147,6 +149,18 @@ class _Verifier:
         elif isinstance(s, ir.Alloc):
             for d in s.dims:
                 self.expr(d, loops)
+        elif isinstance(s, ir.Read | ir.Write):
+            streams = {p.name for p in self.fn.params if isinstance(p.type, StreamType)}
+            if s.stream not in streams:
+                self.fail(f"stream op on `{s.stream}`, which is not a stream parameter", s.loc)
+            if isinstance(s, ir.Read) and s.name not in self.scalars:
+                self.fail(f"stream read into `{s.name}`, which is not a local", s.loc)
+            if isinstance(s, ir.Write):
+                self.expr(s.value, loops)
+            if s.pred is not None:
+                self.expr(s.pred, loops)
+        elif isinstance(s, ir.StreamDecl):
+            self.expr(s.depth, loops)
         else:
             self.fail(f"unknown statement {s!r}", None)
 

@@ -116,6 +116,16 @@ class _Analysis:
                 return
             self.raw[s.name] = _join(self.raw.get(s.name, (0, 0)), value)
             env[s.name] = (0, 1) if isinstance(t, BoolType) else value if _fits(value, t) else _span(t)
+        elif isinstance(s, ir.Read):  # any value of the element type
+            if s.pred is not None:
+                self.eval(s.pred, env)
+            t = self.types.get(s.name)
+            if t is None:
+                env.pop(s.name, None)
+                return
+            span = (0, 1) if isinstance(t, BoolType) else _span(t)
+            self.raw[s.name] = _join(self.raw.get(s.name, (0, 0)), span)
+            env[s.name] = span if s.pred is None else _join(env.get(s.name, (0, 0)), span)
         elif isinstance(s, ir.If):
             self.eval(s.cond, env)
             other = dict(env)

@@ -240,6 +240,16 @@ class _Folder:
             return [dataclasses.replace(s, value=self.expr(s.value, env))]
         if isinstance(s, ir.Alloc):
             return [dataclasses.replace(s, dims=tuple(self.expr(d, env) for d in s.dims))]
+        if isinstance(s, ir.Read | ir.Write):  # a stream op: folded operands; a constant predicate resolved
+            pred = self.expr(s.pred, env) if s.pred is not None else None
+            if pred is not None and _int_const(pred) is not None:
+                if not _int_const(pred):
+                    return []
+                pred = None
+            if isinstance(s, ir.Read):
+                env.pop(s.name, None)
+                return [dataclasses.replace(s, pred=pred)]
+            return [dataclasses.replace(s, value=self.expr(s.value, env), pred=pred)]
         if isinstance(s, ir.CallStmt):
             # NOTE: folding leaves a call a call
             return [dataclasses.replace(s, call=cast(ir.Call, self.expr(s.call, env)))]
@@ -300,7 +310,7 @@ def _drop_unread(fn: ir.Function) -> ir.Function:
         if body == fn.body:
             break
         fn = dataclasses.replace(fn, body=body)
-    used = read | {s.name for s in statements(fn.body) if isinstance(s, ir.Assign)}
+    used = read | {s.name for s in statements(fn.body) if isinstance(s, ir.Assign | ir.Read)}
     return dataclasses.replace(fn, locals=tuple(x for x in fn.locals if x.name in used))
 
 

@@ -5,7 +5,7 @@ no loop, local array or call becomes: its condition evaluated once into a
 fresh bool local (unless it is a bool variable neither branch assigns),
 each assignment `x = v` under predicate p becomes `x = v if p else x` (the
 old value fits x's type, so the assignment's wrap is unchanged), and each
-store gets p as its predicate (AND-ed with nested conditions; a predicated
+store, stream read and stream write gets p as its predicate (AND-ed with nested conditions; a predicated
 store evaluates nothing when p is false). A nested condition is evaluated
 only under its outer predicate (`t = p and c`), so it raises exactly when
 the original did. `if`s outside pipelined loops, and those holding a loop,
@@ -98,7 +98,7 @@ class _Converter:
                         s, value=ir.Select(pred, s.value, old, join_types(ir.value_type(s.value), t), s.loc)
                     )
                 )
-            elif isinstance(s, ir.Store):
+            elif isinstance(s, ir.Store | ir.Read | ir.Write):  # nothing stored, read or written when false
                 both = pred if s.pred is None else ir.Logical("and", pred, s.pred, bool_, s.loc)
                 out.append(dataclasses.replace(s, pred=both))
             elif isinstance(s, ir.If):

@@ -82,7 +82,7 @@ class _Renamer:
 
     def stmt(self, s: ir.Stmt) -> ir.Stmt:
         s = with_exprs(s, tuple(self.expr(e) for e in stmt_exprs(s)))
-        if isinstance(s, ir.Assign):
+        if isinstance(s, ir.Assign | ir.Read):
             return dataclasses.replace(s, name=self.scalars.get(s.name, s.name))
         if isinstance(s, ir.Store | ir.Alloc):
             key = "array" if isinstance(s, ir.Store) else "name"

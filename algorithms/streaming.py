@@ -1,0 +1,357 @@
+"""Fixed-point SDPA as dataflow regions: the naive order (O(N) FIFOs) and the reordered one (O(1) FIFOs).
+
+Both regions compute one head, int8 q [N, D], k [N, D], v [N, DV] in and Q8.8
+o [N, DV] out, with the Q formats and the exp2 ROM of algorithms/fixed.py
+(docs/STREAMING.md tells the story; docs/ALGORITHMS.md has the float forms).
+Every process is a perfect nest `for i in range(N): for j in pipeline(range(N))`
+with constant bounds, so hardware flattens it into one pipeline that takes one
+score per clock; per-row resets and per-row outputs are `if j == 0:` /
+`if j == N - 1:` inside the body (if-converted), never statements between the loops.
+
+`sdpa_naive` (the order of the seed's naive SDPA; two FIFOs of depth N + 8):
+
+    qk_scores --z--> tee --z_max--> row_max --m--> exp_shifted --e_sum--> row_sum --l--> normalise --p--> weigh_v
+                      \\----------- z_buf (N + 8) ---->/  \\------------- e_buf (N + 8) -------->/
+
+    z = (q_i . k_j * score_mult) >> 16                     Q.12 log2 units, as sdpa_fixed
+    m = max_j z_j;  e_j = 2**-(m - z_j)                    Q0.16 (`exp2_neg_q16`)
+    l = sum_j e_j;  r = round(2**48 / l)                   one division per row (a reciprocal)
+    p_j = round(e_j * r / 2**32)                           Q0.16, the normalised weight
+    out_c = round(sum_j p_j * v_jc / 2**8)                 Q8.8
+
+`exp_shifted` needs row i's max before it can take row i's first score, and
+the max is known only after the whole row, so the scores wait in `z_buf`;
+likewise `normalise` needs the row sum, so the exponentials wait in `e_buf`.
+With either FIFO much shallower than N the region deadlocks (DeadlockError).
+
+`sdpa_reordered` (the order of `sdpa_fixed`, bit for bit; every FIFO depth 2):
+
+    qk_scores --z--> online_exp --dl_sum, e_sum--> running_sum --l--> weigh_v_online
+                          \\---------------- dl_acc, e_acc ---------------->/
+
+    m' = max(m, z);  dl = 2**-(m' - m);  e = 2**-(m' - z)  (m = z at j = 0)
+    l  = round(l * dl / 2**16) + e
+    acc_c = round(acc_c * dl / 2**16) + e * v_jc
+    out_c = round(acc_c * 2**8 / l)                        one division per output element, at j = N - 1
+
+Nothing waits for a whole row, so every FIFO holds O(1) values.
+
+`sdpa_streaming_int` runs a region per head ([B, H, N, D] int8, GQA like
+`sdpa_fixed_int`); `sdpa_streaming` quantizes float inputs with fixed.py's
+`quantize` and `score_multiplier` and dequantizes the output.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from algorithms.fixed import FE, FO, I46, MULT_SHIFT, U17, U45, X_MAX, exp2_neg_q16, quantize, score_multiplier
+from hls import Array, Stream, UInt, i8, i16, i32, kernel, pipeline, stream, unroll, zeros
+
+__all__ = [
+    "BUFFER_SLACK",
+    "METHODS",
+    "RECIP_SHIFT",
+    "run_head",
+    "sdpa_naive",
+    "sdpa_reordered",
+    "sdpa_streaming",
+    "sdpa_streaming_int",
+]
+
+U33 = UInt(33)
+RECIP_SHIFT = 48  # the naive's reciprocal: r = round(2**48 / l), l in Q.16 (l >= 1.0), so r in Q.32 (U33)
+BUFFER_SLACK = 8  # the naive's row buffers hold N + 8 values: a row, plus the latency until its reduction ends
+RECIP_ONE = 1 << RECIP_SHIFT
+P_SHIFT = RECIP_SHIFT - FE  # p = e * r >> 32: back to Q0.16
+ROUND_P = 1 << (P_SHIFT - 1)
+ROUND_E = 1 << (FE - 1)  # half an LSB of a product shifted right by FE
+OUT_SHIFT = FE - FO  # Q.16 x int8 sums to Q8.8
+ROUND_OUT = 1 << (OUT_SHIFT - 1)
+
+
+# ---- processes shared by both regions ------------------------------------------------------------
+
+
+@kernel
+def qk_scores(q: Array[i8, "N", "D"], k: Array[i8, "N", "D"], score_mult: i32, z_out: Stream[i32]):
+    """z = (q_i . k_j * score_mult) >> 16 for every row i and key j, in row order (as `sdpa_fixed` computes it)."""
+    for i in range(q.shape[0]):
+        for j in pipeline(range(k.shape[0]), ii=1):
+            s = i32(0)
+            for d in unroll(range(q.shape[1])):
+                s += q[i, d] * k[j, d]
+            z_out.write(i32((s * score_mult) >> MULT_SHIFT))
+
+
+# ---- the naive region ------------------------------------------------------------------------------
+
+
+@kernel
+def tee(z_in: Stream[i32], z_max: Stream[i32], z_buf: Stream[i32], n: i32):
+    """Copy each score to the max reduction and to the row buffer."""
+    for _i in range(n):
+        for _j in pipeline(range(n), ii=1):
+            z: i32 = z_in.read()
+            z_max.write(z)
+            z_buf.write(z)
+
+
+@kernel
+def row_max(z_in: Stream[i32], m_out: Stream[i32], n: i32):
+    """m = max_j z_j of each row, written once per row (at its last score)."""
+    m = i32(0)
+    for _i in range(n):
+        for j in pipeline(range(n), ii=1):
+            z: i32 = z_in.read()
+            m = z if j == 0 else max(m, z)
+            if j == n - 1:
+                m_out.write(m)
+
+
+@kernel
+def exp_shifted(m_in: Stream[i32], z_buf: Stream[i32], e_sum: Stream[U17], e_buf: Stream[U17], n: i32):
+    """e_j = 2**-(m - z_j) in Q0.16; reads a row's max before the first buffered score of that row."""
+    m = i32(0)
+    for _i in range(n):
+        for j in pipeline(range(n), ii=1):
+            if j == 0:
+                m = m_in.read()
+            z: i32 = z_buf.read()
+            e: U17 = exp2_neg_q16(min(m - z, X_MAX))
+            e_sum.write(e)
+            e_buf.write(e)
+
+
+@kernel
+def row_sum(e_in: Stream[U17], l_out: Stream[U45], n: i32):
+    """l = sum_j e_j of each row (Q.16), written once per row."""
+    l_sum = U45(0)
+    for _i in range(n):
+        for j in pipeline(range(n), ii=1):
+            e: U17 = e_in.read()
+            l_sum = e if j == 0 else l_sum + e
+            if j == n - 1:
+                l_out.write(l_sum)
+
+
+@kernel
+def normalise(l_in: Stream[U45], e_buf: Stream[U17], p_out: Stream[U17], n: i32):
+    """p_j = e_j / l in Q0.16: one reciprocal (a division) per row, then a multiply per score."""
+    r: U33 = 0
+    for _i in range(n):
+        for j in pipeline(range(n), ii=1):
+            if j == 0:
+                l_row: U45 = l_in.read()
+                r = (RECIP_ONE + (l_row >> 1)) // max(l_row, 1)
+            e: U17 = e_buf.read()
+            p_out.write((e * r + ROUND_P) >> P_SHIFT)
+
+
+@kernel
+def weigh_v(p_in: Stream[U17], v: Array[i8, "N", "DV"], o: Array[i16, "N", "DV"]):
+    """out_c = round(sum_j p_j * v_jc / 2**8) in Q8.8, stored at each row's last score."""
+    acc = zeros(I46, v.shape[1])
+    for i in range(v.shape[0]):
+        for j in pipeline(range(v.shape[0]), ii=1):
+            p: U17 = p_in.read()
+            for c in unroll(range(v.shape[1])):
+                x: i32 = p * v[j, c]
+                acc[c] = x if j == 0 else acc[c] + x
+            if j == v.shape[0] - 1:
+                for c in unroll(range(v.shape[1])):
+                    o[i, c] = (acc[c] + ROUND_OUT) >> OUT_SHIFT
+
+
+@kernel
+def sdpa_naive(
+    q: Array[i8, "N", "D"], k: Array[i8, "N", "D"], v: Array[i8, "N", "DV"], score_mult: i32, o: Array[i16, "N", "DV"]
+):
+    """One head of SDPA in the naive order: the scores and the exponentials wait a row for their reductions."""
+    z = stream(i32, depth=2)
+    z_max = stream(i32, depth=2)
+    z_buf = stream(i32, depth=N + BUFFER_SLACK)
+    m = stream(i32, depth=2)
+    e_sum = stream(U17, depth=2)
+    e_buf = stream(U17, depth=N + BUFFER_SLACK)
+    l_row = stream(U45, depth=2)
+    p = stream(U17, depth=2)
+    qk_scores(q, k, score_mult, z)
+    tee(z, z_max, z_buf, k.shape[0])
+    row_max(z_max, m, k.shape[0])
+    exp_shifted(m, z_buf, e_sum, e_buf, k.shape[0])
+    row_sum(e_sum, l_row, k.shape[0])
+    normalise(l_row, e_buf, p, k.shape[0])
+    weigh_v(p, v, o)
+
+
+# ---- the reordered region --------------------------------------------------------------------------
+
+
+@kernel
+def online_exp(
+    z_in: Stream[i32], dl_sum: Stream[U17], e_sum: Stream[U17], dl_acc: Stream[U17], e_acc: Stream[U17], n: i32
+):
+    """The running max: per score dl = 2**-(m' - m) (the rescale of the past) and e = 2**-(m' - z), as sdpa_fixed."""
+    m = i32(0)
+    for _i in range(n):
+        for j in pipeline(range(n), ii=1):
+            z: i32 = z_in.read()
+            if j == 0:
+                m = z
+            m_new: i32 = max(m, z)
+            dl: U17 = exp2_neg_q16(min(m_new - m, X_MAX))
+            e: U17 = exp2_neg_q16(min(m_new - z, X_MAX))
+            dl_sum.write(dl)
+            e_sum.write(e)
+            dl_acc.write(dl)
+            e_acc.write(e)
+            m = m_new
+
+
+@kernel
+def running_sum(dl_in: Stream[U17], e_in: Stream[U17], l_out: Stream[U45], n: i32):
+    """l = round(l * dl / 2**16) + e per score (Q.16), l = 0 before a row; written once per row."""
+    l_sum = U45(0)
+    for _i in range(n):
+        for j in pipeline(range(n), ii=1):
+            dl: U17 = dl_in.read()
+            e: U17 = e_in.read()
+            l_old: U45 = 0 if j == 0 else l_sum
+            l_sum = ((l_old * dl + ROUND_E) >> FE) + e
+            if j == n - 1:
+                l_out.write(l_sum)
+
+
+@kernel
+def weigh_v_online(
+    dl_in: Stream[U17], e_in: Stream[U17], l_in: Stream[U45], v: Array[i8, "N", "DV"], o: Array[i16, "N", "DV"]
+):
+    """acc_c = round(acc_c * dl / 2**16) + e * v_jc per score; at a row's end out_c = round(acc_c * 2**8 / l)."""
+    acc = zeros(I46, v.shape[1])
+    for i in range(v.shape[0]):
+        for j in pipeline(range(v.shape[0]), ii=1):
+            dl: U17 = dl_in.read()
+            e: U17 = e_in.read()
+            for c in unroll(range(v.shape[1])):
+                a_old: I46 = 0 if j == 0 else acc[c]
+                acc[c] = ((a_old * dl + ROUND_E) >> FE) + e * v[j, c]
+            if j == v.shape[0] - 1:
+                l_sum: U45 = l_in.read()
+                for c in unroll(range(v.shape[1])):
+                    if l_sum > 0:
+                        o[i, c] = (2 * (acc[c] << FO) + l_sum) // (2 * l_sum)
+                    else:
+                        o[i, c] = 0
+
+
+@kernel
+def sdpa_reordered(
+    q: Array[i8, "N", "D"], k: Array[i8, "N", "D"], v: Array[i8, "N", "DV"], score_mult: i32, o: Array[i16, "N", "DV"]
+):
+    """One head of SDPA in the reordered order of `sdpa_fixed` (bit for bit): every FIFO holds two values."""
+    z = stream(i32, depth=2)
+    dl_sum = stream(U17, depth=2)
+    e_sum = stream(U17, depth=2)
+    dl_acc = stream(U17, depth=2)
+    e_acc = stream(U17, depth=2)
+    l_row = stream(U45, depth=2)
+    qk_scores(q, k, score_mult, z)
+    online_exp(z, dl_sum, e_sum, dl_acc, e_acc, k.shape[0])
+    running_sum(dl_sum, e_sum, l_row, k.shape[0])
+    weigh_v_online(dl_acc, e_acc, l_row, v, o)
+
+
+# ---- numpy-level wrappers --------------------------------------------------------------------------
+
+METHODS = {"naive": sdpa_naive, "reordered": sdpa_reordered}
+
+
+def run_head(
+    region: object,
+    q: np.ndarray,
+    k: np.ndarray,
+    v: np.ndarray,
+    score_mult: int,
+    backend: str = "python",
+    depths: dict[str, int] | None = None,
+) -> tuple[np.ndarray, object]:
+    """Run one head through `region` (sdpa_naive or sdpa_reordered) on `backend`: (o int16 [N, DV], RunResult)."""
+    from backends import run
+
+    o = np.zeros((q.shape[0], v.shape[1]), dtype=np.int16)
+    args = (np.ascontiguousarray(q), np.ascontiguousarray(k), np.ascontiguousarray(v), int(score_mult), o)
+    result = run(region, *args, backend=backend, depths=depths)
+    return o, result
+
+
+def _check_int_inputs(q: np.ndarray, k: np.ndarray, v: np.ndarray, score_mult: int) -> None:
+    for name, x in (("q", q), ("k", k), ("v", v)):
+        if not isinstance(x, np.ndarray) or x.dtype != np.int8 or x.ndim != 4:
+            raise TypeError(f"{name} must be a 4-d int8 numpy array")
+    if k.shape[0] != q.shape[0] or v.shape[:3] != k.shape[:3] or k.shape[3] != q.shape[3]:
+        raise ValueError(f"shapes do not match: q {q.shape}, k {k.shape}, v {v.shape}")
+    if k.shape[2] != q.shape[2]:
+        raise ValueError(f"the streaming regions take as many keys as queries: Nq = {q.shape[2]}, Nk = {k.shape[2]}")
+    if k.shape[1] < 1 or q.shape[1] % k.shape[1]:
+        raise ValueError(f"k: H_kv = {k.shape[1]} must divide the number of query heads H = {q.shape[1]}")
+    if k.shape[2] > 1 << 22:
+        raise ValueError(f"k: N = {k.shape[2]} exceeds 2**22, where the Q.16 accumulators could overflow")
+    if isinstance(score_mult, bool) or not isinstance(score_mult, (int, np.integer)) or not 1 <= score_mult < 1 << 31:
+        raise ValueError(f"score_mult must be an int in 1..2**31-1, got {score_mult!r}")
+    peak = (128 * 128 * q.shape[3] * int(score_mult)) >> MULT_SHIFT
+    if peak >= 1 << 31:
+        raise ValueError(
+            f"score_mult = {score_mult} with d = {q.shape[3]} can overflow the 32-bit score register "
+            f"(|z| up to {peak}); use a smaller softmax scale or head dim"
+        )
+
+
+def sdpa_streaming_int(
+    q: np.ndarray,
+    k: np.ndarray,
+    v: np.ndarray,
+    score_mult: int,
+    method: str = "reordered",
+    backend: str = "python",
+    depths: dict[str, int] | None = None,
+) -> np.ndarray:
+    """Run a streaming region per head on int8 q [B, H, N, d], k [B, H_kv, N, d], v [B, H_kv, N, dv]: Q8.8 int16.
+
+    `method` is "reordered" (equal to `sdpa_fixed_int` bit for bit) or "naive"; query head h reads kv head
+    h // (H // H_kv). `depths` overrides FIFO depths by name (DeadlockError when they are too shallow).
+    """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    _check_int_inputs(q, k, v, score_mult)
+    out = np.zeros((*q.shape[:3], v.shape[3]), dtype=np.int16)
+    group = q.shape[1] // k.shape[1]
+    for b in range(q.shape[0]):
+        for h in range(q.shape[1]):
+            hk = h // group
+            out[b, h], _ = run_head(METHODS[method], q[b, h], k[b, hk], v[b, hk], score_mult, backend, depths)
+    return out
+
+
+def sdpa_streaming(
+    q: np.ndarray,
+    k: np.ndarray,
+    v: np.ndarray,
+    method: str = "reordered",
+    scale: float | None = None,
+    backend: str = "python",
+) -> np.ndarray:
+    """Quantize float q, k, v [B, H, N, d] to int8 (fixed.quantize), run `sdpa_streaming_int`, dequantize: float64."""
+    for name, x in (("q", q), ("k", k), ("v", v)):
+        if not isinstance(x, np.ndarray) or x.dtype.kind != "f":
+            raise TypeError(f"{name} must be a float numpy array")
+        if not np.isfinite(x).all():
+            raise ValueError(f"{name} contains NaN or infinity")
+    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
+    if not math.isfinite(scale) or scale <= 0:
+        raise ValueError(f"scale must be a finite positive number, got {scale!r}")
+    (q8, sq), (k8, sk), (v8, sv) = quantize(q), quantize(k), quantize(v)
+    out = sdpa_streaming_int(q8, k8, v8, score_multiplier(sq, sk, scale), method, backend)
+    return out.astype(np.float64) / 2**FO * sv
