@@ -15,9 +15,9 @@ score per clock; per-row resets and per-row outputs are `if j == 0:` /
 
     z = (q_i . k_j * score_mult) >> 16                     Q.12 log2 units, as sdpa_fixed
     m = max_j z_j;  e_j = 2**-(m - z_j)                    Q0.16 (`exp2_neg_q16`)
-    l = sum_j e_j;  r = round(2**48 / l)                   one division per row (a reciprocal)
-    p_j = round(e_j * r / 2**32)                           Q0.16, the normalised weight
-    out_c = round(sum_j p_j * v_jc / 2**8)                 Q8.8
+    l = sum_j e_j;  r = round(2**56 / l)                   Q.16; r = 1/l in Q.40: one division per row
+    p_j = round(e_j * r / 2**24)                           Q0.32, the normalised weight
+    out_c = round(sum_j p_j * v_jc / 2**24)                Q8.8
 
 `exp_shifted` needs row i's max before it can take row i's first score, and
 the max is known only after the whole row, so the scores wait in `z_buf`;
@@ -48,12 +48,11 @@ import math
 import numpy as np
 
 from algorithms.fixed import FE, FO, I46, MULT_SHIFT, U17, U45, X_MAX, exp2_neg_q16, quantize, score_multiplier
-from hls import Array, Stream, UInt, i8, i16, i32, kernel, pipeline, stream, unroll, zeros
+from hls import Array, Int, Stream, UInt, i8, i16, i32, kernel, pipeline, stream, unroll, zeros
 
 __all__ = [
     "BUFFER_SLACK",
     "METHODS",
-    "RECIP_SHIFT",
     "run_head",
     "sdpa_naive",
     "sdpa_reordered",
@@ -62,14 +61,19 @@ __all__ = [
 ]
 
 U33 = UInt(33)
-RECIP_SHIFT = 48  # the naive's reciprocal: r = round(2**48 / l), l in Q.16 (l >= 1.0), so r in Q.32 (U33)
+U41 = UInt(41)
+I48 = Int(48)
 BUFFER_SLACK = 8  # the naive's row buffers hold N + 8 values: a row, plus the latency until its reduction ends
-RECIP_ONE = 1 << RECIP_SHIFT
-P_SHIFT = RECIP_SHIFT - FE  # p = e * r >> 32: back to Q0.16
+# The naive's normalisation: r = round(2**56 / l) is 1/l in Q.40 (l in Q.16 is at least 1.0, so r < 2**41), and
+# p = round(e * r / 2**24) is e / l in Q0.32. Its N roundings add up to N * 2**-33 of the output: a Q0.16 weight
+# would lose up to N/2 LSB of a Q8.8 output (two LSB at N = 8 with v = 127); Q0.32 keeps it under one at N = 2**16.
+RECIP_ONE = 1 << 56
+P_SHIFT = 24
 ROUND_P = 1 << (P_SHIFT - 1)
-ROUND_E = 1 << (FE - 1)  # half an LSB of a product shifted right by FE
-OUT_SHIFT = FE - FO  # Q.16 x int8 sums to Q8.8
+P_FRAC = 32  # fractional bits of p
+OUT_SHIFT = P_FRAC - FO  # sum_j p_j * v_j (Q.32 x int8) to Q8.8
 ROUND_OUT = 1 << (OUT_SHIFT - 1)
+ROUND_E = 1 << (FE - 1)  # half an LSB of a product shifted right by FE (the reordered's rescaling)
 
 
 # ---- processes shared by both regions ------------------------------------------------------------
@@ -138,9 +142,9 @@ def row_sum(e_in: Stream[U17], l_out: Stream[U45], n: i32):
 
 
 @kernel
-def normalise(l_in: Stream[U45], e_buf: Stream[U17], p_out: Stream[U17], n: i32):
-    """p_j = e_j / l in Q0.16: one reciprocal (a division) per row, then a multiply per score."""
-    r: U33 = 0
+def normalise(l_in: Stream[U45], e_buf: Stream[U17], p_out: Stream[U33], n: i32):
+    """p_j = e_j / l in Q0.32: one reciprocal r = 2**56 / l (a division) per row, then a multiply per score."""
+    r: U41 = 0
     for _i in range(n):
         for j in pipeline(range(n), ii=1):
             if j == 0:
@@ -151,14 +155,14 @@ def normalise(l_in: Stream[U45], e_buf: Stream[U17], p_out: Stream[U17], n: i32)
 
 
 @kernel
-def weigh_v(p_in: Stream[U17], v: Array[i8, "N", "DV"], o: Array[i16, "N", "DV"]):
-    """out_c = round(sum_j p_j * v_jc / 2**8) in Q8.8, stored at each row's last score."""
-    acc = zeros(I46, v.shape[1])
+def weigh_v(p_in: Stream[U33], v: Array[i8, "N", "DV"], o: Array[i16, "N", "DV"]):
+    """out_c = round(sum_j p_j * v_jc / 2**24) in Q8.8, stored at each row's last score."""
+    acc = zeros(I48, v.shape[1])
     for i in range(v.shape[0]):
         for j in pipeline(range(v.shape[0]), ii=1):
-            p: U17 = p_in.read()
+            p: U33 = p_in.read()
             for c in unroll(range(v.shape[1])):
-                x: i32 = p * v[j, c]
+                x: I48 = p * v[j, c]
                 acc[c] = x if j == 0 else acc[c] + x
             if j == v.shape[0] - 1:
                 for c in unroll(range(v.shape[1])):
@@ -177,7 +181,7 @@ def sdpa_naive(
     e_sum = stream(U17, depth=2)
     e_buf = stream(U17, depth=N + BUFFER_SLACK)
     l_row = stream(U45, depth=2)
-    p = stream(U17, depth=2)
+    p = stream(U33, depth=2)
     qk_scores(q, k, score_mult, z)
     tee(z, z_max, z_buf, k.shape[0])
     row_max(z_max, m, k.shape[0])

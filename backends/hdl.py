@@ -22,7 +22,7 @@ from hls.errors import UnsupportedKernel
 from hls.ir.walk import statements, stmt_exprs, subexpressions
 from hls.lang import Kernel
 from hls.runtime import Backend, Bound, RunResult
-from hls.types import ArrayType, FloatType
+from hls.types import ArrayType, FloatType, StreamType
 
 MAX_CYCLES = 10_000_000
 
@@ -34,7 +34,7 @@ class HdlBackend(Backend):
     waveforms = True
 
     def __init__(self) -> None:
-        self._designs: dict[tuple[Kernel, tuple[tuple[str, int], ...]], Design] = {}
+        self._designs: dict[tuple[Any, ...], Design] = {}
 
     def unavailable(self) -> str | None:
         try:
@@ -44,7 +44,12 @@ class HdlBackend(Backend):
         return None
 
     def unsupported(self, kernel: Kernel) -> str | None:
-        """Why hardware cannot run `kernel` (it uses floats), or None."""
+        """Why hardware cannot run `kernel` (it uses floats, or it is a region with stream ports), or None."""
+        if kernel.is_region and any(isinstance(p.type, StreamType) for p in kernel.ir.params):
+            return (
+                f"{kernel.__name__} has stream parameters: the simulation harness drives memories and scalars, "
+                "not stream ports yet; wrap it in a region that feeds the streams from arrays"
+            )
         float_line = _float_line(kernel)
         if float_line is not None:
             return f"{kernel.__name__} uses floats (line {float_line}); hardware needs fixed-point integer types"
@@ -60,11 +65,14 @@ class HdlBackend(Backend):
             if _float_line(k) is None:
                 self.design(k, dims)
 
-    def design(self, kernel: Kernel, dims: dict[str, int]) -> Design:
-        key = (kernel, tuple(sorted(dims.items())))
+    def design(self, kernel: Kernel, dims: dict[str, int], depths: dict[str, int] | None = None) -> Design:
+        """The design of `kernel` for `dims` (a region: with its FIFO `depths` overridden), lowered once."""
+        key = (kernel, tuple(sorted(dims.items())), tuple(sorted((depths or {}).items())))
         d = self._designs.get(key)
         if d is None:
             params: dict[str, Any] = dict(dims)  # NOTE: dims and scalar parameters, never lower()'s options
+            if depths:
+                params["depths"] = dict(depths)
             d = self._designs[key] = lower(kernel, **params)
         return d
 
@@ -79,11 +87,12 @@ class HdlBackend(Backend):
         why = self.unsupported(bound.kernel)
         if why is not None:
             raise UnsupportedKernel(why)
-        design = self.design(bound.kernel, dict(bound.dims))
+        design = self.design(bound.kernel, dict(bound.dims), bound.depths)
         values = {p.name: v for p, v in zip(bound.kernel.ir.params, bound.values)}
         t0 = time.perf_counter()
         value, cycles = self.simulate(design, values, vcd)
-        return RunResult(self.name, value, cycles=cycles, seconds=time.perf_counter() - t0)
+        fifos = getattr(design, "last_fifos", None)  # a region: its FIFOs' statistics
+        return RunResult(self.name, value, cycles=cycles, seconds=time.perf_counter() - t0, fifos=fifos)
 
     def simulate(self, design: Design, values: dict[str, Any], vcd: Path | None = None) -> tuple[Any, int]:
         """Simulate `design` on `values` (outputs written in place): (return value, cycles); a VCD to `vcd`."""

@@ -1,13 +1,24 @@
-"""`numba-cpu`: njit-compiled kernels, `prange` loops run on all cores."""
+"""`numba-cpu`: njit-compiled kernels, `prange` loops run on all cores.
+
+Dataflow regions run their processes one after another, writers first, with unbounded
+FIFOs (`backends._dataflow.run_sequential`): FIFO depths are not modeled here (the
+python backend models them exactly, the hardware backends cycle by cycle), and a region
+whose FIFOs make a cycle is unsupported.
+"""
 
 from __future__ import annotations
 
 import importlib.util
+from types import ModuleType
 from typing import Any
 
 import numpy as np
 
+from backends._dataflow import cycle, run_sequential
 from backends._software import SourceBackend
+from backends._source import function_name
+from hls.lang import Kernel
+from hls.runtime import Bound, RunResult
 from hls.types import FloatType, ScalarType
 
 
@@ -21,6 +32,18 @@ class NumbaCpuBackend(SourceBackend):
         if importlib.util.find_spec("numba") is None:
             return "numba is not installed (pip install numba)"
         return None
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._capacities: dict[tuple[str, str], int] = {}  # FIFO buffer sizes earlier region runs needed
+
+    def unsupported(self, kernel: Kernel) -> str | None:
+        return cycle(kernel)
+
+    def run_dataflow(self, bound: Bound, module: ModuleType) -> RunResult:
+        return run_sequential(
+            bound, lambda k: getattr(module, function_name(k)), self.scalar, self.name, capacities=self._capacities
+        )
 
     def scalar(self, value: Any, t: ScalarType) -> Any:
         if isinstance(t, FloatType):

@@ -4,6 +4,11 @@ Top-level `prange` loops become grid launches (one iteration per thread);
 see `backends._cuda_source`. Where there is no GPU, set
 `NUMBA_ENABLE_CUDASIM=1` before the first import of `numba.cuda` to run on
 the simulator (the test suite does this by itself when `nvidia-smi` is absent).
+
+Dataflow regions run their processes one after another, writers first, each
+through its own host driver, with unbounded FIFOs in device memory
+(`backends._dataflow.run_sequential`): FIFO depths are not modeled here, and a
+region whose FIFOs make a cycle is unsupported.
 """
 
 from __future__ import annotations
@@ -13,16 +18,18 @@ import os
 import time
 import warnings
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any
 
 import numpy as np
 
-from backends._cuda_source import CudaUnsupported, cuda_module_source
-from backends._source import function_name
+from backends._cuda_source import CudaUnsupported, cuda_module_source, driver_name
+from backends._dataflow import Memory, cycle, is_dataflow, run_sequential
+from backends._source import META, function_name
 from hls.cache import load_source
 from hls.lang import Kernel
 from hls.runtime import Backend, Bound, RunResult
-from hls.types import ArrayType, FloatType, decode_value
+from hls.types import ArrayType, FloatType, ScalarType, decode_value
 
 
 class NumbaCudaBackend(Backend):
@@ -32,6 +39,8 @@ class NumbaCudaBackend(Backend):
 
     def __init__(self) -> None:
         self._compiled: dict[Kernel, Callable[..., Any]] = {}
+        self._modules: dict[Kernel, ModuleType] = {}
+        self._capacities: dict[tuple[str, str], int] = {}  # FIFO buffer sizes earlier region runs needed
 
     @staticmethod
     def simulated() -> bool:
@@ -51,9 +60,13 @@ class NumbaCudaBackend(Backend):
         return None
 
     def unsupported(self, kernel: Kernel) -> str | None:
-        """Why `kernel` cannot become a CUDA kernel (a local array of run-time size in a `prange`), or None."""
+        """Why `kernel` cannot become a CUDA kernel (a local array of run-time size in a `prange`, a region whose
+        FIFOs make a cycle), or None."""
+        why = cycle(kernel)
+        if why is not None:
+            return why
         try:
-            self.compile(kernel)
+            self.module(kernel)
         except CudaUnsupported as err:
             return str(err)
         return None
@@ -62,10 +75,10 @@ class NumbaCudaBackend(Backend):
         """The generated module source for `kernel` (dims are bound per call, not here)."""
         return cuda_module_source(kernel)
 
-    def compile(self, kernel: Kernel) -> Callable[..., Any]:
-        """The host driver for `kernel` (generated once per kernel; Numba compiles per signature)."""
-        fn = self._compiled.get(kernel)
-        if fn is None:
+    def module(self, kernel: Kernel) -> ModuleType:
+        """The generated module of `kernel` (generated once per kernel; Numba compiles per signature)."""
+        module = self._modules.get(kernel)
+        if module is None:
             try:
                 text = self.source(kernel)
             except CudaUnsupported as err:
@@ -74,14 +87,53 @@ class NumbaCudaBackend(Backend):
                 # NOTE: the simulator runs each CUDA thread as a Python thread on numpy scalars, which warn
                 # when int64 arithmetic wraps (defined behaviour here); np.errstate does not reach those threads.
                 warnings.filterwarnings("ignore", "overflow encountered", RuntimeWarning)
-            module = load_source(text, "numba_cuda_sim" if self.simulated() else "numba_cuda")
-            fn = self._compiled[kernel] = getattr(module, function_name(kernel))
+            module = self._modules[kernel] = load_source(text, "numba_cuda_sim" if self.simulated() else "numba_cuda")
+        return module
+
+    def compile(self, kernel: Kernel) -> Callable[..., Any]:
+        """The host driver for `kernel` (generated once per kernel; Numba compiles per signature)."""
+        fn = self._compiled.get(kernel)
+        if fn is None:
+            fn = self._compiled[kernel] = getattr(self.module(kernel), function_name(kernel))
         return fn
+
+    @staticmethod
+    def scalar(v: Any, t: ScalarType) -> Any:
+        """A checked scalar argument as the host driver takes it."""
+        if isinstance(t, FloatType):
+            return np.float32(v) if t.width == 32 else np.float64(v)
+        if isinstance(v, bool):
+            return v
+        return np.int64(v - (1 << 64) if v >= 1 << 63 else v)
+
+    def run_dataflow(self, bound: Bound) -> RunResult:
+        """Run a region (or a process alone): each process through its host driver, one after another."""
+        from numba import cuda
+
+        root = bound.kernel
+        module = self.module(root)
+        memory = Memory(
+            put=lambda a, written: cuda.to_device(np.ascontiguousarray(a)),
+            get=lambda d: d.copy_to_host(),
+            head=lambda d: d[:META].copy_to_host(),
+            sync=cuda.synchronize,
+        )
+        with np.errstate(over="ignore"):  # NOTE: the simulator runs numpy scalars, which warn as they wrap
+            return run_sequential(
+                bound,
+                lambda k: getattr(module, driver_name(k, root)),
+                self.scalar,
+                self.name,
+                memory,
+                self._capacities,
+            )
 
     def run(self, bound: Bound) -> RunResult:
         from numba import cuda
 
         kernel = bound.kernel
+        if is_dataflow(kernel):
+            return self.run_dataflow(bound)
         fn = self.compile(kernel)
         written = kernel.written_arrays
         params = kernel.ir.params
@@ -90,12 +142,8 @@ class NumbaCudaBackend(Backend):
             if isinstance(p.type, ArrayType):
                 device[p.name] = cuda.to_device(np.ascontiguousarray(v))
                 args.append(device[p.name])
-            elif isinstance(p.type, FloatType):
-                args.append(np.float32(v) if p.type.width == 32 else np.float64(v))
-            elif isinstance(v, bool):
-                args.append(v)
             else:
-                args.append(np.int64(v - (1 << 64) if v >= 1 << 63 else v))
+                args.append(self.scalar(v, p.type))
         with np.errstate(over="ignore"):  # NOTE: the simulator runs numpy scalars, which warn as they wrap
             t0 = time.perf_counter()
             raw = fn(*args)

@@ -1,4 +1,8 @@
-"""`python`: the reference backend; exact integers, checked indices; records coverage for `hls.check`."""
+"""`python`: the reference backend; exact integers, checked indices; records coverage for `hls.check`.
+
+Dataflow regions run with every FIFO bounded at its depth, the processes as coroutines
+(`backends._dataflow.run_python`): a depth that deadlocks in hardware deadlocks here too.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from backends._dataflow import run_python
 from backends._software import SourceBackend
 from backends._source import function_name, module_source
 from hls.cache import load_source
@@ -31,6 +36,9 @@ class PythonBackend(SourceBackend):
             return np.float32(value) if t.width == 32 else np.float64(value)
         return value
 
+    def run_dataflow(self, bound: Bound, module: ModuleType) -> RunResult:
+        return run_python(bound, lambda k: getattr(module, function_name(k)), self.scalar, self.name)
+
     def run_covered(self, bound: Bound) -> tuple[RunResult, frozenset[Site]]:
         """Run the generated code with a probe at every branch arm and loop body; return the sites it reached.
 
@@ -43,8 +51,8 @@ class PythonBackend(SourceBackend):
             self._covered[kernel] = (module, covered)
         module, covered = self._covered[kernel]
         if not covered:
-            return self.call(getattr(module, function_name(kernel)), bound), frozenset()
+            return self.run_module(bound, module), frozenset()
         probes: bytearray = module._cov
         probes[:] = bytes(len(probes))
-        result = self.call(getattr(module, function_name(kernel)), bound)
+        result = self.run_module(bound, module)
         return result, frozenset(site for site, hit in zip(covered, probes) if hit)

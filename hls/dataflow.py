@@ -175,28 +175,25 @@ def array_names(net: Network) -> dict[str, str]:
 def min_depths(region: Kernel, *args: Any, backend: str = "verilator", slack: float = 0.01,
                **params: Any) -> dict[str, int]:
     """The smallest depth of each FIFO of `region` (by name) at which a run on `backend` neither deadlocks nor
-    takes more than `slack` (1%) more cycles than with every FIFO as deep as the run needs (unbounded).
+    takes more than `slack` (1%) more cycles than with unbounded FIFOs.
 
-    Each FIFO is searched in turn (binary search, the others held deep), then the result is checked as a whole
-    and FIFOs are deepened one step at a time while the whole is slower or deadlocks. Software backends
-    (python) have no cycles: there only deadlock counts.
+    "Unbounded": every FIFO doubled from its declared depth until doubling again changes nothing (no deadlock,
+    the same cycles). Then each FIFO is binary-searched with the others held there, and the result is checked
+    as a whole (FIFOs each enough alone may not be together: then each is deepened one step at a time). The
+    python backend has no cycles: there only deadlock counts.
     """
     import numpy as np
 
     from hls.args import bind
-    from hls.runtime import get
+    from hls.runtime import run
 
     if not region.is_region:
         raise TypeError(f"min_depths() takes a dataflow region; `{region.__name__}` declares no streams")
     bound = bind(region, args, params)
     values = dict(zip([p.name for p in region.ir.params], bound.values))
-    net = network(region, values)
-    names = [n for n, f in net.fifos.items() if f.depth is not None]
-    impl = get(backend)
+    declared = {n: f.depth for n, f in network(region, values).fifos.items() if f.depth is not None}
 
     def cycles(depths: dict[str, int]) -> float | None:
-        from hls.runtime import run
-
         copies = [np.array(v, copy=True) if isinstance(v, np.ndarray) else v for v in bound.values]
         try:
             r = run(region, *copies, backend=backend, depths=depths, **bound.dims)
@@ -204,12 +201,18 @@ def min_depths(region: Kernel, *args: Any, backend: str = "verilator", slack: fl
             return None
         return 0.0 if r.cycles is None else float(r.cycles)
 
-    # "unbounded": deep enough that no FIFO ever fills: the peak of a run with every FIFO very deep, plus one
-    deep = {n: 1 << 20 for n in names}
-    del impl
+    deep = {n: max(2, d) for n, d in declared.items()}
     base = cycles(deep)
-    if base is None:
-        raise DeadlockError(region.__name__, backend, [], [], None)
+    while True:
+        wider = {n: 2 * d for n, d in deep.items()}
+        c = cycles(wider)
+        if base is not None and c == base:
+            break
+        deep, base = wider, c
+        if max(deep.values(), default=0) > 1 << 16:
+            raise RuntimeError(f"min_depths: `{region.__name__}` deadlocks or keeps speeding up with FIFOs of "
+                               f"{1 << 16} values; check that each process reads what its writer writes")
+    assert base is not None
     limit = base * (1 + slack)
 
     def ok(depths: dict[str, int]) -> bool:
@@ -217,27 +220,15 @@ def min_depths(region: Kernel, *args: Any, backend: str = "verilator", slack: fl
         return c is not None and c <= limit
 
     out: dict[str, int] = {}
-    for n in names:
-        lo, hi = 1, 1
-        trial = dict(deep)
-        while True:
-            trial[n] = hi
-            if ok(trial):
-                break
-            lo = hi + 1
-            hi *= 2
-            if hi > 1 << 20:
-                hi = 1 << 20
-                break
+    for n in deep:
+        lo, hi = 1, deep[n]
         while lo < hi:
             mid = (lo + hi) // 2
-            trial[n] = mid
-            if ok(trial):
+            if ok({**deep, n: mid}):
                 hi = mid
             else:
                 lo = mid + 1
         out[n] = hi
-    while not ok(out):  # FIFOs that are each enough alone may not be together: deepen the tightest
-        for n in names:
-            out[n] += 1
+    while not ok(out):  # each enough alone, not together: deepen all one step (at worst back to `deep`)
+        out = {n: min(deep[n], d + 1) for n, d in out.items()}
     return out

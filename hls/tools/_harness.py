@@ -4,8 +4,9 @@ The harness runs jobs read from a file of little-endian 64-bit words and writes 
 
     input:  n_jobs, then per job: module index, max_cycles, the scalars (interface order),
             then each bank's `depth` words (interface order)
-    output: per job: status (0 done, 1 timed out), cycles, ret (0 when none),
-            then each bank's `depth` words (sign-extended when the bank is signed)
+    output: per job: status (0 done, 1 timed out, 2 halted), cycles, ret (0 when none),
+            then each bank's `depth` words (sign-extended when the bank is signed),
+            then per monitor: max, cycles at 0, cycles full, last value
 
 Values travel as two's-complement bits; the harness keeps only the low `width` bits of what it
 drives and sign-extends what it reads from signed ports.
@@ -109,6 +110,17 @@ struct Ram {
     }
 };
 
+// What the harness records of one monitored output.
+struct Watch {
+    uint64_t full, max = 0, zero = 0, full_cycles = 0, last = 0;
+    void see(uint64_t v) {
+        if (v > max) max = v;
+        zero += v == 0;
+        full_cycles += v == full;
+        last = v;
+    }
+};
+
 // Reads the input words in order.
 struct Reader {
     const uint64_t* at;
@@ -170,12 +182,22 @@ int run_job(Reader& in, std::vector<uint64_t>& out, const char* vcd = nullptr) {
         }
         tick(sim);
         ++cycles;
+        if (sim.watch()) {
+            status = 2;
+            break;
+        }
     }
     out.push_back(status);
     out.push_back(cycles);
     out.push_back(sim.ret());
     for (Ram* ram : sim.rams)
         for (uint64_t i = 0; i < ram->depth; ++i) out.push_back(widen(ram->mem[i], ram->width, ram->is_signed));
+    for (const Watch& w : sim.watches) {
+        out.push_back(w.max);
+        out.push_back(w.zero);
+        out.push_back(w.full_cycles);
+        out.push_back(w.last);
+    }
     sim.top.final();
     return status;
 }
@@ -257,6 +279,9 @@ def driver_source(prefix: str, iface: Interface, trace: bool = False) -> str:
                     f"        top.{bank.port_name('rdata', p)} = attnhls::low_bits(ram{i}.rdata[{p}], {bank.width});"
                 )
     ret = f"return {_port_read(iface.ret)};" if iface.ret is not None else "return 0;"
+    watches = [f"        watches[{i}].see({_port_read(m.port)});" for i, m in enumerate(iface.monitors)]
+    halt = next((i for i, m in enumerate(iface.monitors) if m.port.name == iface.halt), None)
+    init = ", ".join(f"attnhls::Watch{{{m.full & 0xFFFF_FFFF_FFFF_FFFF}ULL}}" for m in iface.monitors)
     ram_list = ", ".join(f"&ram{i}" for i in range(len(iface.banks)))
     if trace:
         context = ["    std::unique_ptr<VerilatedContext> context{attnhls::traced_context()};"]
@@ -292,6 +317,12 @@ def driver_source(prefix: str, iface: Interface, trace: bool = False) -> str:
         *(drive or ["        // (no read ports)"]),
         "    }",
         f"    uint64_t ret() {{ {ret} }}",
+        f"    std::vector<attnhls::Watch> watches{{{init}}};",
+        "    // Sample the monitors after an edge; true when the halt monitor is set.",
+        "    bool watch() {",
+        *watches,
+        f"        return {f'watches[{halt}].last != 0' if halt is not None else 'false'};",
+        "    }",
         "};",
         "",
         "}  // namespace",

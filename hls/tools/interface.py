@@ -59,13 +59,25 @@ class Bank:
 
 
 @dataclass(frozen=True)
+class Monitor:
+    """An output the harness watches from start to done: its max, the cycles it is 0 and the cycles it equals
+    `full` (-1: never), and its last value (FIFO occupancy counters, a process's wait code)."""
+
+    port: Port
+    full: int = -1
+
+
+@dataclass(frozen=True)
 class Interface:
-    """The ports of module `top`, besides clk, rst, start and done."""
+    """The ports of module `top`, besides clk, rst, start and done; `halt`: a monitor that stops the run when
+    it is not 0 (a dataflow region's `mon_deadlock`)."""
 
     top: str
     scalars: tuple[Port, ...] = ()
     ret: Port | None = None
     banks: tuple[Bank, ...] = ()
+    monitors: tuple[Monitor, ...] = ()
+    halt: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "scalars", tuple(self.scalars))  # NOTE: lists given are kept as tuples

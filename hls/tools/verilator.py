@@ -36,7 +36,7 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
@@ -287,6 +287,7 @@ def _expected_ports(iface: Interface) -> dict[str, tuple[str, int]]:
             if bank.writes:
                 ports[bank.port_name("wdata", p)] = ("OUT", bank.width)
                 ports[bank.port_name("we", p)] = ("OUT", 1)
+    ports.update({m.port.name: ("OUT", m.port.width) for m in iface.monitors})
     return ports
 
 
@@ -478,6 +479,8 @@ class SimResult:
     memories: dict[str, np.ndarray]
     ret: int | None
     cycles: int
+    monitors: dict[str, tuple[int, int, int, int]] = field(default_factory=dict)  # max, at 0, full, last
+    halted: bool = False  # the halt monitor stopped the run (a deadlocked region)
 
 
 Job = tuple[Mapping[str, int], Mapping[str, np.ndarray]]
@@ -550,7 +553,11 @@ class Model:
         ret = None
         if self.iface.ret is not None:
             ret = ret_bits - (1 << 64) if self.iface.ret.signed and ret_bits >> 63 else ret_bits
-        return status, SimResult(out, ret, cycles), at
+        watched = {}
+        for m in self.iface.monitors:
+            watched[m.port.name] = tuple(int(w) for w in words[at : at + 4])
+            at += 4
+        return status, SimResult(out, ret, cycles, watched, status == 2), at
 
 
 def run_jobs(
@@ -596,7 +603,7 @@ def run_jobs(
         for j in indices:
             model, _, memories = jobs[j]
             status, result, at = model.decode(out, at, memories)
-            if status != 0:
+            if status == 1:
                 raise SimulationTimeout(
                     f"module {model.iface.top}: `done` still low {max_cycles} cycles after start "
                     f"(a deadlock, or raise max_cycles); job {j} of {len(jobs)}"
