@@ -11,7 +11,8 @@ passes see reads as assignments with a side effect.
 from __future__ import annotations
 
 import ast
-from typing import Any, Literal, NoReturn
+from collections.abc import Callable
+from typing import Any, Literal, NoReturn, cast
 
 from hls import lang
 from hls._scope import LocalInfo
@@ -33,13 +34,12 @@ class StreamLowering:
     streams: dict[str, tuple[StreamType, ir.Loc]]  # stream name (parameter or local) -> type, declaration
     pending: list[ir.Stmt]  # reads hoisted out of the statement being lowered
 
-    if True:  # typing aid: the methods the frontend provides
-
-        def fail(self, node: Any, message: str, fix: str = "") -> NoReturn: ...
-        def loc(self, node: Any) -> ir.Loc: ...
-        def expr(self, e: ast.expr) -> ir.Expr: ...
-        def convert(self, e: ir.Expr, t: ScalarType, node: Any) -> ir.Expr: ...
-        def static_value(self, node: ast.expr) -> Any: ...
+    # the methods the frontend provides (declared for the type checker; `_ExpressionLowering` defines them)
+    fail: Callable[..., NoReturn]
+    loc: Callable[[Any], ir.Loc]
+    expr: Callable[[ast.expr], ir.Expr]
+    convert: Callable[[ir.Expr, ScalarType, Any], ir.Expr]
+    static_value: Callable[[ast.expr], Any]
 
     def init_streams(self) -> None:
         self.streams = {}
@@ -133,7 +133,7 @@ class StreamLowering:
             self.fail(call, "stream() takes a dtype and `depth=`", "write `s = stream(i16, depth=2)`")
         hint = self.static_value(call.args[0])
         try:
-            stype = lang.Stream[hint]
+            stype: StreamType = lang.Stream.__class_getitem__(hint)
         except TypeError as err:
             self.fail(call.args[0], str(err), "use i8..i64, u8..u64, Int(w), UInt(w) or bool")
         depth = self.depth_expr(depth_node)
@@ -172,7 +172,7 @@ def stream_directions(fn: ir.Function, callees: dict[str, lang.Kernel]) -> dict[
             dirs = callee.stream_dirs
             for p, a in zip(callee.ir.params, s.call.args):
                 if isinstance(a, ir.StreamArg) and a.stream in out:
-                    out[a.stream] = dirs[p.name]
+                    out[a.stream] = cast(Direction | None, dirs[p.name])
     return out
 
 

@@ -70,7 +70,7 @@ def lower(
 
         options = {"clock_ns": clock_ns, "multipliers": multipliers, "strict_ii": strict_ii}
         try:
-            return lower_region(kernel, dict(params), depths, options)  # type: ignore[return-value]
+            return lower_region(kernel, dict(params), depths, options)
         except KernelError as err:
             raise err.with_traceback(None) from None
     if depths is not None:
@@ -243,7 +243,7 @@ class Design:
             "done": Signal(bool(0)),
         }
         for p in self.hw.params:
-            assert not isinstance(p.type, ArrayType)  # Hardware.params holds only the scalar parameters
+            assert not isinstance(p.type, ArrayType | StreamType)  # Hardware.params: only the scalar parameters
             lo, hi = port_range(p.type)
             sig[f"p_{clean(p.name)}"] = Signal(intbv(0, min=lo, max=hi))
         if self.hw.fn.ret is not None:

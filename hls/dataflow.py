@@ -72,8 +72,11 @@ class Network:
         done: list[Process] = []
         left = list(self.processes)
         while left:
-            ready = [p for p in left if all(self.fifos[f].writer in _names(done) or not self.fifos[f].writer
-                                            for f in _reads(p))]
+            ready = [
+                p
+                for p in left
+                if all(self.fifos[f].writer in _names(done) or not self.fifos[f].writer for f in _reads(p))
+            ]
             if not ready:
                 return None
             done.append(ready[0])
@@ -100,26 +103,36 @@ def network(region: Kernel, values: dict[str, Any], depths: dict[str, int] | Non
             net.fifos[p.name] = Fifo(p.name, p.type.elem, None, p.loc)
             ports[p.name] = p.name
             net.ports[p.name] = p.name
-    env = {p.name: ("array", p.name) if isinstance(p.type, ArrayType) else ("scalar", values[p.name])
-           for p in region.ir.params if not isinstance(p.type, StreamType)}
+    env = {
+        p.name: ("array", p.name) if isinstance(p.type, ArrayType) else ("scalar", values[p.name])
+        for p in region.ir.params
+        if not isinstance(p.type, StreamType)
+    }
     env.update({n: ("stream", f) for n, f in ports.items()})
     _expand(net, region, env, values, "", {})
-    for name in depths or {}:
+    depths = depths or {}
+    for name in depths:
         if name not in net.fifos or net.fifos[name].depth is None:
-            raise KeyError(f"depths: region `{region.__name__}` has no FIFO `{name}`; its FIFOs: "
-                           f"{', '.join(n for n, f in net.fifos.items() if f.depth is not None)}")
+            raise KeyError(
+                f"depths: region `{region.__name__}` has no FIFO `{name}`; its FIFOs: "
+                f"{', '.join(n for n, f in net.fifos.items() if f.depth is not None)}"
+            )
         if not (isinstance(depths[name], int) and depths[name] >= 1):
             raise ValueError(f"depths: `{name}` must be an int >= 1, got {depths[name]!r}")
         net.fifos[name].depth = depths[name]
     for f in net.fifos.values():
         if f.depth is not None and f.depth < 1:
-            raise KernelError(f"stream `{f.name}` has depth {f.depth}; a FIFO holds at least one value", f.loc,
-                              "give it depth=1 or more")
+            raise KernelError(
+                f"stream `{f.name}` has depth {f.depth}; a FIFO holds at least one value",
+                f.loc,
+                "give it depth=1 or more",
+            )
     return net
 
 
-def _expand(net: Network, k: Kernel, env: dict[str, tuple[str, Any]], top: dict[str, Any], prefix: str,
-            counts: dict[str, int]) -> None:
+def _expand(
+    net: Network, k: Kernel, env: dict[str, tuple[str, Any]], top: dict[str, Any], prefix: str, counts: dict[str, int]
+) -> None:
     """Add the FIFOs and processes of region `k`, whose parameters mean `env`, under `prefix`."""
     fn = k.ir
     local = dict(env)
@@ -172,8 +185,9 @@ def array_names(net: Network) -> dict[str, str]:
     return {p.name: p.name for p in net.region.ir.params if isinstance(p.type, ArrayType)}
 
 
-def min_depths(region: Kernel, *args: Any, backend: str = "verilator", slack: float = 0.01,
-               **params: Any) -> dict[str, int]:
+def min_depths(
+    region: Kernel, *args: Any, backend: str = "verilator", slack: float = 0.01, **params: Any
+) -> dict[str, int]:
     """The smallest depth of each FIFO of `region` (by name) at which a run on `backend` neither deadlocks nor
     takes more than `slack` (1%) more cycles than with unbounded FIFOs.
 
@@ -196,7 +210,8 @@ def min_depths(region: Kernel, *args: Any, backend: str = "verilator", slack: fl
     def cycles(depths: dict[str, int]) -> float | None:
         copies = [np.array(v, copy=True) if isinstance(v, np.ndarray) else v for v in bound.values]
         try:
-            r = run(region, *copies, backend=backend, depths=depths, **bound.dims)
+            dims: dict[str, Any] = dict(bound.dims)
+            r = run(region, *copies, backend=backend, depths=depths, **dims)
         except DeadlockError:
             return None
         return 0.0 if r.cycles is None else float(r.cycles)
@@ -210,8 +225,10 @@ def min_depths(region: Kernel, *args: Any, backend: str = "verilator", slack: fl
             break
         deep, base = wider, c
         if max(deep.values(), default=0) > 1 << 16:
-            raise RuntimeError(f"min_depths: `{region.__name__}` deadlocks or keeps speeding up with FIFOs of "
-                               f"{1 << 16} values; check that each process reads what its writer writes")
+            raise RuntimeError(
+                f"min_depths: `{region.__name__}` deadlocks or keeps speeding up with FIFOs of "
+                f"{1 << 16} values; check that each process reads what its writer writes"
+            )
     assert base is not None
     limit = base * (1 + slack)
 

@@ -18,7 +18,21 @@ import numpy as np
 
 from hls.types import FloatType, ScalarType, Stream, as_type, numpy_dtype
 
-__all__ = ["Kernel", "Stream", "Table", "exp", "kernel", "log", "pipeline", "prange", "sqrt", "stream", "table", "unroll", "zeros"]
+__all__ = [
+    "Kernel",
+    "Stream",
+    "Table",
+    "exp",
+    "kernel",
+    "log",
+    "pipeline",
+    "prange",
+    "sqrt",
+    "stream",
+    "table",
+    "unroll",
+    "zeros",
+]
 
 
 def prange(*args: int) -> range:

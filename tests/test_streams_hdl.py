@@ -20,7 +20,7 @@ def source(x: Array[i16, "N"], out: Stream[i16]):
 
 @kernel
 def double(inp: Stream[i16], out: Stream[i32], n: i32):
-    for i in pipeline(range(n), ii=1):
+    for _i in pipeline(range(n), ii=1):
         out.write(inp.read() * 2)
 
 
@@ -66,9 +66,9 @@ def split(x: Array[i16, "R", "C"], keep: Stream[i16], row: Stream[i16]):
 
 @kernel
 def total(row: Stream[i16], sums: Stream[i32], rows: i32, cols: i32):
-    for r in range(rows):
+    for _r in range(rows):
         s: i32 = 0
-        for c in pipeline(range(cols), ii=1):
+        for _c in pipeline(range(cols), ii=1):
             s = s + row.read()
         sums.write(s)
 

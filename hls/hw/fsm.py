@@ -33,7 +33,6 @@ from hls.hw.schedule import Limits, ModuloResult, schedule_block, schedule_modul
 from hls.ir.walk import map_blocks
 from hls.types import ArrayType, IntType, ScalarType, StreamType, bool_
 
-
 _STRAIGHT = (ir.Assign, ir.Store, ir.Read, ir.Write)  # the statements of straight-line runs
 
 
@@ -220,8 +219,12 @@ class Hardware:
 
     def stream_dirs(self) -> dict[str, str]:
         """Each stream parameter the schedule uses, in parameter order: "read" or "write"."""
-        used = {o.stream: ("read" if o.kind == OpKind.SREAD else "write") for g in self.graphs() for o in g.ops
-                if o.kind in (OpKind.SREAD, OpKind.SWRITE)}
+        used = {
+            o.stream: ("read" if o.kind == OpKind.SREAD else "write")
+            for g in self.graphs()
+            for o in g.ops
+            if o.kind in (OpKind.SREAD, OpKind.SWRITE)
+        }
         return {s: used[s] for s in self.streams if s in used}
 
     def block_names(self) -> dict[int, str]:

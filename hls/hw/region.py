@@ -21,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -130,7 +130,7 @@ def lower_region(kernel: Kernel, params: dict[str, Any], depths: dict[str, int] 
             kind, v = proc.args[p.name]
             if kind == "array":
                 arrays[p.name] = v
-                for axis, d in enumerate(p.type.dims):  # type: ignore[union-attr]
+                for axis, d in enumerate(cast(ArrayType, p.type).dims):
                     if isinstance(d, str):
                         bind[d] = shapes[v][axis]
             elif kind == "stream":
@@ -201,7 +201,7 @@ class RegionDesign:
 
     def monitors(self) -> list[tuple[str, int]]:
         """(port, its value when full, or -1) watched by the harness: FIFO counts, process waits, deadlock."""
-        out = [(f"mon_{self.fifo_sig[n]}_count", f.depth) for n, f in self.fifos.items()]
+        out = [(f"mon_{self.fifo_sig[n]}_count", f.depth or 0) for n, f in self.fifos.items()]
         out += [(f"mon_{pd.prefix}_wait", -1) for pd in self.procs if pd.design.hw.stream_dirs()]
         return out + [("mon_deadlock", -1)]
 
@@ -227,7 +227,7 @@ class RegionDesign:
             sig[f"s_{clean(name)}_valid"] = Signal(bool(0))
             sig[f"s_{clean(name)}_ready"] = Signal(bool(0))
         for name, f in self.fifos.items():
-            sig[f"mon_{self.fifo_sig[name]}_count"] = Signal(intbv(0, min=0, max=f.depth + 1))
+            sig[f"mon_{self.fifo_sig[name]}_count"] = Signal(intbv(0, min=0, max=(f.depth or 0) + 1))
         for pd in self.procs:
             dirs = pd.design.hw.stream_dirs()
             if dirs:
@@ -287,8 +287,10 @@ class RegionDesign:
                         conn.append(f"{key}=s_{clean(target)}_{part}")
                     else:
                         fs = self.fifo_sig[target]
-                        side = {"read": {"data": "dout", "valid": "out_valid", "ready": "out_ready"},
-                                "write": {"data": "din", "valid": "in_valid", "ready": "in_ready"}}[dirs[sname]]
+                        side = {
+                            "read": {"data": "dout", "valid": "out_valid", "ready": "out_ready"},
+                            "write": {"data": "din", "valid": "in_valid", "ready": "in_ready"},
+                        }[dirs[sname]]
                         conn.append(f"{key}=f_{fs}_{side[part]}")
                 elif _is_bank_port(key):
                     conn.append(f"{key}={pd.prefix}_{key}")
@@ -341,8 +343,12 @@ class RegionDesign:
     @cached_property
     def report(self) -> Any:
         """Each process's report, and the FIFOs."""
-        return RegionReport(self.kernel.__name__, self.params, [(pd.name, pd.design.report) for pd in self.procs],
-                            {n: f.depth for n, f in self.fifos.items()})
+        return RegionReport(
+            self.kernel.__name__,
+            self.params,
+            [(pd.name, pd.design.report) for pd in self.procs],
+            {n: f.depth for n, f in self.fifos.items()},
+        )
 
     def synthesize(self) -> dict[str, Any]:
         """Yosys (synth_xilinx) figures of the whole region: LUT, FF, DSP, BRAM."""
@@ -403,8 +409,8 @@ class RegionDesign:
             if code:
                 sname, d = dirs[code - 1]
                 blocked.append((pd.name, d, pd.streams[sname]))
-        full = [n for n, f in self.fifos.items() if watched[f"mon_{self.fifo_sig[n]}_count"][3] == f.depth]
-        raise DeadlockError(self.kernel.__name__, self.backend_name, blocked, full, cycles)
+        full_fifos = [n for n, f in self.fifos.items() if watched[f"mon_{self.fifo_sig[n]}_count"][3] == f.depth]
+        raise DeadlockError(self.kernel.__name__, self.backend_name, blocked, full_fifos, cycles)
 
     backend_name = "myhdl"
 

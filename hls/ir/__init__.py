@@ -25,14 +25,14 @@ from hls.ir.nodes import (
     Return,
     Select,
     Stmt,
+    Store,
     StreamArg,
     StreamDecl,
-    Store,
     Table,
     UnaryOp,
     Var,
-    Write,
     While,
+    Write,
     value_type,
 )
 from hls.ir.printer import format_expr, format_function

@@ -20,7 +20,7 @@ import numpy as np
 
 from hls.ir import nodes as ir
 from hls.ir.verify import IRError
-from hls.types import ArrayType, BoolType, FloatType, IntType, ScalarType, decode_value, numpy_dtype
+from hls.types import ArrayType, BoolType, FloatType, IntType, ScalarType, StreamType, decode_value, numpy_dtype
 
 __all__ = ["run"]
 
@@ -96,7 +96,7 @@ class _Frame:
                     raise ValueError(f"argument `{p.name}` must be a numpy array of rank {p.type.rank}")
                 self.arrays[p.name] = value
                 self.elems[p.name] = p.type.elem
-            else:
+            elif not isinstance(p.type, StreamType):  # NOTE: streams run on the backends, not here
                 self.scalars[p.name] = (
                     _float(value, p.type) if isinstance(p.type, FloatType) else _store_value(value, p.type)
                 )
@@ -257,5 +257,7 @@ class _Frame:
             raise IRError(f"no IR given for callee {e.callee}", e.loc)
         args: dict[str, Any] = {}
         for p, a in zip(callee.params, e.args):
+            if isinstance(a, ir.StreamArg):
+                raise IRError("the IR interpreter does not run dataflow regions (run them on a backend)", e.loc)
             args[p.name] = self.arrays[a.array] if isinstance(a, ir.ArrayArg) else self.eval(a)
         return _Frame(callee, args, self.callees, self.check_types).run()

@@ -303,7 +303,7 @@ class _Inliner:
             else:
                 ptype = cast(ScalarType, p.type)  # NOTE: the frontend passes a scalar argument for a scalar parameter
                 scalars[p.name] = self.new_local(p.name, ptype, scope, p.loc)
-                pre.append(ir.Assign(scalars[p.name], a, call.loc))
+                pre.append(ir.Assign(scalars[p.name], cast(ir.Expr, a), call.loc))
         for x in g.locals:
             scalars[x.name] = self.names.fresh(x.name)
         for s in statements(g.body):
@@ -351,7 +351,7 @@ class _Inliner:
 
 
 def _scalar_args(call: ir.Call) -> tuple[ir.Expr, ...]:
-    return tuple(a for a in call.args if not isinstance(a, ir.ArrayArg))
+    return tuple(a for a in call.args if not isinstance(a, ir.ArrayArg | ir.StreamArg))
 
 
 def _has_call(e: ir.Expr) -> bool:

@@ -553,9 +553,10 @@ class Model:
         ret = None
         if self.iface.ret is not None:
             ret = ret_bits - (1 << 64) if self.iface.ret.signed and ret_bits >> 63 else ret_bits
-        watched = {}
+        watched: dict[str, tuple[int, int, int, int]] = {}
         for m in self.iface.monitors:
-            watched[m.port.name] = tuple(int(w) for w in words[at : at + 4])
+            peak, zero, full, last = (int(w) for w in words[at : at + 4])
+            watched[m.port.name] = (peak, zero, full, last)
             at += 4
         return status, SimResult(out, ret, cycles, watched, status == 2), at
 
