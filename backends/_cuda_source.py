@@ -21,7 +21,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import cast
 
-from backends._source import META, OVERFLOW, UNDERFLOW, _FunctionGen, function_name, reachable, region_stub, uses_streams
+from backends._source import (
+    META,
+    OVERFLOW,
+    UNDERFLOW,
+    _FunctionGen,
+    function_name,
+    reachable,
+    region_stub,
+    uses_streams,
+)
 from hls import ir
 from hls.errors import UnsupportedKernel
 from hls.ir.walk import statements

@@ -85,7 +85,8 @@ def network_of(bound: Bound) -> Network:
 
 def _ports(net: Network, values: dict[str, Any]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """The input and output ports: FIFO name -> the array the caller gave for it."""
-    inputs, outputs = {}, {}
+    inputs: dict[str, np.ndarray] = {}
+    outputs: dict[str, np.ndarray] = {}
     for param, fifo in net.ports.items():
         (outputs if net.fifos[fifo].writer else inputs)[fifo] = values[param]
     return inputs, outputs
@@ -296,7 +297,8 @@ def cycle(kernel: Kernel) -> str | None:
     if not kernel.is_region:
         return None
     ends: dict[str, dict[str, str]] = {}  # FIFO -> {"read": process, "write": process}
-    _walk(kernel, {}, "", {}, ends)
+    order: list[str] = []  # the processes, in network order
+    _walk(kernel, {}, "", {}, ends, order)
     succ: dict[str, list[tuple[str, str]]] = {}
     for fifo, end in ends.items():
         if "write" in end and "read" in end:
@@ -319,7 +321,7 @@ def cycle(kernel: Kernel) -> str | None:
         state[node] = 2
         return None
 
-    for node in list(succ):
+    for node in order:  # NOTE: in network order, so that a cycle is told from its first process
         if node not in state:
             loop = visit(node)
             if loop:
@@ -332,9 +334,15 @@ def cycle(kernel: Kernel) -> str | None:
 
 
 def _walk(
-    k: Kernel, env: dict[str, str], prefix: str, counts: dict[str, int], ends: dict[str, dict[str, str]]
+    k: Kernel,
+    env: dict[str, str],
+    prefix: str,
+    counts: dict[str, int],
+    ends: dict[str, dict[str, str]],
+    order: list[str],
 ) -> None:
-    """Record, per FIFO of region `k` (named as `hls.dataflow.network` names them), the process at each end."""
+    """Record, per FIFO of region `k` (named as `hls.dataflow.network` names them), the process at each end, and
+    each process's name in `order`."""
     local = dict(env)
     for s in k.ir.body:
         if isinstance(s, ir.StreamDecl):
@@ -352,8 +360,9 @@ def _walk(
         counts[base] = counts.get(base, 0) + 1
         name = base if counts[base] == 1 else f"{base}_{counts[base]}"
         if callee.is_region:
-            _walk(callee, streams, name + ".", counts, ends)
+            _walk(callee, streams, name + ".", counts, ends, order)
             continue
+        order.append(name)
         for p, fifo in streams.items():
             op = callee.stream_dirs[p]
             if op is not None:

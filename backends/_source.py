@@ -444,6 +444,8 @@ class _FunctionGen:
             args = [
                 self.array_ref(a.array)
                 if isinstance(a, ir.ArrayArg)
+                else f"v_{a.stream}"
+                if isinstance(a, ir.StreamArg)
                 else self.int_expr(a)
                 if isinstance(a.type, IntType)
                 else self.expr(a)

@@ -170,12 +170,25 @@ def _expand(
 
 
 def _eval(e: ir.Expr, fn: ir.Function, env: dict[str, tuple[str, Any]], top: dict[str, Any]) -> Any:
-    """The value of a scalar argument or a depth in a region whose parameters mean `env`."""
-    from hls.ir.interp import _Frame
+    """The value of a scalar argument or a depth in a region whose parameters mean `env`.
 
+    A scalar that is not a number (hardware: a port of the top, known only at run time) passes through a
+    bare parameter; in any other expression it is a TypeError.
+    """
+    import numbers
+
+    from hls.ir.interp import _Frame
+    from hls.ir.walk import subexpressions
+
+    if isinstance(e, ir.Var) and env.get(e.name, ("", None))[0] == "scalar":
+        return env[e.name][1]
     args: dict[str, Any] = {}
     for p in fn.params:
         kind, v = env[p.name]
+        if kind == "scalar" and not isinstance(v, numbers.Number):
+            if any(isinstance(x, ir.Var) and x.name == p.name for x in subexpressions(e)):
+                raise TypeError(f"`{p.name}` is known only at run time")
+            v = 0
         args[p.name] = top[v] if kind == "array" else v if kind == "scalar" else None
     return _Frame(fn, args, {}, False).eval(e)
 

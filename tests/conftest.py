@@ -32,6 +32,7 @@ WHOLE_FILES = {
     "test_waveforms.py": ("hdl",),
     "test_examples.py": ("hdl",),
     "test_random_kernels.py": ("hdl", "slow"),
+    "test_streams_hdl.py": ("hdl",),
 }
 # Files whose tests run kernels through Numba (or the GPU) inside the test, not through a `backend` parameter.
 FILE_TIER = {
@@ -39,6 +40,8 @@ FILE_TIER = {
     "test_dma.py": "cpu",
     "test_sdpa.py": "cpu",
     "test_sparse_qk.py": "cpu",
+    "test_streams_software.py": "cpu",
+    "test_streaming_sdpa.py": "cpu",
     "test_benchmarks_smoke.py": "cpu",
     "test_codegen.py": "cuda",
     "test_gpu_attention.py": "cuda",

@@ -1,0 +1,147 @@
+"""Streaming SDPA on generated hardware: the naive order (O(N) FIFOs) against the reordered one (O(1) FIFOs).
+
+    .venv/bin/python -m benchmarks.bench_streaming [--sizes 16 32 64] [--d 16] [--search-up-to 32] [--synth]
+                                                   [--out benchmarks/out/streaming]
+
+For each N and each region of `algorithms/streaming.py` (one head, int8 inputs, D = DV = --d): the smallest
+FIFO depths by `hls.min_depths` on Verilator (for N up to --search-up-to; larger N run at the declared depths,
+which the smaller N's search justifies), the total FIFO bits at those depths, the cycles of a Verilator run,
+cycles / N^2, each FIFO's peak occupancy, whether the output equals the reference (`sdpa_fixed` bit for bit for
+the reordered region; within one Q8.8 step for the naive one), the smallest depth of the naive region's row
+buffers at which it runs at all, and (--synth) Yosys synth_xilinx LUT/FF/DSP/BRAM of the region.
+Writes `<out>/bench_streaming.json`, a table (stdout and `<out>/bench_streaming.md`) and `<out>/bench_streaming.png`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from algorithms import fixed, streaming
+from benchmarks import _plot
+from hls import DeadlockError, lower, min_depths
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--sizes", type=int, nargs="+", default=[16, 32, 64, 128, 256, 512, 1024])
+    p.add_argument("--d", type=int, default=16)
+    p.add_argument("--search-up-to", type=int, default=64, help="run min_depths for N up to this")
+    p.add_argument("--synth", action="store_true", help="Yosys synth_xilinx figures")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "out" / "streaming")
+    return p.parse_args(argv)
+
+
+def inputs(n: int, d: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    q = rng.integers(-128, 128, (n, d), dtype=np.int8)
+    k = rng.integers(-128, 128, (n, d), dtype=np.int8)
+    v = rng.integers(-128, 128, (n, d), dtype=np.int8)
+    return q, k, v, fixed.score_multiplier(1 / 32, 1 / 32, 1 / np.sqrt(d))
+
+
+def smallest_buffer(n: int, d: int, args: tuple) -> int | None:
+    """The smallest depth of the naive region's row buffers (both) at which it runs at all."""
+    lo, hi = 1, n + streaming.BUFFER_SLACK
+    while lo < hi:
+        mid = (lo + hi) // 2
+        try:
+            streaming.run_head(streaming.sdpa_naive, *args, backend="verilator", depths={"z_buf": mid, "e_buf": mid})
+        except DeadlockError:
+            lo = mid + 1
+        else:
+            hi = mid
+    return hi
+
+
+def measure(name: str, n: int, d: int, search: bool, synth: bool, rng: np.random.Generator) -> dict[str, Any]:
+    region = streaming.METHODS[name]
+    q, k, v, mult = inputs(n, d, rng)
+    ref = fixed.sdpa_fixed_int(q[None, None], k[None, None], v[None, None], mult, backend="numba-cpu")[0, 0]
+    row: dict[str, Any] = {"design": name, "N": n, "D": d}
+    t0 = time.perf_counter()
+    depths = None
+    if search:
+        o = np.zeros((n, d), np.int16)
+        depths = min_depths(region, q, k, v, mult, o, backend="verilator")
+        row["min_depths"] = depths
+        if name == "naive":
+            row["smallest_row_buffer"] = smallest_buffer(n, d, (q, k, v, mult))
+    row["search_s"] = time.perf_counter() - t0
+    o, r = streaming.run_head(region, q, k, v, mult, backend="verilator", depths=depths)
+    design = lower(region, N=n, D=d, DV=d, depths=depths)
+    elem_bits = {f.name: (f.elem.width if hasattr(f.elem, "width") else 1) for f in design.net.fifos.values()}
+    row["depths"] = {f: s.depth for f, s in r.fifos.items()}
+    row["max_depth"] = max(row["depths"].values())
+    row["fifo_bits"] = sum(s.depth * elem_bits[f] for f, s in r.fifos.items())
+    row["peaks"] = {f: s.peak for f, s in r.fifos.items()}
+    row["cycles"] = r.cycles
+    row["cycles_per_n2"] = r.cycles / n**2
+    row["max_error_lsb"] = int(np.abs(o.astype(np.int64) - ref).max())
+    row["equal_to_sdpa_fixed"] = bool((o == ref).all())
+    row["pipelines"] = {pd.name: [(p.ii, p.depth) for p in pd.design.report.pipelines] for pd in design.procs}
+    if synth:
+        row["synthesis"] = design.synthesize()
+    return row
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    head = "| design | N | min depths (largest) | FIFO bits | cycles | cycles/N² | equal to sdpa_fixed | max err (LSB) |"
+    lines = [head, "|" + "---|" * 8]
+    for r in rows:
+        lines.append(
+            f"| {r['design']} | {r['N']} | {r['max_depth']} | {r['fifo_bits']} | {r['cycles']} | "
+            f"{r['cycles_per_n2']:.2f} | {r['equal_to_sdpa_fixed']} | {r['max_error_lsb']} |"
+        )
+    return "\n".join(lines)
+
+
+def plot(report: dict[str, Any], path: Path) -> Path:
+    rows = report["rows"]
+    by = _plot.series_by
+    panels = [
+        _plot.Panel("FIFO storage at the depths used", "N", "FIFO bits", by(rows, lambda r: r["design"], "N", "fifo_bits"),
+                    logx=True, logy=True),
+        _plot.Panel("Cycles per score", "N", "cycles / N²", by(rows, lambda r: r["design"], "N", "cycles_per_n2"),
+                    logx=True),
+    ]
+    return _plot.write_png(path, panels, "Streaming SDPA on generated RTL (Verilator)", report["command"])
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    args = parse_args(argv)
+    rng = np.random.default_rng(args.seed)
+    command = "python -m benchmarks.bench_streaming " + " ".join(sys.argv[1:] if argv is None else argv)
+    report: dict[str, Any] = {
+        "benchmark": "bench_streaming",
+        "command": command.strip(),
+        "date_utc": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": f"{platform.machine()} {platform.processor() or ''} python {platform.python_version()}".strip(),
+        "rows": [],
+    }
+    for n in args.sizes:
+        for name in ("naive", "reordered"):
+            row = measure(name, n, args.d, n <= args.search_up_to, args.synth, rng)
+            report["rows"].append(row)
+            print(json.dumps({k: row[k] for k in ("design", "N", "max_depth", "cycles", "cycles_per_n2")}), flush=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "bench_streaming.json").write_text(json.dumps(report, indent=1, default=str))
+    text = table(report["rows"])
+    (args.out / "bench_streaming.md").write_text(text + "\n")
+    plot(report, args.out / "bench_streaming.png")
+    print(text)
+    return report
+
+
+if __name__ == "__main__":
+    main()
