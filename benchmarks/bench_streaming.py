@@ -96,7 +96,9 @@ def measure(name: str, n: int, d: int, search: bool, synth: bool, rng: np.random
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    head = "| design | N | min depths (largest) | FIFO bits | cycles | cycles/N² | equal to sdpa_fixed | max err (LSB) |"
+    head = (
+        "| design | N | min depths (largest) | FIFO bits | cycles | cycles/N² | equal to sdpa_fixed | max err (LSB) |"
+    )
     lines = [head, "|" + "---|" * 8]
     for r in rows:
         lines.append(
@@ -110,10 +112,17 @@ def plot(report: dict[str, Any], path: Path) -> Path:
     rows = report["rows"]
     by = _plot.series_by
     panels = [
-        _plot.Panel("FIFO storage at the depths used", "N", "FIFO bits", by(rows, lambda r: r["design"], "N", "fifo_bits"),
-                    logx=True, logy=True),
-        _plot.Panel("Cycles per score", "N", "cycles / N²", by(rows, lambda r: r["design"], "N", "cycles_per_n2"),
-                    logx=True),
+        _plot.Panel(
+            "FIFO storage at the depths used",
+            "N",
+            "FIFO bits",
+            by(rows, lambda r: r["design"], "N", "fifo_bits"),
+            logx=True,
+            logy=True,
+        ),
+        _plot.Panel(
+            "Cycles per score", "N", "cycles / N²", by(rows, lambda r: r["design"], "N", "cycles_per_n2"), logx=True
+        ),
     ]
     return _plot.write_png(path, panels, "Streaming SDPA on generated RTL (Verilator)", report["command"])
 
