@@ -4,9 +4,12 @@ Both regions compute one head, int8 q [N, D], k [N, D], v [N, DV] in and Q8.8
 o [N, DV] out, with the Q formats and the exp2 ROM of algorithms/fixed.py
 (docs/STREAMING.md tells the story; docs/ALGORITHMS.md has the float forms).
 Every process is a perfect nest `for i in range(N): for j in pipeline(range(N))`
-with constant bounds, so hardware flattens it into one pipeline that takes one
-score per clock; per-row resets and per-row outputs are `if j == 0:` /
-`if j == N - 1:` inside the body (if-converted), never statements between the loops.
+with constant bounds, so hardware flattens it into one pipeline with no bubble
+between rows; per-row resets and per-row outputs are `if j == 0:` /
+`if j == N - 1:` inside the body (if-converted), never statements between the
+loops. What keeps a process from one score per clock is its loop-carried path
+(docs/STREAMING.md, "Hardware"): the DV accumulators (a local array, a RAM with a
+one-cycle read today) and, in the reordered order, a multiply on the recurrence.
 
 `sdpa_naive` (the order of the seed's naive SDPA; two FIFOs of depth N + 8):
 
@@ -34,7 +37,11 @@ With either FIFO much shallower than N the region deadlocks (DeadlockError).
     acc_c = round(acc_c * dl / 2**16) + e * v_jc
     out_c = round(acc_c * 2**8 / l)                        one division per output element, at j = N - 1
 
-Nothing waits for a whole row, so every FIFO holds O(1) values.
+Nothing waits for a whole row, so every FIFO holds O(1) values. `online_exp`
+sends dl = 0 at a row's first score (sdpa_fixed has dl = 1 there and l = acc = 0
+before it: the same products), so the recurrences need no reset select, and
+they add e (e * v_jc) inside the rounding, `(l * dl + e * 2**16 + 2**15) >> 16`,
+the same integer as rounding first: one multiply and one add on the loop.
 
 `sdpa_streaming_int` runs a region per head ([B, H, N, D] int8, GQA like
 `sdpa_fixed_int`); `sdpa_streaming` quantizes float inputs with fixed.py's
@@ -163,10 +170,10 @@ def weigh_v(p_in: Stream[U33], v: Array[i8, "N", "DV"], o: Array[i16, "N", "DV"]
             p: U33 = p_in.read()
             for c in unroll(range(v.shape[1])):
                 x: I48 = p * v[j, c]
-                acc[c] = x if j == 0 else acc[c] + x
-            if j == v.shape[0] - 1:
-                for c in unroll(range(v.shape[1])):
-                    o[i, c] = (acc[c] + ROUND_OUT) >> OUT_SHIFT
+                a: I48 = x if j == 0 else acc[c] + x
+                acc[c] = a
+                if j == v.shape[0] - 1:
+                    o[i, c] = (a + ROUND_OUT) >> OUT_SHIFT
 
 
 @kernel
@@ -198,7 +205,10 @@ def sdpa_naive(
 def online_exp(
     z_in: Stream[i32], dl_sum: Stream[U17], e_sum: Stream[U17], dl_acc: Stream[U17], e_acc: Stream[U17], n: i32
 ):
-    """The running max: per score dl = 2**-(m' - m) (the rescale of the past) and e = 2**-(m' - z), as sdpa_fixed."""
+    """The running max, as sdpa_fixed: per score dl = 2**-(m' - m) (how much the past keeps) and e = 2**-(m' - z).
+
+    At a row's first score dl is sent as 0, which the recurrences below turn into their per-row reset.
+    """
     m = i32(0)
     for _i in range(n):
         for j in pipeline(range(n), ii=1):
@@ -208,23 +218,28 @@ def online_exp(
             m_new: i32 = max(m, z)
             dl: U17 = exp2_neg_q16(min(m_new - m, X_MAX))
             e: U17 = exp2_neg_q16(min(m_new - z, X_MAX))
-            dl_sum.write(dl)
+            keep: U17 = 0 if j == 0 else dl
+            dl_sum.write(keep)
             e_sum.write(e)
-            dl_acc.write(dl)
+            dl_acc.write(keep)
             e_acc.write(e)
             m = m_new
 
 
 @kernel
 def running_sum(dl_in: Stream[U17], e_in: Stream[U17], l_out: Stream[U45], n: i32):
-    """l = round(l * dl / 2**16) + e per score (Q.16), l = 0 before a row; written once per row."""
+    """l = round(l * dl / 2**16) + e per score (Q.16), written once per row (dl = 0 starts a row).
+
+    Computed as (l * dl + (e * 2**16 + 2**15)) >> 16, the same integer, so the loop-carried path is one
+    multiply and one add (no select: the reset is the 0 in dl).
+    """
     l_sum = U45(0)
     for _i in range(n):
         for j in pipeline(range(n), ii=1):
             dl: U17 = dl_in.read()
             e: U17 = e_in.read()
-            l_old: U45 = 0 if j == 0 else l_sum
-            l_sum = ((l_old * dl + ROUND_E) >> FE) + e
+            add: U33 = (e << FE) + ROUND_E
+            l_sum = (l_sum * dl + add) >> FE
             if j == n - 1:
                 l_out.write(l_sum)
 
@@ -233,20 +248,23 @@ def running_sum(dl_in: Stream[U17], e_in: Stream[U17], l_out: Stream[U45], n: i3
 def weigh_v_online(
     dl_in: Stream[U17], e_in: Stream[U17], l_in: Stream[U45], v: Array[i8, "N", "DV"], o: Array[i16, "N", "DV"]
 ):
-    """acc_c = round(acc_c * dl / 2**16) + e * v_jc per score; at a row's end out_c = round(acc_c * 2**8 / l)."""
+    """acc_c = round(acc_c * dl / 2**16) + e * v_jc per score (dl = 0 starts a row, as in running_sum); at a row's
+    last score out_c = round(acc_c * 2**8 / l), one division per output element."""
     acc = zeros(I46, v.shape[1])
+    l_sum = U45(0)
     for i in range(v.shape[0]):
         for j in pipeline(range(v.shape[0]), ii=1):
             dl: U17 = dl_in.read()
             e: U17 = e_in.read()
-            for c in unroll(range(v.shape[1])):
-                a_old: I46 = 0 if j == 0 else acc[c]
-                acc[c] = ((a_old * dl + ROUND_E) >> FE) + e * v[j, c]
             if j == v.shape[0] - 1:
-                l_sum: U45 = l_in.read()
-                for c in unroll(range(v.shape[1])):
+                l_sum = l_in.read()
+            for c in unroll(range(v.shape[1])):
+                add: I46 = ((e * v[j, c]) << FE) + ROUND_E
+                a: I46 = (acc[c] * dl + add) >> FE
+                acc[c] = a
+                if j == v.shape[0] - 1:
                     if l_sum > 0:
-                        o[i, c] = (2 * (acc[c] << FO) + l_sum) // (2 * l_sum)
+                        o[i, c] = (2 * (a << FO) + l_sum) // (2 * l_sum)
                     else:
                         o[i, c] = 0
 

@@ -9,14 +9,12 @@ whose FIFOs make a cycle is unsupported.
 from __future__ import annotations
 
 import importlib.util
-from types import ModuleType
 from typing import Any
 
 import numpy as np
 
-from backends._dataflow import cycle, run_sequential
+from backends._dataflow import Lookup, cycle, run_sequential
 from backends._software import SourceBackend
-from backends._source import function_name
 from hls.lang import Kernel
 from hls.runtime import Bound, RunResult
 from hls.types import FloatType, ScalarType
@@ -40,10 +38,8 @@ class NumbaCpuBackend(SourceBackend):
     def unsupported(self, kernel: Kernel) -> str | None:
         return cycle(kernel)
 
-    def run_dataflow(self, bound: Bound, module: ModuleType) -> RunResult:
-        return run_sequential(
-            bound, lambda k: getattr(module, function_name(k)), self.scalar, self.name, capacities=self._capacities
-        )
+    def run_dataflow(self, bound: Bound, lookup: Lookup) -> RunResult:
+        return run_sequential(bound, lookup, self.scalar, self.name, capacities=self._capacities)
 
     def scalar(self, value: Any, t: ScalarType) -> Any:
         if isinstance(t, FloatType):

@@ -111,7 +111,6 @@ class NumbaCudaBackend(Backend):
         from numba import cuda
 
         root = bound.kernel
-        module = self.module(root)
         memory = Memory(
             put=lambda a, written: cuda.to_device(np.ascontiguousarray(a)),
             get=lambda d: d.copy_to_host(),
@@ -121,7 +120,7 @@ class NumbaCudaBackend(Backend):
         with np.errstate(over="ignore"):  # NOTE: the simulator runs numpy scalars, which warn as they wrap
             return run_sequential(
                 bound,
-                lambda k: getattr(module, driver_name(k, root)),
+                lambda k: getattr(self.module(root), driver_name(k, root)),
                 self.scalar,
                 self.name,
                 memory,

@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from backends._dataflow import run_python
+from backends._dataflow import Lookup, run_python
 from backends._software import SourceBackend
-from backends._source import function_name, module_source
+from backends._source import module_source
 from hls.cache import load_source
 from hls.coverage import Site, sites
 from hls.lang import Kernel
@@ -36,8 +36,8 @@ class PythonBackend(SourceBackend):
             return np.float32(value) if t.width == 32 else np.float64(value)
         return value
 
-    def run_dataflow(self, bound: Bound, module: ModuleType) -> RunResult:
-        return run_python(bound, lambda k: getattr(module, function_name(k)), self.scalar, self.name)
+    def run_dataflow(self, bound: Bound, lookup: Lookup) -> RunResult:
+        return run_python(bound, lookup, self.scalar, self.name)
 
     def run_covered(self, bound: Bound) -> tuple[RunResult, frozenset[Site]]:
         """Run the generated code with a probe at every branch arm and loop body; return the sites it reached.

@@ -22,9 +22,10 @@ import hls
 from algorithms import fixed, streaming
 from algorithms.sdpa import sdpa_reference
 from hls import DeadlockError
+from hls.runtime import available
 
 REGIONS = {"naive": streaming.sdpa_naive, "reordered": streaming.sdpa_reordered}
-SETTINGS = settings(max_examples=30, deadline=None)
+SETTINGS = settings(max_examples=100, deadline=None)
 MULTS = st.one_of(st.integers(1, 1 << 20), st.integers(1, (1 << 31) - 1))  # realistic scales, and saturating ones
 
 
@@ -106,7 +107,7 @@ def test_reordered_equals_sdpa_fixed(head: tuple[np.ndarray, np.ndarray, np.ndar
     np.testing.assert_array_equal(run_region("reordered", q, k, v, mult), fixed_one_head(q, k, v, mult))
 
 
-@settings(max_examples=10, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(heads())
 def test_reordered_runs_with_every_fifo_one_deep(head: tuple[np.ndarray, np.ndarray, np.ndarray, int]) -> None:
     """O(1) memory: no process waits for a whole row, so one value per FIFO is enough (two keep hardware busy)."""
@@ -127,13 +128,17 @@ def test_naive_equals_its_integer_model(head: tuple[np.ndarray, np.ndarray, np.n
 
 @pytest.mark.parametrize("fifo", ["z_buf", "e_buf"])
 def test_naive_deadlocks_when_a_row_buffer_is_shorter_than_a_row(fifo: str) -> None:
-    """The max (the sum) ends only with the row, so the whole row must fit in z_buf (e_buf) meanwhile."""
+    """The max (the sum) ends only with the row, so the whole row must wait in z_buf (e_buf) meanwhile.
+
+    Depth N runs; N - 2 deadlocks. (N - 1 runs on the python backend, where `tee`'s write to z_max lands
+    before its write to the full z_buf blocks, and deadlocks in RTL, where an iteration's writes go together.)
+    """
     rng = np.random.default_rng(3)
     n, d, dv = 8, 4, 3
     q, k = (rng.integers(-127, 128, (n, d), dtype=np.int8) for _ in range(2))
     v = rng.integers(-127, 128, (n, dv), dtype=np.int8)
     want = naive_model(q, k, v, 1 << 16)
-    np.testing.assert_array_equal(run_region("naive", q, k, v, 1 << 16, **{fifo: n - 1}), want)  # the least
+    np.testing.assert_array_equal(run_region("naive", q, k, v, 1 << 16, **{fifo: n}), want)
     with pytest.raises(DeadlockError) as err:
         run_region("naive", q, k, v, 1 << 16, **{fifo: n - 2})
     blocked = set(err.value.blocked)
@@ -149,16 +154,16 @@ def test_naive_deadlocks_when_a_row_buffer_is_shorter_than_a_row(fifo: str) -> N
 
 
 def test_min_depths_python() -> None:
-    """hls.min_depths on the python backend (deadlock only): the naive needs N - 1 in each row buffer, the
-    reordered one value in every FIFO."""
+    """hls.min_depths on the python backend (deadlock only): the naive needs about a row in each row buffer
+    (N - 1 there, see above) and at most two values elsewhere; the reordered one value in every FIFO."""
     rng = np.random.default_rng(4)
     n = 6
     q, k = (rng.integers(-127, 128, (n, 2), dtype=np.int8) for _ in range(2))
     v = rng.integers(-127, 128, (n, 2), dtype=np.int8)
     o = np.zeros((n, 2), np.int16)
     naive = hls.min_depths(streaming.sdpa_naive, q, k, v, 1 << 16, o, backend="python")
-    assert naive["z_buf"] == naive["e_buf"] == n - 1
-    assert all(depth == 1 for name, depth in naive.items() if name not in ("z_buf", "e_buf")), naive
+    assert n - 1 <= naive["z_buf"] <= n and n - 1 <= naive["e_buf"] <= n, naive
+    assert all(depth <= 2 for name, depth in naive.items() if name not in ("z_buf", "e_buf")), naive
     reordered = hls.min_depths(streaming.sdpa_reordered, q, k, v, 1 << 16, o, backend="python")
     assert set(reordered.values()) == {1}, reordered
 
@@ -219,3 +224,31 @@ def test_wrapper_bad_input() -> None:
         streaming.sdpa_streaming_int(q, q.astype(np.int16), q, 1)
     with pytest.raises(ValueError, match="contains NaN"):
         streaming.sdpa_streaming(np.full((1, 1, 2, 2), np.nan), np.zeros((1, 1, 2, 2)), np.zeros((1, 1, 2, 2)))
+
+
+# ---- hardware (tier hdl, by the backend parameter) -------------------------------------------------------
+
+
+@pytest.mark.parametrize("backend", ["verilator"])
+def test_regions_on_rtl(backend: str) -> None:
+    """The generated RTL agrees with the python backend bit for bit; its FIFOs: the reordered region's hold at
+    most two values, the naive's row buffers about a row; a row buffer of N - 2 deadlocks in RTL too."""
+    reason = available(backend)
+    if reason:
+        pytest.skip(reason)
+    rng = np.random.default_rng(5)
+    n, d, dv = 6, 2, 3
+    q, k = (rng.integers(-127, 128, (n, d), dtype=np.int8) for _ in range(2))
+    v = rng.integers(-127, 128, (n, dv), dtype=np.int8)
+    for method, region in REGIONS.items():
+        o = np.zeros((n, dv), np.int16)
+        result = hls.run(region, q, k, v, 1 << 16, o, backend=backend)
+        np.testing.assert_array_equal(o, run_region(method, q, k, v, 1 << 16))
+        peaks = {name: f.peak for name, f in result.fifos.items()}
+        if method == "reordered":
+            assert max(peaks.values()) <= 2, peaks
+        else:
+            assert n - 1 <= peaks["z_buf"] <= n + streaming.BUFFER_SLACK, peaks
+    with pytest.raises(DeadlockError) as err:
+        hls.run(streaming.sdpa_naive, q, k, v, 1 << 16, o, backend=backend, depths={"z_buf": n - 2})
+    assert ("tee", "write", "z_buf") in err.value.blocked and ("exp_shifted", "read", "m") in err.value.blocked
