@@ -29,8 +29,9 @@ def run(fn: ir.Function) -> ir.Function:
     """`fn` with the `if`s of its pipelined loop bodies if-converted."""
     c = _Converter({x.name: x.type for x in fn.locals}, NameSupply(function_names(fn)))
     body = c.block(fn.body, False, "")
-    if not c.new_locals:
+    if body == fn.body:
         return fn
+    # NOTE: an `if flag:` on a bool local no branch assigns is converted without a new local
     return dataclasses.replace(fn, body=body, locals=fn.locals + tuple(c.new_locals))
 
 
