@@ -159,12 +159,9 @@ def score_multiplier(step_q: float, step_k: float, scale: float) -> int:
     return mult
 
 
-def sdpa_fixed_int(
-    q: np.ndarray, k: np.ndarray, v: np.ndarray, score_mult: int, causal: bool = False, backend: str = "numba-cpu"
-) -> np.ndarray:
-    """Run `sdpa_fixed` on int8 q [B, H, Nq, d], k [B, H_kv, Nk, d], v [B, H_kv, Nk, dv]; return Q8.8 int16."""
-    from backends import run
-
+def check_int_inputs(q: np.ndarray, k: np.ndarray, v: np.ndarray, score_mult: int) -> None:
+    """Check int8 q [B, H, Nq, d], k [B, H_kv, Nk, d], v [B, H_kv, Nk, dv] and score_mult for the fixed-point
+    SDPA kernels (TypeError, ValueError): shapes, GQA heads, Nk and the 32-bit score register."""
     for name, x in (("q", q), ("k", k), ("v", v)):
         if not isinstance(x, np.ndarray) or x.dtype != np.int8 or x.ndim != 4:
             raise TypeError(f"{name} must be a 4-d int8 numpy array")
@@ -182,6 +179,15 @@ def sdpa_fixed_int(
             f"score_mult = {score_mult} with d = {q.shape[3]} can overflow the 32-bit score register "
             f"(|z| up to {peak}); use a smaller softmax scale or head dim"
         )
+
+
+def sdpa_fixed_int(
+    q: np.ndarray, k: np.ndarray, v: np.ndarray, score_mult: int, causal: bool = False, backend: str = "numba-cpu"
+) -> np.ndarray:
+    """Run `sdpa_fixed` on int8 q [B, H, Nq, d], k [B, H_kv, Nk, d], v [B, H_kv, Nk, dv]; return Q8.8 int16."""
+    from backends import run
+
+    check_int_inputs(q, k, v, score_mult)
     out = np.zeros((*q.shape[:3], v.shape[3]), dtype=np.int16)
     run(
         sdpa_fixed,
@@ -196,15 +202,11 @@ def sdpa_fixed_int(
     return out
 
 
-def sdpa_quantized(
-    q: np.ndarray,
-    k: np.ndarray,
-    v: np.ndarray,
-    causal: bool = False,
-    scale: float | None = None,
-    backend: str = "numba-cpu",
-) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Quantize float q, k, v to int8, run the fixed-point kernel, dequantize: (o float64, the int8 inputs' values)."""
+def quantize_inputs(
+    q: np.ndarray, k: np.ndarray, v: np.ndarray, scale: float | None = None
+) -> tuple[tuple[np.ndarray, float], tuple[np.ndarray, float], tuple[np.ndarray, float], int]:
+    """Check float q, k, v (finite) and the softmax scale (default 1/sqrt(d)); quantize each to int8:
+    ((q8, step_q), (k8, step_k), (v8, step_v), score_mult)."""
     for name, x in (("q", q), ("k", k), ("v", v)):
         if not isinstance(x, np.ndarray) or x.dtype.kind != "f":
             raise TypeError(f"{name} must be a float numpy array")
@@ -214,7 +216,20 @@ def sdpa_quantized(
     if not math.isfinite(scale) or scale <= 0:
         raise ValueError(f"scale must be a finite positive number, got {scale!r}")
     (q8, sq), (k8, sk), (v8, sv) = quantize(q), quantize(k), quantize(v)
-    out = sdpa_fixed_int(q8, k8, v8, score_multiplier(sq, sk, scale), causal, backend)
+    return (q8, sq), (k8, sk), (v8, sv), score_multiplier(sq, sk, scale)
+
+
+def sdpa_quantized(
+    q: np.ndarray,
+    k: np.ndarray,
+    v: np.ndarray,
+    causal: bool = False,
+    scale: float | None = None,
+    backend: str = "numba-cpu",
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Quantize float q, k, v to int8, run the fixed-point kernel, dequantize: (o float64, the int8 inputs' values)."""
+    (q8, sq), (k8, sk), (v8, sv), mult = quantize_inputs(q, k, v, scale)
+    out = sdpa_fixed_int(q8, k8, v8, mult, causal, backend)
     dequant = {"q": q8 * sq, "k": k8 * sk, "v": v8 * sv, "v_step": np.float64(sv)}
     return out.astype(np.float64) / 2**FO * sv, dequant
 

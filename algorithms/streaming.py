@@ -50,11 +50,20 @@ the same integer as rounding first: one multiply and one add on the loop.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-from algorithms.fixed import FE, FO, I46, MULT_SHIFT, U17, U45, X_MAX, exp2_neg_q16, quantize, score_multiplier
+from algorithms.fixed import (
+    FE,
+    FO,
+    I46,
+    MULT_SHIFT,
+    U17,
+    U45,
+    X_MAX,
+    check_int_inputs,
+    exp2_neg_q16,
+    quantize_inputs,
+)
 from hls import Array, Int, Stream, UInt, i8, i16, i32, kernel, pipeline, stream, unroll, zeros
 
 __all__ = [
@@ -310,25 +319,9 @@ def run_head(
 
 
 def _check_int_inputs(q: np.ndarray, k: np.ndarray, v: np.ndarray, score_mult: int) -> None:
-    for name, x in (("q", q), ("k", k), ("v", v)):
-        if not isinstance(x, np.ndarray) or x.dtype != np.int8 or x.ndim != 4:
-            raise TypeError(f"{name} must be a 4-d int8 numpy array")
-    if k.shape[0] != q.shape[0] or v.shape[:3] != k.shape[:3] or k.shape[3] != q.shape[3]:
-        raise ValueError(f"shapes do not match: q {q.shape}, k {k.shape}, v {v.shape}")
+    check_int_inputs(q, k, v, score_mult)  # the fixed-point kernels' rules, and one more: N queries, N keys
     if k.shape[2] != q.shape[2]:
         raise ValueError(f"the streaming regions take as many keys as queries: Nq = {q.shape[2]}, Nk = {k.shape[2]}")
-    if k.shape[1] < 1 or q.shape[1] % k.shape[1]:
-        raise ValueError(f"k: H_kv = {k.shape[1]} must divide the number of query heads H = {q.shape[1]}")
-    if k.shape[2] > 1 << 22:
-        raise ValueError(f"k: N = {k.shape[2]} exceeds 2**22, where the Q.16 accumulators could overflow")
-    if isinstance(score_mult, bool) or not isinstance(score_mult, (int, np.integer)) or not 1 <= score_mult < 1 << 31:
-        raise ValueError(f"score_mult must be an int in 1..2**31-1, got {score_mult!r}")
-    peak = (128 * 128 * q.shape[3] * int(score_mult)) >> MULT_SHIFT
-    if peak >= 1 << 31:
-        raise ValueError(
-            f"score_mult = {score_mult} with d = {q.shape[3]} can overflow the 32-bit score register "
-            f"(|z| up to {peak}); use a smaller softmax scale or head dim"
-        )
 
 
 def sdpa_streaming_int(
@@ -366,14 +359,6 @@ def sdpa_streaming(
     backend: str = "python",
 ) -> np.ndarray:
     """Quantize float q, k, v [B, H, N, d] to int8 (fixed.quantize), run `sdpa_streaming_int`, dequantize: float64."""
-    for name, x in (("q", q), ("k", k), ("v", v)):
-        if not isinstance(x, np.ndarray) or x.dtype.kind != "f":
-            raise TypeError(f"{name} must be a float numpy array")
-        if not np.isfinite(x).all():
-            raise ValueError(f"{name} contains NaN or infinity")
-    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
-    if not math.isfinite(scale) or scale <= 0:
-        raise ValueError(f"scale must be a finite positive number, got {scale!r}")
-    (q8, sq), (k8, sk), (v8, sv) = quantize(q), quantize(k), quantize(v)
-    out = sdpa_streaming_int(q8, k8, v8, score_multiplier(sq, sk, scale), method, backend)
+    (q8, _), (k8, _), (v8, sv), mult = quantize_inputs(q, k, v, scale)
+    out = sdpa_streaming_int(q8, k8, v8, mult, method, backend)
     return out.astype(np.float64) / 2**FO * sv
