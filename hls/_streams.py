@@ -176,7 +176,7 @@ def stream_directions(fn: ir.Function, callees: dict[str, lang.Kernel]) -> dict[
     return out
 
 
-def check_region(fn: ir.Function, callees: dict[str, lang.Kernel], loc_of: dict[str, ir.Loc]) -> bool:
+def check_region(fn: ir.Function, kernel_name: str, callees: dict[str, lang.Kernel], loc_of: dict[str, ir.Loc]) -> bool:
     """True when `fn` is a dataflow region; KernelError where it breaks the rules of streams.
 
     A region declares streams and calls kernels, nothing else; each stream has exactly one
@@ -189,21 +189,23 @@ def check_region(fn: ir.Function, callees: dict[str, lang.Kernel], loc_of: dict[
     ]
     decls = [s for s in fn.body if isinstance(s, ir.StreamDecl)]
     region = bool(decls or calls_with_streams)
-    for s in statements(fn.body):
-        if region and s in fn.body and not isinstance(s, ir.StreamDecl | ir.CallStmt):
+    for s in fn.body if region else ():
+        if not isinstance(s, ir.StreamDecl | ir.CallStmt):
             raise KernelError(
                 "a dataflow region only declares streams and calls kernels (its processes)",
                 s.loc,
                 "move this code into a kernel of its own and call it from the region",
             )
-        if region and isinstance(s, ir.CallStmt) and s.call.type is not None:
+        if isinstance(s, ir.CallStmt) and s.call.type is not None:
             raise KernelError("a process returns no value", s.loc, "write results to an Array or a Stream")
+    processes = {id(s.call) for s in calls_with_streams} if region else set()
+    for s in statements(fn.body):
         for e in stmt_exprs(s):
             for x in subexpressions(e):
                 if (
                     isinstance(x, ir.Call)
+                    and id(x) not in processes
                     and any(isinstance(a, ir.StreamArg) for a in x.args)
-                    and not (region and s in fn.body)
                 ):
                     raise KernelError(
                         "streams are passed to kernels only by a dataflow region's top-level calls",
@@ -216,7 +218,7 @@ def check_region(fn: ir.Function, callees: dict[str, lang.Kernel], loc_of: dict[
             writes = [s for s in statements(fn.body) if isinstance(s, ir.Write) and s.stream == name]
             if reads and writes:
                 raise KernelError(
-                    f"stream `{name}` is both read and written by `{fn.name.rsplit('_', 1)[-1]}`",
+                    f"stream `{name}` is both read and written by `{kernel_name}`",
                     writes[0].loc,
                     "a process uses each stream one way: read it here and write another stream",
                 )

@@ -70,22 +70,16 @@ class Network:
     def order(self) -> list[Process] | None:
         """The processes with every FIFO's writer before its reader, or None when the FIFOs make a cycle."""
         done: list[Process] = []
+        finished = {""}  # "": a FIFO fed from outside (a port) has no writer to wait for
         left = list(self.processes)
         while left:
-            ready = [
-                p
-                for p in left
-                if all(self.fifos[f].writer in _names(done) or not self.fifos[f].writer for f in _reads(p))
-            ]
-            if not ready:
+            ready = next((p for p in left if all(self.fifos[f].writer in finished for f in _reads(p))), None)
+            if ready is None:
                 return None
-            done.append(ready[0])
-            left.remove(ready[0])
+            done.append(ready)
+            finished.add(ready.name)
+            left.remove(ready)
         return done
-
-
-def _names(ps: list[Process]) -> set[str]:
-    return {p.name for p in ps}
 
 
 def _reads(p: Process) -> list[str]:
@@ -97,18 +91,16 @@ def network(region: Kernel, values: dict[str, Any], depths: dict[str, int] | Non
     """The network of `region` called with `values` (parameter name -> array, scalar or, for a stream
     parameter, anything: its FIFO is a port). `depths` overrides declared depths by FIFO name."""
     net = Network(region)
-    ports = {}
     for p in region.ir.params:
         if isinstance(p.type, StreamType):
             net.fifos[p.name] = Fifo(p.name, p.type.elem, None, p.loc)
-            ports[p.name] = p.name
             net.ports[p.name] = p.name
     env = {
         p.name: ("array", p.name) if isinstance(p.type, ArrayType) else ("scalar", values[p.name])
         for p in region.ir.params
         if not isinstance(p.type, StreamType)
     }
-    env.update({n: ("stream", f) for n, f in ports.items()})
+    env.update({n: ("stream", f) for n, f in net.ports.items()})
     _expand(net, region, env, values, "", {})
     depths = depths or {}
     for name in depths:
@@ -191,11 +183,6 @@ def _eval(e: ir.Expr, fn: ir.Function, env: dict[str, tuple[str, Any]], top: dic
             v = 0
         args[p.name] = top[v] if kind == "array" else v if kind == "scalar" else None
     return _Frame(fn, args, {}, False).eval(e)
-
-
-def array_names(net: Network) -> dict[str, str]:
-    """Top array name -> itself (for symmetry with processes' ("array", name) arguments)."""
-    return {p.name: p.name for p in net.region.ir.params if isinstance(p.type, ArrayType)}
 
 
 def min_depths(

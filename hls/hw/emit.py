@@ -348,7 +348,8 @@ class Emitter:
         sig = self.stream_sig[o.stream]
         k = list(self.streams).index(o.stream) + 1
         code: list[str] = []
-        enable = args[-1] if (o.kind == OpKind.SREAD and o.args) or len(o.args) > 1 else None
+        data = 0 if o.kind == OpKind.SREAD else 1  # a write's first operand is its value; the enable follows
+        enable = args[data] if len(args) > data else None
         if o.kind == OpKind.SREAD:
             code.append(f"{self.var(f'v{o.id}', o.value_type)}[:] = {sig}_data")
             flag = f"{sig}_valid"
