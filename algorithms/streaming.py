@@ -69,6 +69,7 @@ from hls import Array, Int, Stream, UInt, i8, i16, i32, kernel, pipeline, stream
 __all__ = [
     "BUFFER_SLACK",
     "METHODS",
+    "REORDERED_CLOCK_NS",
     "run_head",
     "sdpa_naive",
     "sdpa_reordered",
@@ -79,6 +80,9 @@ __all__ = [
 U33 = UInt(33)
 U41 = UInt(41)
 I48 = Int(48)
+# The reordered region's rescaling recurrences (l * dl + e: a 45 x 17 multiply and a 62-bit add, 6.9 ns in the
+# scheduler's delay model) fit one cycle at 8 ns: one score a cycle (8 ns a score), where 5 ns would take two (10 ns).
+REORDERED_CLOCK_NS = 8.0
 BUFFER_SLACK = 8  # the naive's row buffers hold N + 8 values: a row, plus the latency until its reduction ends
 # The naive's normalisation: r = round(2**56 / l) is 1/l in Q.40 (l in Q.16 is at least 1.0, so r < 2**41), and
 # p = round(e * r / 2**24) is e / l in Q0.32. Its N roundings add up to N * 2**-33 of the output: a Q0.16 weight
@@ -272,13 +276,10 @@ def weigh_v_online(
                 a: I46 = (acc[c] * dl + add) >> FE
                 acc[c] = a
                 if j == v.shape[0] - 1:
-                    if l_sum > 0:
-                        o[i, c] = (2 * (a << FO) + l_sum) // (2 * l_sum)
-                    else:
-                        o[i, c] = 0
+                    o[i, c] = (2 * (a << FO) + l_sum) // (2 * l_sum) if l_sum > 0 else 0
 
 
-@kernel
+@kernel(clock_ns=REORDERED_CLOCK_NS)
 def sdpa_reordered(
     q: Array[i8, "N", "D"], k: Array[i8, "N", "D"], v: Array[i8, "N", "DV"], score_mult: i32, o: Array[i16, "N", "DV"]
 ):

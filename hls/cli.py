@@ -302,7 +302,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--force", action="store_true", help="write into --out even when it already holds files")
     p.add_argument("--synth", action="store_true", help="also synthesize with Yosys synth_xilinx (LUT/FF/DSP/BRAM)")
-    p.add_argument("--clock-ns", type=float, default=5.0, help="clock period the scheduler chains under")
+    p.add_argument(
+        "--clock-ns",
+        type=float,
+        default=None,
+        help="clock period the scheduler chains under (default: the kernel's @kernel(clock_ns=...), else 5.0)",
+    )
     p.add_argument("--multipliers", type=int, default=None, help="at most this many multipliers per cycle")
     p.add_argument("--strict-ii", action="store_true", help="a pipelined loop that misses its ii is an error")
     p.set_defaults(func=cmd_lower)

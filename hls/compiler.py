@@ -6,8 +6,8 @@
     design.myhdl_source           # the generated @block (readable)
 
 The compiler, in order (`lower` below): the IR passes (hls/passes: inline, bind, fold, unroll, if-convert,
-narrow), memory mapping (hls/hw/memory.py), the hardware stages (hls/hw/fsm.py: registers, dataflow graphs
-(dfg.py) scheduled (schedule.py) into blocks and pipelines, the FSM, port trimming), and the MyHDL emitter
+narrow, strength-reduce), memory mapping (hls/hw/memory.py), the hardware stages (hls/hw/fsm.py: registers,
+dataflow graphs (dfg.py) scheduled (schedule.py) into blocks and pipelines, the FSM, port trimming), and the MyHDL emitter
 (hls/hw/emit.py). With ATTNHLS_VERIFY_IR set, the IR verifier runs between the passes and the schedule verifier
 (hls/hw/verify.py) between the hardware stages. `Design` holds the result and simulates it (MyHDL, or Verilator
 through hls/tools).
@@ -30,7 +30,7 @@ from hls import ir
 from hls.errors import KernelError
 from hls.hw.dfg import Timing, int_type
 from hls.hw.emit import Emitter, clean, port_range
-from hls.hw.fsm import Hardware, PipelineReport
+from hls.hw.fsm import FlattenNote, Hardware, PipelineReport
 from hls.hw.latency import Lat
 from hls.hw.memory import Memory, map_memories
 from hls.hw.ops import ARITHMETIC, OpKind
@@ -39,11 +39,13 @@ from hls.hw.verify import verify_schedule
 from hls.lang import Kernel
 from hls.types import ArrayType, BoolType, StreamType, decode_value
 
+DEFAULT_CLOCK_NS = 5.0
+
 
 def lower(
     kernel: Kernel,
     *,
-    clock_ns: float = 5.0,
+    clock_ns: float | None = None,
     multipliers: int | None = None,
     partition: dict[str, int | None] | None = None,
     ports: dict[str, int] | None = None,
@@ -53,7 +55,8 @@ def lower(
 ) -> Design:
     """Compile `kernel` to hardware with its dims (and optionally scalar parameters) bound by `params`.
 
-    clock_ns: the clock period the scheduler chains operators under.
+    clock_ns: the clock period the scheduler chains operators under (default: the kernel's
+        `@kernel(clock_ns=...)`, else DEFAULT_CLOCK_NS; a region's processes take the region's).
     multipliers: at most this many multipliers per cycle (None: as many as the schedule wants).
     partition: {array: axis or None} overrides the automatic partitioning of arrays into banks.
     ports: {array: 1..4} ports per bank (default 2, true dual-port RAM).
@@ -65,6 +68,8 @@ def lower(
     """
     if not isinstance(kernel, Kernel):
         raise TypeError(f"lower() takes a @kernel function, got {kernel!r}")
+    if clock_ns is None:
+        clock_ns = kernel.clock_ns or DEFAULT_CLOCK_NS
     if kernel.is_region:
         from hls.hw.region import lower_region
 
@@ -77,7 +82,7 @@ def lower(
         raise TypeError(f"lower(): depths= is for dataflow regions; `{kernel.__name__}` declares no streams")
     verify = bool(os.environ.get("ATTNHLS_VERIFY_IR"))
     try:
-        fn = _passes(kernel, params, verify)  # inline, bind, fold, unroll, if-convert, narrow
+        fn = _passes(kernel, params, verify)  # inline, bind, fold, unroll, if-convert, narrow, strength-reduce
         memories = map_memories(fn, partition, ports)  # arrays -> RAM banks and ports, tables -> ROMs
         ports = {b.prefix: b.ports for m in memories.values() for b in m.banks}
         ports.update({f"stream:{p.name}": 1 for p in fn.params if isinstance(p.type, StreamType)})  # one op a cycle
@@ -140,6 +145,7 @@ class Report:
     registers: int
     memories: list[MemoryReport]
     synthesis: dict[str, Any] | None = field(default=None)
+    flattening: list[FlattenNote] = field(default_factory=list)  # each loop around a pipelined loop, and why
 
     def __str__(self) -> str:
         bound = ", ".join(f"{k}={v}" for k, v in self.params.items())
@@ -154,6 +160,8 @@ class Report:
                 f"  pipeline line {p.line} `{p.var}`{flat}: II={p.ii} (asked {p.ii_asked}), depth {p.depth}{miss}"
             )
         lines += [f"  {n}" for n in self.not_pipelined]
+        for n in self.flattening:
+            lines.append(f"  loop line {n.line} `{n.var}`: {'flattened' if n.flattened else 'not flattened'}, {n.why}")
         ops = ", ".join(f"{k} {v}" for k, v in sorted(self.operators.items()))
         lines.append(f"  operators: {ops}")
         lines.append(f"  registers: {self.registers} ({self.register_bits} bits)")
@@ -228,6 +236,7 @@ class Design:
             sum(b for _, b in self.registers),
             len(self.registers),
             mems,
+            flattening=list(hw.flattening),
         )
 
     # ---- conversion -----------------------------------------------------------------------------------------

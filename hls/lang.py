@@ -109,12 +109,23 @@ def table(dtype: Any, values: Any) -> Table:
     return Table(dtype, values)
 
 
+FASTMATH = ("contract",)  # the values `@kernel(fastmath=...)` accepts (None: off, the default)
+
+
 class Kernel:
     """A function written in the kernel language.
 
     Calling it runs the Python reference backend and returns the kernel's
     return value (arrays are updated in place). `backends.run` runs it
     elsewhere; `hls.check` compares backends.
+
+    `fastmath="contract"` lets numba-cpu's LLVM fuse a float multiply and add into one FMA
+    (one rounding instead of two) in this kernel and the kernels it calls, as compiled for it:
+    float results change by about an ulp per fused pair, within `hls.check`'s float tolerance.
+    It is LLVM's `contract` flag alone: no reassociation, no assumption that values are finite
+    (the attention kernels rely on -inf). Integer code is never touched (the flag goes only on
+    functions that compute with floats). The python, myhdl and verilator backends ignore it,
+    and so does numba-cuda, whose NVVM already contracts multiply-adds by default.
     """
 
     __name__: str  # set from the function by functools.update_wrapper, like __doc__ and __qualname__
@@ -127,14 +138,26 @@ class Kernel:
         strategy: Any = None,
         dims: dict[str, Any] | None = None,
         values: dict[str, Any] | None = None,
+        fastmath: str | None = None,
+        clock_ns: float | None = None,
     ) -> None:
         if not inspect.isfunction(fn):
             raise TypeError(f"@kernel decorates a function, got {fn!r}")
+        if fastmath is not None and (not isinstance(fastmath, str) or fastmath not in FASTMATH):
+            raise ValueError(
+                f"@kernel(fastmath={fastmath!r}) is not supported; use fastmath=\"contract\" (fuse float "
+                "multiply-adds on numba-cpu) or leave it out: other fast-math flags (reassociation, no-inf, "
+                "no-NaN) would change what the kernel computes"
+            )
+        if clock_ns is not None and not (isinstance(clock_ns, int | float) and clock_ns > 0):
+            raise ValueError(f"@kernel(clock_ns={clock_ns!r}): the clock period is a positive number of ns")
         functools.update_wrapper(self, fn)
         self.fn = fn
         self.strategy = strategy  # a Hypothesis strategy of argument tuples
         self.dims = dict(dims or {})  # symbol -> int or strategy, for hls.check
         self.values = dict(values or {})  # parameter -> element/value strategy
+        self.fastmath = fastmath  # None, or "contract": float multiply-adds may fuse on numba-cpu
+        self.clock_ns = clock_ns  # the clock hardware is scheduled for when lower() names none (None: its default)
         self.ir_name = re.sub(r"\W", "_", f"{fn.__module__}.{fn.__qualname__}").strip("_")
         if fn.__closure__:  # NOTE: kernels from one factory share a qualname; their closed-over values tell them apart
             cells = repr(tuple(_cell_repr(c) for c in fn.__closure__))
@@ -188,6 +211,15 @@ class Kernel:
                             out.add(arg.array)
         return frozenset(out)
 
+    def with_options(self, **options: Any) -> Kernel:
+        """A kernel of the same function with some `@kernel` options replaced: `flash.with_options(fastmath="contract")`."""
+        current = {"strategy": self.strategy, "dims": self.dims, "values": self.values, "fastmath": self.fastmath}
+        current["clock_ns"] = self.clock_ns
+        unknown = set(options) - set(current)
+        if unknown:
+            raise TypeError(f"with_options() got unknown option(s) {sorted(unknown)}; the options are {sorted(current)}")
+        return Kernel(self.fn, **{**current, **options})
+
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         from hls.runtime import run
 
@@ -208,7 +240,7 @@ def _cell_repr(cell: Any) -> str:
 
 
 def kernel(fn: Callable[..., Any] | None = None, **options: Any) -> Any:
-    """Mark a function as a kernel: `@kernel` or `@kernel(strategy=..., dims=..., values=...)`."""
+    """Mark a function as a kernel: `@kernel` or `@kernel(strategy=..., dims=..., values=..., fastmath=...)`."""
     if fn is None:
         return lambda f: Kernel(f, **options)
     return Kernel(fn, **options)

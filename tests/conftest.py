@@ -33,6 +33,7 @@ WHOLE_FILES = {
     "test_examples.py": ("hdl",),
     "test_random_kernels.py": ("hdl", "slow"),
     "test_streams_hdl.py": ("hdl",),
+    "test_recurrences.py": ("hdl",),
 }
 # Files whose tests run kernels through Numba (or the GPU) inside the test, not through a `backend` parameter.
 FILE_TIER = {

@@ -184,7 +184,7 @@ def dynamic_unroll(a: Array[i32, "N"], n: i8):
 @kernel
 def dynamic_array(a: Array[i32, "N"], n: i8):
     buf = zeros(i32, n)  # dynamic-array
-    a[0] = buf[0]
+    a[0] = buf[a[1]]  # a computed index: the array stays an array (scalarize takes constant-indexed ones)
 
 
 @kernel

@@ -24,6 +24,7 @@ from hls.hw.dfg import Edge, Graph, Op, Timing
 from hls.hw.ops import FREE
 
 MAX_CYCLES = 100_000
+RETIME_TRIES = 8  # rounds of delaying recurrence readers before II grows
 
 
 @dataclass
@@ -75,8 +76,11 @@ def _heights(g: Graph, timing: Timing) -> dict[int, float]:
     return height
 
 
-def list_schedule(g: Graph, timing: Timing, limits: Limits, ii: int | None = None) -> int:
-    """Place every op of `g`; returns the schedule length in cycles (0 for an empty graph)."""
+def list_schedule(
+    g: Graph, timing: Timing, limits: Limits, ii: int | None = None, earliest: dict[int, int] | None = None
+) -> int:
+    """Place every op of `g` (op id -> its `earliest` cycle); returns the length in cycles (0 for an empty graph)."""
+    earliest = earliest or {}
     preds = _preds(g)
     height = _heights(g, timing)
     usage: Counter = Counter()
@@ -89,7 +93,7 @@ def list_schedule(g: Graph, timing: Timing, limits: Limits, ii: int | None = Non
         while placed_any:
             placed_any = False
             for o in list(todo):
-                if o.pinned is not None and o.pinned != cycle:
+                if o.pinned is not None and o.pinned != cycle or cycle < earliest.get(o.id, 0):
                     continue
                 ok, start = _fits(o, cycle, preds[o.id], timing)
                 if not ok:
@@ -147,22 +151,37 @@ def res_mii(g: Graph, limits: Limits) -> tuple[int, str]:
 
 
 def schedule_modulo(g: Graph, timing: Timing, limits: Limits, ii_asked: int) -> ModuloResult:
-    """Modulo-schedule a loop body: the smallest feasible II >= `ii_asked`."""
+    """Modulo-schedule a loop body: the smallest feasible II >= `ii_asked`.
+
+    When a loop-carried edge does not fit II, its reader is first delayed to the cycle the edge allows (list
+    scheduling places ops as soon as they can run, so a multiply of an accumulator register would start before
+    the other operand of the accumulating add is ready, and stretch the recurrence); only when that stops helping
+    does II grow.
+    """
     mii, res_why = res_mii(g, limits)
     ii = max(ii_asked, mii)
     reason = res_why if mii > ii_asked else ""
     carried = [e for e in g.edges if e.distance > 0]
-    for _ in range(64):
-        length = list_schedule(g, timing, limits, ii)
-        need, worst = ii, None
+    earliest: dict[int, int] = {}
+    delays = 0  # readers delayed at this II
+    for _ in range(64 * (RETIME_TRIES + 1)):
+        length = list_schedule(g, timing, limits, ii, earliest)
+        need, worst, moved = ii, None, False
         for e in carried:
             req = math.ceil((e.src.time + e.latency - e.dst.time) / e.distance)
+            want = e.src.time + e.latency - ii * e.distance  # the reader's cycle that fits this II
+            if req > ii and delays < RETIME_TRIES and e.dst.pinned is None and want > earliest.get(e.dst.id, 0):
+                earliest[e.dst.id] = want
+                moved = True
             if req > need:
                 need, worst = req, e
         if worst is None:
             return ModuloResult(ii, length, reason)
-        ii = need
-        reason = _recurrence_reason(worst, ii)
+        if moved:
+            delays += 1
+        else:
+            ii, earliest, delays = need, {}, 0
+            reason = _recurrence_reason(worst, ii)
     raise RuntimeError("modulo scheduling did not converge: compiler bug")
 
 

@@ -16,7 +16,8 @@ from typing import Any, TextIO
 from hls.ir import nodes as ir
 from hls.ir import verify as _verifier
 from hls.ir.printer import format_function
-from hls.passes import bind, bitwidth, constfold, ifconvert, inline, unroll
+from hls.passes import bind, bitwidth, constfold, ifconvert, inline, scalarize, unroll
+from hls.passes import strength
 
 __all__ = [
     "PASSES",
@@ -29,6 +30,7 @@ __all__ = [
     "ifconvert",
     "inline",
     "run_all",
+    "scalarize",
     "unroll",
 ]
 
@@ -49,8 +51,10 @@ PASSES: list[Pass] = [
     Pass("constfold", constfold.run, "bound"),  # constant propagation and folding
     Pass("unroll", unroll.run, "unrolled"),  # unroll loops replicated; local array sizes fixed
     Pass("constfold", constfold.run, "unrolled"),  # fold the unrolled copies
+    Pass("scalarize", scalarize.run, "unrolled"),  # small constant-indexed local arrays -> a register per element
     Pass("ifconvert", ifconvert.run, "ifconverted"),  # ifs in pipelined bodies -> selects and predicated stores
     Pass("bitwidth", bitwidth.run, "ifconverted"),  # types narrowed to value ranges
+    Pass("strength", strength.run, "ifconverted"),  # // % * by powers of two -> >> & <<, types kept
 ]
 
 
