@@ -22,7 +22,7 @@ from hls.errors import UnsupportedKernel
 from hls.ir.walk import statements, stmt_exprs, subexpressions
 from hls.lang import Kernel
 from hls.runtime import Backend, Bound, RunResult
-from hls.types import ArrayType, FloatType, StreamType
+from hls.types import ArrayType, FloatType
 
 MAX_CYCLES = 10_000_000
 
@@ -44,12 +44,7 @@ class HdlBackend(Backend):
         return None
 
     def unsupported(self, kernel: Kernel) -> str | None:
-        """Why hardware cannot run `kernel` (it uses floats, or it is a region with stream ports), or None."""
-        if kernel.is_region and any(isinstance(p.type, StreamType) for p in kernel.ir.params):
-            return (
-                f"{kernel.__name__} has stream parameters: the simulation harness drives memories and scalars, "
-                "not stream ports yet; wrap it in a region that feeds the streams from arrays"
-            )
+        """Why hardware cannot run `kernel` (it uses floats), or None."""
         float_line = _float_line(kernel)
         if float_line is not None:
             return f"{kernel.__name__} uses floats (line {float_line}); hardware needs fixed-point integer types"

@@ -7,8 +7,8 @@
 
 The compiler, in order (`lower` below): the IR passes (hls/passes: inline, bind, fold, unroll, if-convert,
 narrow, strength-reduce), memory mapping (hls/hw/memory.py), the hardware stages (hls/hw/fsm.py: registers,
-dataflow graphs (dfg.py) scheduled (schedule.py) into blocks and pipelines, the FSM, port trimming), and the MyHDL emitter
-(hls/hw/emit.py). With ATTNHLS_VERIFY_IR set, the IR verifier runs between the passes and the schedule verifier
+dataflow graphs (dfg.py) scheduled (schedule.py) into blocks and pipelines, the FSM, port trimming), and the MyHDL
+emitter (hls/hw/emit.py). With ATTNHLS_VERIFY_IR set, the IR verifier runs between the passes and the schedule verifier
 (hls/hw/verify.py) between the hardware stages. `Design` holds the result and simulates it (MyHDL, or Verilator
 through hls/tools).
 """
@@ -27,7 +27,8 @@ from typing import Any
 import numpy as np
 
 from hls import ir
-from hls.errors import KernelError
+from hls.errors import DeadlockError, KernelError
+from hls.hw import streamports
 from hls.hw.dfg import Timing, int_type
 from hls.hw.emit import Emitter, clean, port_range
 from hls.hw.fsm import FlattenNote, Hardware, PipelineReport
@@ -389,14 +390,20 @@ class Design:
         for p in self.hw.params:
             v = values[p.name]
             scalars[f"p_{clean(p.name)}"] = int(bool(v)) if isinstance(p.type, BoolType) else int(v)
-        images: dict[str, np.ndarray] = {}
+        images: dict[str, np.ndarray] = streamports.images(self.stream_ports(), values)
         for m in self.memories.values():
             if m.kind == "ext" and (m.reads or m.writes):
                 images.update(m.split(np.asarray(values[m.name])))
         return scalars, images
 
-    def results(self, images: dict[str, np.ndarray], values: dict[str, Any]) -> None:
-        """Copy the final bank images back into the written array arguments (in place)."""
+    def stream_ports(self) -> dict[str, tuple[str, Any]]:
+        """Stream parameter -> ("read" or "write", its element type): valid/ready ports of the design."""
+        return {name: (d, self.hw.streams[name].elem) for name, d in self.hw.stream_dirs().items()}
+
+    def results(self, images: dict[str, np.ndarray], values: dict[str, Any], counts: dict[str, int]) -> None:
+        """Copy the final bank images and what the output stream ports gave (`counts` values each) back into the
+        written array arguments (in place)."""
+        streamports.write_back(self.kernel.__name__, self.stream_ports(), images, counts, values)
         for m in self.memories.values():
             if m.kind == "ext" and m.writes:
                 out = values[m.name]
@@ -404,7 +411,7 @@ class Design:
 
     def interface(self) -> Any:
         """The port-level interface the Verilator harness drives (hls.tools.interface)."""
-        from hls.tools.interface import Bank, Interface, Port
+        from hls.tools.interface import Bank, Interface, Monitor, Port
 
         def port(name: str, t: Any) -> Port:
             it = int_type(t)
@@ -416,7 +423,13 @@ class Design:
         for b in self.ext_banks():
             mem, it = self.memories[b.array], int_type(b.elem)
             banks.append(Bank(b.prefix, b.depth, it.width, it.signed, b.ports, mem.reads, mem.writes))
-        return Interface(self.top, scalars, ret, tuple(banks))
+        streams = streamports.interface_ports(self.stream_ports())
+        if not streams:
+            return Interface(self.top, scalars, ret, tuple(banks))
+        # NOTE: the harness feeds what the design reads and takes all it writes, so a design with stream ports
+        # that waits for one can never go on: the wait monitor halts the run (DeadlockError)
+        wait = Monitor(Port("mon_wait", max(1, len(self.signals()["mon_wait"])), False))
+        return Interface(self.top, scalars, ret, tuple(banks), (wait,), "mon_wait", streams)
 
     @staticmethod
     def build_verilator_many(designs: list[Design]) -> None:
@@ -447,7 +460,8 @@ class Design:
             model = self._model
         scalars, images = self.arguments(values)
         result = model.run(scalars, images, max_cycles, vcd=vcd)
-        self.results(result.memories, values)
+        self._deadlock(result.monitors.get("mon_wait", (0, 0, 0, 0))[3], result.cycles, "verilator")
+        self.results(result.memories, values, result.streams)
         return decode_value(result.ret, self.hw.fn.ret), result.cycles
 
     def simulate_myhdl(
@@ -460,9 +474,20 @@ class Design:
         from hls.hw.sim import run_myhdl
 
         scalars, images = self.arguments(values)
-        out_images, ret, cycles = run_myhdl(self, scalars, images, max_cycles, vcd)
-        self.results(out_images, values)
+        watched: dict[str, tuple[int, int, int, int]] = {}
+        monitors = [("mon_wait", -1)] if self.stream_ports() else []
+        out_images, ret, cycles = run_myhdl(
+            self, scalars, images, max_cycles, vcd, watch=(monitors, watched), halt="mon_wait" if monitors else None
+        )
+        self._deadlock(watched.get("mon_wait", (0, 0, 0, 0))[3], cycles, "myhdl")
+        self.results(out_images, values, streamports.counts(self.stream_ports(), out_images))
         return decode_value(ret, self.hw.fn.ret), cycles
+
+    def _deadlock(self, wait: int, cycles: int, backend: str) -> None:
+        """DeadlockError when the run stopped with the design waiting on stream port number `wait` (1-based)."""
+        if wait:
+            name, direction = list(self.hw.stream_dirs().items())[wait - 1]
+            raise DeadlockError(self.kernel.__name__, backend, [(self.kernel.__name__, direction, name)], [], cycles)
 
 
 _COUNTED = frozenset(

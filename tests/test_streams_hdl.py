@@ -12,7 +12,19 @@ from hypothesis import HealthCheck, given, settings
 
 import backends
 from hls import Array, DeadlockError, Stream, i16, i32, kernel, lower, min_depths, pipeline, run, stream
-from tests.regions import REGIONS, ROW, RegionCase, double, fork_join, fork_join_ref, pipeline3, source
+from hls.errors import ArgumentError
+from tests.regions import (
+    REGIONS,
+    ROW,
+    RegionCase,
+    double,
+    double_square,
+    double_square_ref,
+    fork_join,
+    fork_join_ref,
+    pipeline3,
+    source,
+)
 
 HDL = ["myhdl", "verilator"]
 EXAMPLES = 4  # each new shape is a new design (a Verilator build): a few shapes per region
@@ -39,9 +51,9 @@ def starved(x: Array[i16, "N"], y: Array[i32, "N"]):
 def test_region_agrees_with_numpy(case: RegionCase, backend: str) -> None:
     """Every region of tests/regions.py on the generated RTL equals the numpy reference (as the software backends
     do in tests/test_streams_software.py: python == numba-cpu == numba-cuda == myhdl == verilator)."""
-    why = backends.available(backend) or backends.get(backend).unsupported(case.kernel)
+    assert backends.get(backend).unsupported(case.kernel) is None  # stream ports at the top included
+    why = backends.available(backend)
     if why:
-        assert "ports" in case.tags, why  # only a region with stream ports at the top is refused, and it says so
         pytest.skip(f"{case.name} not run on {backend}: {why}")
 
     @SETTINGS
@@ -145,3 +157,32 @@ def test_deadlock_threshold_matches_python(backend):
         return True
 
     assert [runs(backend, d) for d in (ROW - 1, ROW)] == [runs("python", d) for d in (ROW - 1, ROW)] == [False, True]
+
+
+# ---- stream ports at the top: fed from an array, drained into one ------------------------------------------------
+
+
+@pytest.mark.parametrize("backend", ["python", *HDL])
+@pytest.mark.parametrize("top", [double_square, double], ids=["region", "lone_process"])
+def test_stream_ports_follow_the_software_rule(top: Any, backend: str) -> None:
+    """What the ports carry, reading past the values given (a deadlock naming the port), and an output array
+    too short (ArgumentError, nothing written): the same on python, myhdl and verilator."""
+    inp = np.arange(-3, 5, dtype=np.int16)
+    out = np.full(10, 7, np.int32)
+    run(top, inp, out, 8, backend=backend)
+    want = double_square_ref(inp, np.full(10, 7, np.int32), 8)["out"] if top is double_square else None
+    if want is None:
+        want = np.array([*(2 * inp.astype(np.int32)), 7, 7], np.int32)
+    np.testing.assert_array_equal(out, want)
+
+    out = np.full(10, 7, np.int32)
+    with pytest.raises(DeadlockError) as err:
+        run(top, inp[:5], out, 8, backend=backend)  # 8 values read, 5 given
+    assert err.value.blocked[0][1:] == ("read", "inp"), err.value.blocked
+    assert backend == "python" or err.value.cycle < 50
+    assert (out == 7).all()
+
+    out = np.full(4, 7, np.int32)
+    with pytest.raises(ArgumentError, match="output stream `out` received 8 values, but its array holds 4"):
+        run(top, inp, out, 8, backend=backend)
+    assert (out == 7).all()

@@ -28,6 +28,7 @@ import numpy as np
 
 from hls.dataflow import FifoStats, Network, network
 from hls.errors import DeadlockError, KernelError
+from hls.hw import streamports
 from hls.hw.emit import port_range
 from hls.hw.names import clean
 from hls.lang import Kernel
@@ -220,9 +221,9 @@ class RegionDesign:
                     sig[f"{pd.prefix}_{key}"] = s
         for name, (_, elem) in self.stream_ports().items():
             lo, hi = port_range(elem)
-            sig[f"s_{clean(name)}_data"] = Signal(intbv(0, min=lo, max=hi))
-            sig[f"s_{clean(name)}_valid"] = Signal(bool(0))
-            sig[f"s_{clean(name)}_ready"] = Signal(bool(0))
+            sig[f"{streamports.prefix(name)}_data"] = Signal(intbv(0, min=lo, max=hi))
+            sig[f"{streamports.prefix(name)}_valid"] = Signal(bool(0))
+            sig[f"{streamports.prefix(name)}_ready"] = Signal(bool(0))
         for name, f in self.fifos.items():
             sig[f"mon_{self.fifo_sig[name]}_count"] = Signal(intbv(0, min=0, max=(f.depth or 0) + 1))
         for pd in self.procs:
@@ -360,9 +361,10 @@ class RegionDesign:
         return result
 
     def arguments(self, values: dict[str, Any]) -> tuple[dict[str, int], dict[str, np.ndarray]]:
-        """Scalar port values and every process's bank images (the same array for every process using it)."""
+        """Scalar port values, every process's bank images (the same array for every process using it) and the
+        stream ports' arrays (hls/hw/streamports.py)."""
         scalars = {name: int(values[p.name]) for name, p in self.scalar_ports().items()}
-        images: dict[str, np.ndarray] = {}
+        images: dict[str, np.ndarray] = streamports.images(self.stream_ports(), values)
         for pd in self.procs:
             for m in pd.design.memories.values():
                 if m.kind == "ext" and (m.reads or m.writes):
@@ -370,7 +372,9 @@ class RegionDesign:
                         images[f"{pd.prefix}_{key}"] = img
         return scalars, images
 
-    def results(self, images: dict[str, np.ndarray], values: dict[str, Any]) -> None:
+    def results(self, images: dict[str, np.ndarray], values: dict[str, Any], counts: dict[str, int]) -> None:
+        """Copy the written banks and output stream ports (`counts`: values each port gave) to the arguments."""
+        streamports.write_back(self.kernel.__name__, self.stream_ports(), images, counts, values)
         for pd in self.procs:
             for m in pd.design.memories.values():
                 if m.kind == "ext" and m.writes:
@@ -391,7 +395,8 @@ class RegionDesign:
             banks.append(Bank(b.prefix, b.depth, it.width, it.signed, b.ports, mem.reads, mem.writes))
         sig = self.signals()
         monitors = tuple(Monitor(Port(n, max(1, len(sig[n])), False), full) for n, full in self.monitors())
-        return Interface(self.top, tuple(scalars), None, tuple(banks), monitors, "mon_deadlock")
+        streams = streamports.interface_ports(self.stream_ports())
+        return Interface(self.top, tuple(scalars), None, tuple(banks), monitors, "mon_deadlock", streams)
 
     def _stats(self, watched: dict[str, tuple[int, int, int, int]], cycles: int, halted: bool, backend: str) -> None:
         """FIFO statistics from the harness's monitors; DeadlockError when the run halted on a deadlock."""
@@ -418,10 +423,12 @@ class RegionDesign:
 
         scalars, images = self.arguments(values)
         watched: dict[str, tuple[int, int, int, int]] = {}
-        out_images, _, cycles = run_myhdl(self, scalars, images, max_cycles, vcd, watch=(self.monitors(), watched))
+        out_images, _, cycles = run_myhdl(
+            self, scalars, images, max_cycles, vcd, watch=(self.monitors(), watched), halt="mon_deadlock"
+        )
         halted = bool(watched["mon_deadlock"][3])
         self._stats(watched, cycles, halted, "myhdl")
-        self.results(out_images, values)
+        self.results(out_images, values, streamports.counts(self.stream_ports(), out_images))
         return None, cycles
 
     def simulate_verilator(
@@ -435,7 +442,7 @@ class RegionDesign:
         scalars, images = self.arguments(values)
         result = self._models[trace].run(scalars, images, max_cycles, vcd=vcd)
         self._stats(result.monitors, result.cycles, result.halted, "verilator")
-        self.results(result.memories, values)
+        self.results(result.memories, values, result.streams)
         return None, result.cycles
 
     def elaborated(self) -> tuple[dict[str, Any], Any]:

@@ -6,7 +6,8 @@ scalar inputs set and held; `start` high for one edge; then count edges
 until `done` is high. Each external bank is a synchronous RAM, one cycle
 read latency, read-first: at an edge it takes the address / write data /
 write enable the design drives in that cycle and presents the addressed
-word (the old one on a write) during the next cycle.
+word (the old one on a write) during the next cycle. Stream ports of the top are fed and
+drained as hls/hw/streamports.py says: a value passes at an edge where valid and ready are high.
 
 With `vcd=PATH` the run is traced (MyHDL's traceSignals: every signal of the design, ports at the top
 scope named after the design) into PATH, even when it times out. Its times are the bench's (a unit per
@@ -20,10 +21,13 @@ import os
 import shutil
 import tempfile
 from contextlib import nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from hls.hw import streamports
 
 
 class SimulationTimeout(RuntimeError):
@@ -37,12 +41,15 @@ def run_myhdl(
     max_cycles: int,
     vcd: str | os.PathLike[str] | None = None,
     watch: tuple[list[tuple[str, int]], dict[str, tuple[int, int, int, int]]] | None = None,
+    halt: str | None = None,
 ) -> tuple[dict[str, np.ndarray], int | None, int]:
     """Simulate `design` from reset to `done`: (the final bank images, the return value, the cycles after start).
 
     watch: (monitors, out): each monitor (a port, its value when full) is sampled after every edge from start
-    on; `out[port]` gets (max, cycles at 0, cycles full, last value). A run stops early when `mon_deadlock`
-    (a monitor) is high: nothing in the design can change any more.
+    on; `out[port]` gets (max, cycles at 0, cycles full, last value). A run stops early when the monitor
+    `halt` is not 0 (a region's `mon_deadlock`: nothing in the design can change any more).
+    Stream ports: `images[s_<name>]` holds the values fed to a port the design reads; the result holds, for
+    each port it writes, every value it gave (hls/hw/streamports.py).
     """
     from myhdl import Simulation, StopSimulation, delay, instance
 
@@ -69,8 +76,23 @@ def run_myhdl(
             )
     clk, rst, start, done = sig["clk"], sig["rst"], sig["start"], sig["done"]
     state: dict[str, Any] = {"cycles": 0, "timeout": False}
+    streams = streamports.interface_ports(design.stream_ports())
+    feeds = {st.prefix: _Feed([int(v) for v in images[st.prefix]]) for st in streams if st.into}
+    drains: dict[str, list[int]] = {st.prefix: [] for st in streams if not st.into}
+
+    def feed(p: str) -> None:
+        """Drive port `p` with its next value (valid low once they are all taken)."""
+        f = feeds[p]
+        sig[f"{p}_valid"].next = f.at < len(f.values)
+        if f.at < len(f.values):
+            sig[f"{p}_data"].next = f.values[f.at]
 
     def edge():
+        for p, f in feeds.items():  # the handshakes of this cycle, as the design drives them before the edge
+            f.fire = bool(sig[f"{p}_valid"]) and bool(sig[f"{p}_ready"])
+        for p, got in drains.items():
+            if bool(sig[f"{p}_valid"]) and bool(sig[f"{p}_ready"]):
+                got.append(int(sig[f"{p}_data"]))
         reads = []
         for b, addr, rdata, _, _ in ports:  # what the design drives in this cycle: reads see the old words
             a = int(addr)
@@ -84,6 +106,10 @@ def run_myhdl(
         for rdata, value in reads:
             if rdata is not None:
                 rdata.next = value
+        for p, f in feeds.items():
+            if f.fire:
+                f.at += 1
+                feed(p)
         clk.next = 0
         yield delay(1)
 
@@ -98,6 +124,10 @@ def run_myhdl(
             mems[b.prefix][:] = [int(x) for x in images[b.prefix]]
         for name, value in scalars.items():
             sig[name].next = value
+        for p in feeds:
+            feed(p)
+        for p in drains:
+            sig[f"{p}_ready"].next = 1
         start.next = 1
         yield delay(1)
         yield from edge()
@@ -110,7 +140,7 @@ def run_myhdl(
                 v = int(sig[name])
                 peak, zero, at_full, _ = watched[name]
                 watched[name] = (max(peak, v), zero + (v == 0), at_full + (v == full), v)
-            if "mon_deadlock" in watched and watched["mon_deadlock"][3]:
+            if halt is not None and watched[halt][3]:
                 break
             if state["cycles"] > max_cycles:
                 state["timeout"] = True
@@ -134,8 +164,18 @@ def run_myhdl(
             f"{design.top}: done not raised after {max_cycles} cycles (a deadlock, or raise max_cycles)"
         )
     out = {b.prefix: np.array(mems[b.prefix], dtype=object) for b in banks}
+    out.update({p: np.array(got, dtype=object) for p, got in drains.items()})  # every value each port gave
     ret = state.get("ret")
     return out, ret, state["cycles"]
+
+
+@dataclass
+class _Feed:
+    """A stream port the design reads: the values fed, the next one, and whether one passes at the coming edge."""
+
+    values: list[int]
+    at: int = 0
+    fire: bool = False
 
 
 def _elaborate(design: Any) -> tuple[dict[str, Any], Any]:

@@ -3,10 +3,13 @@
 The harness runs jobs read from a file of little-endian 64-bit words and writes the results to another:
 
     input:  n_jobs, then per job: module index, max_cycles, the scalars (interface order),
-            then each bank's `depth` words (interface order)
+            then each bank's `depth` words (interface order),
+            then per stream port: one it reads, n and the n values; one it writes, the capacity c
     output: per job: status (0 done, 1 timed out, 2 halted), cycles, ret (0 when none),
             then each bank's `depth` words (sign-extended when the bank is signed),
-            then per monitor: max, cycles at 0, cycles full, last value
+            then per monitor: max, cycles at 0, cycles full, last value,
+            then per stream port: one it reads, how many values it took; one it writes, how many it gave,
+            then c words (the first c values it gave, zeros after the last)
 
 Values travel as two's-complement bits; the harness keeps only the low `width` bits of what it
 drives and sign-extends what it reads from signed ports.
@@ -121,6 +124,22 @@ struct Watch {
     }
 };
 
+// A stream port the module reads: the harness feeds it `values`, one per handshake, valid while any are left.
+struct Feed {
+    std::vector<uint64_t> values;
+    uint64_t at = 0;
+    bool fire = false;  // a handshake at the coming edge
+};
+
+// A stream port the module writes: ready always high; the first `cap` values are kept, all are counted.
+struct Drain {
+    uint64_t cap = 0, count = 0;
+    std::vector<uint64_t> got;
+    void take(uint64_t v) {
+        if (count++ < cap) got.push_back(v);
+    }
+};
+
 // Reads the input words in order.
 struct Reader {
     const uint64_t* at;
@@ -170,6 +189,7 @@ int run_job(Reader& in, std::vector<uint64_t>& out, const char* vcd = nullptr) {
     sim.set_scalars(in);
     for (Ram* ram : sim.rams)
         for (uint64_t i = 0; i < ram->depth; ++i) ram->mem[i] = low_bits(in.next(), ram->width);
+    sim.set_streams(in);
     sim.top.start = 1;
     tick(sim);
     sim.top.start = 0;
@@ -198,6 +218,7 @@ int run_job(Reader& in, std::vector<uint64_t>& out, const char* vcd = nullptr) {
         out.push_back(w.full_cycles);
         out.push_back(w.last);
     }
+    sim.put_streams(out);
     sim.top.final();
     return status;
 }
@@ -278,6 +299,7 @@ def driver_source(prefix: str, iface: Interface, trace: bool = False) -> str:
                 drive.append(
                     f"        top.{bank.port_name('rdata', p)} = attnhls::low_bits(ram{i}.rdata[{p}], {bank.width});"
                 )
+    feeds, drains, set_streams, put_streams = _streams(iface, sample, drive)
     ret = f"return {_port_read(iface.ret)};" if iface.ret is not None else "return 0;"
     watches = [f"        watches[{i}].see({_port_read(m.port)});" for i, m in enumerate(iface.monitors)]
     halt = next((i for i, m in enumerate(iface.monitors) if m.port.name == iface.halt), None)
@@ -303,16 +325,25 @@ def driver_source(prefix: str, iface: Interface, trace: bool = False) -> str:
         f"    attnhls::Ram* rams[{len(iface.banks)}] = {{{ram_list}}};"
         if iface.banks
         else "    std::vector<attnhls::Ram*> rams;",
+        *feeds,
+        *drains,
         *wave,
         "",
         "    void set_scalars(attnhls::Reader& in) {",
         *(scalars or ["        (void)in;"]),
         "    }",
+        "    // The stream ports' values (after reset): the first value fed to each port it reads.",
+        "    void set_streams(attnhls::Reader& in) {",
+        *(set_streams or ["        (void)in;"]),
+        "    }",
+        "    void put_streams(std::vector<uint64_t>& out) {",
+        *(put_streams or ["        (void)out;"]),
+        "    }",
         "    // The port outputs as they are just before the rising edge.",
         "    void sample() {",
         *(sample or ["        // (no memory ports)"]),
         "    }",
-        "    // The RAMs' new read data, right after the edge.",
+        "    // The RAMs' new read data, and the next value of each stream fed, right after the edge.",
         "    void drive_rdata() {",
         *(drive or ["        // (no read ports)"]),
         "    }",
@@ -336,6 +367,44 @@ def driver_source(prefix: str, iface: Interface, trace: bool = False) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _streams(iface: Interface, sample: list[str], drive: list[str]) -> tuple[list[str], ...]:
+    """The C++ of the stream ports: members, and the lines of set_streams and put_streams; adds the handshake
+    to `sample` (before the edge) and the next value fed to `drive` (after it)."""
+    members: tuple[list[str], list[str]] = ([], [])
+    load: list[str] = []
+    store: list[str] = []
+    for i, st in enumerate(iface.streams):
+        data, valid, ready = (f"top.{st.prefix}_{x}" for x in ("data", "valid", "ready"))
+        if st.into:
+            members[0].append(f"    attnhls::Feed feed{i};  // {st.prefix}")
+            load += [
+                f"        feed{i}.values.resize(in.next());",
+                f"        for (uint64_t& v : feed{i}.values) v = in.next();",
+                f"        {valid} = !feed{i}.values.empty();",
+                f"        {data} = feed{i}.values.empty() ? 0 : attnhls::low_bits(feed{i}.values[0], {st.width});",
+            ]
+            sample.append(f"        feed{i}.fire = {valid} && {ready};")
+            drive += [
+                f"        if (feed{i}.fire && ++feed{i}.at < feed{i}.values.size()) {{",
+                f"            {data} = attnhls::low_bits(feed{i}.values[feed{i}.at], {st.width});",
+                f"        }} else if (feed{i}.fire) {{",
+                f"            {valid} = 0;",
+                "        }",
+            ]
+            store.append(f"        out.push_back(feed{i}.at);")
+        else:
+            members[1].append(f"    attnhls::Drain drain{i};  // {st.prefix}")
+            load += [f"        drain{i}.cap = in.next();", f"        {ready} = 1;"]
+            value = _port_read(Port(f"{st.prefix}_data", st.width, st.signed))
+            sample.append(f"        if ({valid} && {ready}) drain{i}.take({value});")
+            store += [
+                f"        out.push_back(drain{i}.count);",
+                f"        for (uint64_t k = 0; k < drain{i}.cap; ++k)",
+                f"            out.push_back(k < drain{i}.got.size() ? drain{i}.got[k] : 0);",
+            ]
+    return members[0], members[1], load, store
 
 
 def _runner_params(trace: bool) -> str:

@@ -3,7 +3,9 @@
 A module `top` has `clk`, `rst` (synchronous, active high), `start` and `done`; scalar inputs
 `p_<name>`; an optional `ret` output; and, per memory bank with prefix P and port p,
 `P_addr{p}` (out), `P_rdata{p}` (in, when the bank is read), `P_wdata{p}` and `P_we{p}` (out, when
-it is written). Each bank is a synchronous RAM with 1-cycle read latency, read-first.
+it is written). Each bank is a synchronous RAM with 1-cycle read latency, read-first. Per stream port
+with prefix S: `S_data`, `S_valid` and `S_ready`, a value passing at each rising edge where valid and
+ready are both high.
 """
 
 from __future__ import annotations
@@ -59,6 +61,25 @@ class Bank:
 
 
 @dataclass(frozen=True)
+class StreamPort:
+    """A valid/ready stream port (`s_x`: `s_x_data`, `s_x_valid`, `s_x_ready`) of `width`-bit values.
+
+    `into`: the module reads it, and the harness feeds it the values given for the run, valid while any are
+    left; otherwise the module writes it, and the harness takes every value (ready always high), keeping as
+    many as the array given for it holds and counting them all.
+    """
+
+    prefix: str
+    width: int
+    signed: bool
+    into: bool
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.width <= MAX_WIDTH:
+            raise ValueError(f"stream {self.prefix}: width {self.width} is not in 1..{MAX_WIDTH}")
+
+
+@dataclass(frozen=True)
 class Monitor:
     """An output the harness watches from start to done: its max, the cycles it is 0 and the cycles it equals
     `full` (-1: never), and its last value (FIFO occupancy counters, a process's wait code)."""
@@ -70,7 +91,7 @@ class Monitor:
 @dataclass(frozen=True)
 class Interface:
     """The ports of module `top`, besides clk, rst, start and done; `halt`: a monitor that stops the run when
-    it is not 0 (a dataflow region's `mon_deadlock`)."""
+    it is not 0 (a dataflow region's `mon_deadlock`); `streams`: its stream ports."""
 
     top: str
     scalars: tuple[Port, ...] = ()
@@ -78,11 +99,13 @@ class Interface:
     banks: tuple[Bank, ...] = ()
     monitors: tuple[Monitor, ...] = ()
     halt: str | None = None
+    streams: tuple[StreamPort, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "scalars", tuple(self.scalars))  # NOTE: lists given are kept as tuples
         object.__setattr__(self, "banks", tuple(self.banks))
-        names = [s.name for s in self.scalars] + [b.prefix for b in self.banks]
+        object.__setattr__(self, "streams", tuple(self.streams))
+        names = [s.name for s in self.scalars] + [b.prefix for b in self.banks] + [s.prefix for s in self.streams]
         if len(set(names)) != len(names):
             raise ValueError(f"interface of {self.top}: duplicate port names in {names}")
 

@@ -288,6 +288,10 @@ def _expected_ports(iface: Interface) -> dict[str, tuple[str, int]]:
                 ports[bank.port_name("wdata", p)] = ("OUT", bank.width)
                 ports[bank.port_name("we", p)] = ("OUT", 1)
     ports.update({m.port.name: ("OUT", m.port.width) for m in iface.monitors})
+    for st in iface.streams:
+        theirs, ours = ("IN", "OUT") if st.into else ("OUT", "IN")
+        ports.update({f"{st.prefix}_data": (theirs, st.width), f"{st.prefix}_valid": (theirs, 1)})
+        ports[f"{st.prefix}_ready"] = (ours, 1)
     return ports
 
 
@@ -481,6 +485,9 @@ class SimResult:
     cycles: int
     monitors: dict[str, tuple[int, int, int, int]] = field(default_factory=dict)  # max, at 0, full, last
     halted: bool = False  # the halt monitor stopped the run (a deadlocked region)
+    # stream port -> values it took (a port the module reads) or gave (one it writes: `memories` holds the first
+    # as many as its array holds)
+    streams: dict[str, int] = field(default_factory=dict)
 
 
 Job = tuple[Mapping[str, int], Mapping[str, np.ndarray]]
@@ -520,10 +527,10 @@ class Model:
         absent = [s.name for s in iface.scalars if s.name not in scalars]
         if unknown or absent:
             raise ValueError(f"module {iface.top}: scalars {sorted(unknown)} are not ports, {absent} are not given")
-        unknown = set(memories) - {b.prefix for b in iface.banks}
+        unknown = set(memories) - {b.prefix for b in iface.banks} - {st.prefix for st in iface.streams}
         if unknown:
-            banks = [b.prefix for b in iface.banks]
-            raise ValueError(f"module {iface.top}: no banks {sorted(unknown)}; its banks are {banks}")
+            banks = [b.prefix for b in iface.banks] + [st.prefix for st in iface.streams]
+            raise ValueError(f"module {iface.top}: no banks {sorted(unknown)}; its banks and streams are {banks}")
         head = [self.index, max_cycles, *(int(scalars[s.name]) & 0xFFFF_FFFF_FFFF_FFFF for s in iface.scalars)]
         parts = [np.array(head, dtype=np.uint64)]
         for bank in iface.banks:
@@ -537,6 +544,11 @@ class Model:
                     f"got {data.size} of {data.dtype}"
                 )
             parts.append(data.ravel().astype(np.int64).view(np.uint64))
+        for st in iface.streams:  # the values fed to a port it reads; the capacity of one it writes
+            values = np.asarray(memories.get(st.prefix, np.zeros(0, np.int64))).ravel()
+            parts.append(np.array([values.size], dtype=np.uint64))
+            if st.into:
+                parts.append(values.astype(np.int64).view(np.uint64))
         return np.concatenate(parts)
 
     def decode(self, words: np.ndarray, at: int, memories: Mapping[str, np.ndarray]) -> tuple[int, SimResult, int]:
@@ -558,7 +570,16 @@ class Model:
             peak, zero, full, last = (int(w) for w in words[at : at + 4])
             watched[m.port.name] = (peak, zero, full, last)
             at += 4
-        return status, SimResult(out, ret, cycles, watched, status == 2), at
+        counts: dict[str, int] = {}
+        for st in self.iface.streams:
+            counts[st.prefix] = int(words[at])
+            at += 1
+            if not st.into:
+                cap = np.size(memories.get(st.prefix, ()))
+                chunk = words[at : at + cap]
+                at += cap
+                out[st.prefix] = chunk.copy() if st.width == 64 and not st.signed else chunk.view(np.int64).copy()
+        return status, SimResult(out, ret, cycles, watched, status == 2, counts), at
 
 
 def run_jobs(
