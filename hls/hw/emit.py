@@ -23,7 +23,7 @@ from hls.hw.dfg import BOOL, Op, exact, int_type
 from hls.hw.fsm import Hardware, Label, Pipeline, Rows, State
 from hls.hw.memory import Bank
 from hls.hw.names import clean
-from hls.hw.ops import ARITHMETIC, FREE, BinaryOp, OpKind
+from hls.hw.ops import ARITHMETIC, FREE, MULC_MAX_ADDS, BinaryOp, OpKind, csd_digits
 from hls.types import IntType, ScalarType
 
 
@@ -635,6 +635,8 @@ def _low_bits(o: Op, expr: str, t: IntType | int) -> str:
 def _compute(o: Op, v: str, args: list[str], em: Emitter) -> list[str]:
     """Three-address code for one arithmetic op into variable v (sized to o.type)."""
     k, a = o.kind, args
+    if k == OpKind.MULC:
+        return _mul_const(o, v, args, em)
     if k in ARITHMETIC:
         op = o.binop
         if op in (BinaryOp.ADD, BinaryOp.SUB, BinaryOp.MUL, BinaryOp.AND, BinaryOp.OR, BinaryOp.XOR):
@@ -681,6 +683,38 @@ def _compute(o: Op, v: str, args: list[str], em: Emitter) -> list[str]:
             code.append(f"{x}[:] = {a[0]}")
         return code + [f"{v}[:] = {x}[{t.width}:]{'.signed()' if t.signed else ''}"]
     raise RuntimeError(f"cannot emit {o}: compiler bug")
+
+
+def _mul_const(o: Op, v: str, a: list[str], em: Emitter) -> list[str]:
+    """x * c as shifts and adds of c's canonical signed digits when that takes at most MULC_MAX_ADDS adders, else `*`.
+
+    Each shifted term and partial sum gets its own variable sized to its exact range (a partial sum of x * 7 =
+    (x << 3) - x outgrows the product), so nothing truncates in Verilog.
+    """
+    x, c = o.args  # Builder.binop puts the variable first, the constant second
+    digits = csd_digits(c.value)
+    if len(digits) - 1 > MULC_MAX_ADDS:
+        return [f"{v}[:] = {a[0]} * {a[1]}"]
+    xt = x.value_type
+    code: list[str] = []
+    acc, lo, hi = "", 0, 0
+    for n, (shift, sign) in enumerate(digits):
+        term, tlo, thi = a[0], xt.lo << shift, xt.hi << shift
+        if shift:
+            term = em.var(f"{v}_s{n}", internal(exact(tlo, thi)))
+            code.append(f"{term}[:] = {a[0]} << {shift}")
+        if n == 0 and sign > 0:
+            acc, lo, hi = term, tlo, thi
+            continue
+        if n == 0:
+            lo, hi = -thi, -tlo
+            expr = f"-{term}"
+        else:
+            lo, hi = (lo + tlo, hi + thi) if sign > 0 else (lo - thi, hi - tlo)
+            expr = f"{acc} {'+' if sign > 0 else '-'} {term}"
+        acc = em.var(f"{v}_a{n}", internal(exact(lo, hi)))
+        code.append(f"{acc}[:] = {expr}")
+    return code + [f"{v}[:] = {acc}"]
 
 
 def _divmod(o: Op, v: str, a: list[str], em: Emitter) -> list[str]:

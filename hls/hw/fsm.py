@@ -26,7 +26,7 @@ from typing import Any
 from hls import ir
 from hls.errors import KernelError
 from hls.hw.dfg import BOOL, Builder, Edge, Graph, Op, Timing, exact, int_type
-from hls.hw.latency import Lat
+from hls.hw.latency import Lat, row_trips, trips
 from hls.hw.memory import Memory
 from hls.hw.ops import FREE, MEMORY, OpKind
 from hls.hw.schedule import Limits, ModuloResult, schedule_block, schedule_modulo
@@ -290,6 +290,8 @@ class Hardware:
 
     def _clear(self, s: ir.Alloc) -> list[ir.Stmt]:
         """Zero every word of every bank: one pipelined loop over the bank address, the indices recovered."""
+        from hls.passes.strength import reduce  # power-of-two strides and sizes: shifts and masks, no divider
+
         mem = self.memories[s.name]
         depth = mem.banks[0].depth
         var = self.fresh("clr", exact(0, depth))
@@ -309,7 +311,7 @@ class Hardware:
                     continue
                 x = flat if strides[axis] == 1 else ir.BinOp("//", flat, const(strides[axis]), exact(0, depth), s.loc)
                 idx.append(x if axis == first else ir.BinOp("%", x, const(size), exact(0, size), s.loc))
-            stores.append(ir.Store(s.name, tuple(idx), const(0), s.loc))
+            stores.append(ir.Store(s.name, tuple(reduce(x) for x in idx), const(0), s.loc))
         return [ir.For(var, const(0), const(depth), const(1), "pipeline", tuple(stores), s.loc, ii=1)]
 
     # ---- sequences and compound statements -------------------------------------------------------------
@@ -360,13 +362,7 @@ class Hardware:
                 return self.pipeline(levels, after, lat)
             rows = self.rows(s, after, lat)
             if isinstance(rows, Cont):
-                self._note(
-                    s,
-                    True,
-                    "the pipelined loop's bounds are read per row: one pipeline over every row, "
-                    "the next row's bounds read while the current row issues (a cycle per row)",
-                )
-                return rows
+                return rows  # rows() noted how
             self._note(s, False, f"{why}; not a row pipeline either: {rows}")
             return self.serial(s, after, lat)
         if isinstance(s, ir.Return):
@@ -398,8 +394,7 @@ class Hardware:
         latch = Cont([ir.Assign(s.var, nxt, s.loc)], ir.Compare(op, nxt, lim, bool_, s.loc), body, after)
         entry, lb = self.seq(s.body, latch)
         body.alias = entry
-        trips = _trips(s, step)
-        return Cont(extra, ir.Compare(op, s.start, s.stop, bool_, s.loc), entry, after, lat=lb * trips + lat)
+        return Cont(extra, ir.Compare(op, s.start, s.stop, bool_, s.loc), entry, after, lat=lb * trips(s, step) + lat)
 
     def _flatten(self, s: ir.For) -> tuple[list[ir.For] | None, str]:
         """The loops of a perfect nest ending in a pipelined loop that can be pipelined (else None), and why.
@@ -438,7 +433,7 @@ class Hardware:
         for f in levels[1:]:
             if _const(f.start) is None or _const(f.stop) is None:
                 return None, f"the bounds of the loop at line {f.loc.line} are not constants"
-            if _trips(f, _const(f.step)).hi == 0:
+            if trips(f, _const(f.step)).hi == 0:
                 return None, f"the loop at line {f.loc.line} runs no iteration"
         names = ", ".join(f.var for f in levels)
         return levels, f"a perfect nest ({names}) with constant inner bounds: one pipeline, no drain between rows"
@@ -489,10 +484,10 @@ class Hardware:
             _idle_value(inner.body, levels[0].var),
         )
         state = self._add_pipeline(p, [f.var for f in levels[:-1]], after)
-        trips = Lat.one()
+        n = Lat.one()
         for f in levels:
-            trips = trips * _trips(f, _const(f.step))
-        return Cont(extra, None, Label(state), lat=trips * Lat.const(res.ii) + Lat.const(1 + p.drain) + lat)
+            n = n * trips(f, _const(f.step))
+        return Cont(extra, None, Label(state), lat=n * Lat.const(res.ii) + Lat.const(1 + p.drain) + lat)
 
     def rows(self, s: ir.For, after: Label, lat: Lat) -> Cont | str:
         """`for i: for e in pipeline(range(lo(i), hi(i)))` as one II = 1 pipeline over all rows, else why not.
@@ -563,20 +558,46 @@ class Hardware:
                 return ir.BinOp("+", x, _int(step, loc), x.type, loc)
             return x
 
-        g = Graph()
-        bound = Builder(self, g)  # no counters: reads the row register itself
-        shifted = [step if _reads(b) else 0 for b in bounds]  # a read is issued a cycle ahead, for the next row
         lo_is_last_hi = _key(map_expr(inner.start, next_row)) == _key(inner.stop)
-        outs = {"row_hi": bound.expr(row(inner.stop, shifted[1]))}
-        if not lo_is_last_hi:
-            outs["row_lo"] = bound.expr(row(inner.start, shifted[0]))
-        g.outputs.update(outs)
-        res = self._schedule_body(g, [s, inner], 1)
-        lo, hi = g.outputs.get("row_lo"), g.outputs["row_hi"]
-        late = [o for o, sh in ((lo, shifted[0]), (hi, shifted[1])) if o is not None and o.ready != sh]
-        if res.ii != 1 or late:
+        reads = [_reads(b) for b in bounds]
+        # (the row each bound is computed for, relative to the row register; the cycle its value is used in)
+        tries = [[(step, step) if r else (0, 0) for r in reads]]  # a read is issued a cycle ahead, for the next row
+        if not any(reads):  # a bound computed from the row index that does not fit in the cycle after a row change
+            now, ahead = (0, 0), (step, 1)  # is computed a cycle ahead, for the next row, and registered
+            tries += [[now, ahead], [ahead, now], [ahead, ahead]]
+        for shifted in tries:
+            g = Graph()
+            bound = Builder(self, g)  # no counters: reads the row register itself
+            outs = {"row_hi": bound.expr(row(inner.stop, shifted[1][0]))}
+            if not lo_is_last_hi:
+                outs["row_lo"] = bound.expr(row(inner.start, shifted[0][0]))
+            g.outputs.update(outs)
+            res = self._schedule_body(g, [s, inner], 1)
+            lo, hi = g.outputs.get("row_lo"), g.outputs["row_hi"]
+            late = [
+                o for o, (_, at) in zip((lo, hi), shifted) if o is not None and o.kind != OpKind.CONST and o.ready != at
+            ]
+            # a bound computed ahead reads the row register in its first cycle only: one cycle later it has moved on
+            stale = any(o.time > 0 and any(a.kind == OpKind.REG and a.reg == s.var for a in o.args) for o in g.ops)
+            if res.ii == 1 and not late and not stale:
+                if any(reads):
+                    how = "read per row, the next row's while the current row issues"
+                elif shifted[0][1] or shifted[1][1]:
+                    how = "computed from the row index, the next row's while the current row issues"
+                else:
+                    how = "computed from the row index in the cycle after a row change"
+                self._note(
+                    s, True, f"the pipelined loop's bounds are {how}: one pipeline over every row, a cycle per row"
+                )
+                break
+        else:
             if lim is not None:
                 del self.decl[lim]
+            if not any(reads):
+                return (
+                    f"its schedule cannot reach II = 1 with the row bounds, computed from the row index, "
+                    f"ready a cycle after a row change (at {self.timing.clock_ns} ns)"
+                )
             return "its schedule cannot reach II = 1 with the row bounds a cycle after their reads"
         hi_reg = self.fresh("hi", ir.value_type(inner.stop))
         adv = self.fresh("adv", bool_)
@@ -606,8 +627,10 @@ class Hardware:
             Rows(lo, hi, hi_reg, adv, _idle_value(inner.body, inner.var)),
         )
         state = self._add_pipeline(p, [s.var], after)
-        per_row = Lat.unknown(f"trips@{inner.loc.line}") + Lat.one()
-        return Cont(extra, None, Label(state), lat=per_row * _trips(s, step) + Lat.const(1 + p.drain) + lat)
+        rows_lat = row_trips(s, inner, step, istep)
+        if rows_lat is None:
+            rows_lat = (trips(inner, istep) + Lat.one()) * trips(s, step)
+        return Cont(extra, None, Label(state), lat=rows_lat + Lat.const(1 + p.drain) + lat)
 
     def _schedule_body(self, g: Graph, levels: list[ir.For], ii: int) -> ModuloResult:
         """Build the innermost loop's body into `g` (its counters and `valid` pinned to the issue cycle), order its
@@ -714,14 +737,6 @@ def _idle_value(body: tuple[ir.Stmt, ...], var: str) -> int:
 
 def _const(e: ir.Expr) -> int | None:
     return int(e.value) if isinstance(e, ir.Const) and isinstance(e.value, (int, bool)) else None
-
-
-def _trips(f: ir.For, step: int | None) -> Lat:
-    a, b = _const(f.start), _const(f.stop)
-    if a is None or b is None or step is None:
-        return Lat.unknown(f"trips@{f.loc.line}")
-    n = max(0, -((a - b) // step)) if step > 0 else max(0, -((b - a) // -step))
-    return Lat.const(n)
 
 
 def _key(e: ir.Expr) -> tuple:

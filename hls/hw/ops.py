@@ -49,6 +49,28 @@ STREAM = frozenset({OpKind.SREAD, OpKind.SWRITE})  # the kinds that carry a stre
 FREE = frozenset({OpKind.CONST, OpKind.REG})  # values read straight from constants and registers: no cycle
 
 
+# NOTE: a constant with d non-zero canonical signed digits is d - 1 adders; up to two adders are cheaper than a
+# multiplier (a DSP block, or a LUT array of about w x w bits) and no slower; beyond that the multiplier wins.
+MULC_MAX_ADDS = 2  # a `mulc` op is emitted as shifts and adds up to this many adders, else as `*`
+
+
+def csd_digits(c: int) -> list[tuple[int, int]]:
+    """Return the canonical signed digits of `c` as (shift, +1 or -1), highest first: c == sum(d << s).
+
+    No two non-zero digits are adjacent (7 is 8 - 1), so this is the fewest shifted terms that sum to c.
+    """
+    digits: list[tuple[int, int]] = []
+    shift = 0
+    while c:
+        if c & 1:
+            d = 2 - (c & 3)  # +1 or -1: the choice that leaves the next bit 0
+            digits.append((shift, d))
+            c -= d
+        c >>= 1
+        shift += 1
+    return digits[::-1]
+
+
 class BinaryOp(StrEnum):
     """An arithmetic or bitwise operator (Python's integer semantics: floor division, arithmetic shifts)."""
 
@@ -126,4 +148,4 @@ _COMPARE: dict[CompareOp, Callable[[int, int], bool]] = {
 }
 
 
-__all__ = ["ARITHMETIC", "FREE", "MEMORY", "STREAM", "BinaryOp", "CompareOp", "OpKind"]
+__all__ = ["ARITHMETIC", "FREE", "MEMORY", "MULC_MAX_ADDS", "STREAM", "BinaryOp", "CompareOp", "OpKind", "csd_digits"]

@@ -16,8 +16,7 @@ from typing import Any, TextIO
 from hls.ir import nodes as ir
 from hls.ir import verify as _verifier
 from hls.ir.printer import format_function
-from hls.passes import bind, bitwidth, constfold, ifconvert, inline, scalarize, unroll
-from hls.passes import strength
+from hls.passes import bind, bitwidth, constfold, ifconvert, inline, scalarize, strength, unroll
 
 __all__ = [
     "PASSES",
@@ -31,6 +30,7 @@ __all__ = [
     "inline",
     "run_all",
     "scalarize",
+    "strength",
     "unroll",
 ]
 
