@@ -21,7 +21,7 @@ from hls.coverage import Coverage, CoverageWarning
 from hls.errors import KernelError
 from hls.lang import Kernel
 from hls.strategies import arguments
-from hls.types import ArrayType, FloatType, IntType
+from hls.types import ArrayType, FloatType, IntType, StreamType
 
 REFERENCE = "python"
 
@@ -280,7 +280,7 @@ def _compare(
             ) from None
         problems = []
         for p, ref, got in zip(params, ref_arrays, arrays):
-            if isinstance(p.type, ArrayType):
+            if isinstance(p.type, ArrayType | StreamType):  # a stream port's array: what it fed, or what it got
                 problems += _array_problems(p.name, p.type.elem, REFERENCE, ref, name, got)
         if not _same_value(ref_value, value):
             problems.append(f"return value: {REFERENCE}={ref_value!r} {name}={value!r}")
@@ -315,7 +315,7 @@ def _expected(kernel: Kernel, args: tuple[Any, ...], reference: Callable[..., An
             f"{label} raised {type(err).__name__}: {err}\n{_describe_args(kernel, args)}", f"{label} failed"
         ) from None
     params = kernel.ir.params
-    arrays = [p.name for p in params if isinstance(p.type, ArrayType)]
+    arrays = [p.name for p in params if isinstance(p.type, ArrayType | StreamType)]
     if isinstance(out, dict):
         unknown = [n for n in out if n not in arrays]
         if unknown:
@@ -350,7 +350,7 @@ def _compare_expected(
     problems = []
     for pname, expected in want.arrays.items():
         p, got = by_name[pname]
-        assert isinstance(p.type, ArrayType)
+        assert isinstance(p.type, ArrayType | StreamType)
         problems += _array_problems(pname, p.type.elem, "reference", expected, name, got)
     if want.has_value and not _value_matches(want.value, value, kernel.ir.ret):
         problems.append(f"return value: reference={want.value!r} {name}={value!r}")

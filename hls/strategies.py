@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from hls.lang import Kernel
-from hls.types import ArrayType, BoolType, FloatType, ScalarType, numpy_dtype
+from hls.types import ArrayType, BoolType, FloatType, ScalarType, StreamType, numpy_dtype
 
 
 def scalar_values(t: ScalarType) -> st.SearchStrategy[Any]:
@@ -31,7 +31,9 @@ def arguments(
 
     `dims` maps a dim symbol to an int or a strategy; `values` maps a parameter
     to a strategy of its value (scalars) or of its elements (arrays). Both
-    extend the kernel's own `dims=` / `values=` options.
+    extend the kernel's own `dims=` / `values=` options. A stream port of a
+    region is a 1-D array (the values fed in, or the array the values fill)
+    whose length `dims` gives under the port's name (default 0..max_dim).
     """
     func = kernel.ir
     dim_opts = {**kernel.dims, **(dims or {})}
@@ -49,8 +51,12 @@ def arguments(
         out = []
         for p in func.params:
             t = p.type
-            if isinstance(t, ArrayType):
-                shape = tuple(d if isinstance(d, int) else bound[d] for d in t.dims)
+            if isinstance(t, ArrayType | StreamType):
+                if isinstance(t, StreamType):
+                    opt = dim_opts.get(p.name, st.integers(0, max_dim))
+                    shape = (opt if isinstance(opt, int) else draw(opt),)
+                else:
+                    shape = tuple(d if isinstance(d, int) else bound[d] for d in t.dims)
                 elems = value_opts.get(p.name, scalar_values(t.elem))
                 out.append(draw(hnp.arrays(numpy_dtype(t.elem), shape, elements=elems)))
             else:
@@ -66,9 +72,13 @@ def random_arguments(kernel: Kernel, dims: dict[str, int], seed: int = 0) -> tup
     out = []
     for p in kernel.ir.params:
         t = p.type
-        elem = t.elem if isinstance(t, ArrayType) else t
+        elem = t.elem if isinstance(t, ArrayType | StreamType) else t
         shape: tuple[int, ...] = ()
-        if isinstance(t, ArrayType):
+        if isinstance(t, StreamType):
+            if p.name not in dims:
+                raise ValueError(f"give the length of stream port `{p.name}`, e.g. --dims {p.name}=64")
+            shape = (dims[p.name],)
+        elif isinstance(t, ArrayType):
             missing = [d for d in t.dims if isinstance(d, str) and d not in dims]
             if missing:
                 raise ValueError(
@@ -88,7 +98,7 @@ def random_arguments(kernel: Kernel, dims: dict[str, int], seed: int = 0) -> tup
                 endpoint=True,
                 dtype=np.int64 if elem.signed or elem.width < 64 else np.uint64,
             ).astype(numpy_dtype(elem))
-        out.append(v if isinstance(t, ArrayType) else v.item())
+        out.append(v if isinstance(t, ArrayType | StreamType) else v.item())
     return tuple(out)
 
 

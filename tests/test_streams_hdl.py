@@ -9,9 +9,11 @@ from typing import Any
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import backends
-from hls import Array, DeadlockError, Stream, i16, i32, kernel, lower, min_depths, pipeline, run, stream
+from hls import Array, DeadlockError, Stream, check, i16, i32, kernel, lower, min_depths, pipeline, run, stream
+from hls.checker import CheckFailure
 from hls.errors import ArgumentError
 from tests.regions import (
     REGIONS,
@@ -186,3 +188,28 @@ def test_stream_ports_follow_the_software_rule(top: Any, backend: str) -> None:
     with pytest.raises(ArgumentError, match="output stream `out` received 8 values, but its array holds 4"):
         run(top, inp, out, 8, backend=backend)
     assert (out == 7).all()
+
+
+# ---- hls.check on regions --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", [c for c in REGIONS if c.name in ("pipeline3", "fork_join")], ids=lambda c: c.name)
+def test_check_runs_regions_on_every_backend(case: RegionCase) -> None:
+    report = check(case.kernel, ["numba-cpu", *HDL], examples=3, strategy=case.args, reference=case.reference)
+    assert report.agreed == ["numba-cpu", *HDL], report
+
+
+def test_check_compares_output_stream_ports() -> None:
+    """A stream-ported top: `dims` gives each port's length; what the output port gave is compared, so a wrong
+    reference for it is caught."""
+    opts: dict[str, Any] = {"dims": {"inp": 6, "out": 6}, "values": {"n": st.integers(0, 6)}}
+    report = check(double_square, ["numba-cpu", *HDL], examples=4, reference=double_square_ref, **opts)
+    assert report.agreed == ["numba-cpu", *HDL], report
+
+    def off_by_one(inp: np.ndarray, out: np.ndarray, n: int) -> dict[str, np.ndarray]:
+        want = double_square_ref(inp, out, n)["out"]
+        want[:n] += 1
+        return {"out": want}
+
+    with pytest.raises(CheckFailure, match="out"):
+        check(double_square, ["myhdl"], examples=4, reference=off_by_one, **opts)
