@@ -52,6 +52,7 @@ def arguments(
         for p in func.params:
             t = p.type
             if isinstance(t, ArrayType | StreamType):
+                shape: tuple[int, ...]
                 if isinstance(t, StreamType):
                     opt = dim_opts.get(p.name, st.integers(0, max_dim))
                     shape = (opt if isinstance(opt, int) else draw(opt),)
