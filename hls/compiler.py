@@ -52,6 +52,7 @@ def lower(
     ports: dict[str, int] | None = None,
     strict_ii: bool = False,
     depths: dict[str, int] | None = None,
+    fifo_limits: bool = False,
     **params: int,
 ) -> Design:
     """Compile `kernel` to hardware with its dims (and optionally scalar parameters) bound by `params`.
@@ -63,6 +64,8 @@ def lower(
     ports: {array: 1..4} ports per bank (default 2, true dual-port RAM).
     strict_ii: a pipelined loop that misses its `ii` is an error instead of a note in the report.
     depths: {FIFO name: depth} overrides the declared depths of a dataflow region's streams.
+    fifo_limits: a region's FIFOs also get a run-time limit (`simulate_*(..., limits={name: depth})`, at most
+        the built depth), so that one build serves a search over depths (hls.min_depths).
 
     A dataflow region (a kernel that declares streams and calls its processes) lowers to a
     `hls.hw.region.RegionDesign`: one FSM per process, one FIFO per stream.
@@ -76,7 +79,7 @@ def lower(
 
         options = {"clock_ns": clock_ns, "multipliers": multipliers, "strict_ii": strict_ii}
         try:
-            return lower_region(kernel, dict(params), depths, options)
+            return lower_region(kernel, dict(params), depths, options, fifo_limits)
         except KernelError as err:
             raise err.with_traceback(None) from None
     if depths is not None:

@@ -207,14 +207,28 @@ def min_depths(
     values = dict(zip([p.name for p in region.ir.params], bound.values))
     declared = {n: f.depth for n, f in network(region, values).fifos.items() if f.depth is not None}
 
+    names = [p.name for p in region.ir.params]
+    dims: dict[str, Any] = dict(bound.dims)
+    built: dict[str, Any] = {}  # the hardware build in use: its FIFO depths, and the design
+
     def cycles(depths: dict[str, int]) -> float | None:
         copies = [np.array(v, copy=True) if isinstance(v, np.ndarray) else v for v in bound.values]
         try:
-            dims: dict[str, Any] = dict(bound.dims)
-            r = run(region, *copies, backend=backend, depths=depths, **dims)
+            if backend not in ("myhdl", "verilator"):
+                r = run(region, *copies, backend=backend, depths=depths, **dims)
+                return 0.0 if r.cycles is None else float(r.cycles)
+            # NOTE: one build with run-time FIFO limits serves every depth up to its own (a build per depth
+            # would rebuild the Verilator model dozens of times); it is rebuilt twice as deep when outgrown
+            if not built or any(d > built["depths"][n] for n, d in depths.items()):
+                from hls.compiler import lower
+
+                built["depths"] = {n: 2 * d for n, d in depths.items()}
+                built["design"] = lower(region, depths=built["depths"], fifo_limits=True, **dims)
+            simulate = getattr(built["design"], f"simulate_{backend}")
+            _, c = simulate(dict(zip(names, copies)), limits=depths)
+            return float(c)
         except DeadlockError:
             return None
-        return 0.0 if r.cycles is None else float(r.cycles)
 
     deep = {n: max(2, d) for n, d in declared.items()}
     base = cycles(deep)

@@ -34,28 +34,28 @@ from hls.hw.names import clean
 from hls.lang import Kernel
 from hls.types import ArrayType, StreamType
 
-FIFO_SOURCE = '''
+_FIFO_TEMPLATE = '''
 @block
-def fifo(clk, rst, din, in_valid, in_ready, dout, out_valid, out_ready, count, depth, lo, hi):
-    """A FIFO of `depth` words: first-word fall-through, full at `depth`, one push and one pop per cycle."""
+def {name}(clk, rst, din, in_valid, in_ready, dout, out_valid, out_ready, count, {limit}depth, lo, hi):
+    """A FIFO of `depth` words: first-word fall-through, full at {full}, one push and one pop per cycle."""
     mem = [Signal(intbv(0, min=lo, max=hi)) for _ in range(depth)]
     head = Signal(intbv(0, min=0, max=max(2, depth)))
     tail = Signal(intbv(0, min=0, max=max(2, depth)))
 
     @always_comb
     def flags():
-        in_ready.next = count < depth
+        in_ready.next = count < {full}
         out_valid.next = count > 0
         dout.next = mem[int(head)]
 
     @always(clk.posedge)
     def store():
-        if in_valid and count < depth:
+        if in_valid and count < {full}:
             mem[int(tail)].next = din
 
     @always_seq(clk.posedge, reset=rst)
     def pointers():
-        if in_valid and count < depth:
+        if in_valid and count < {full}:
             if tail == depth - 1:
                 tail.next = 0
             else:
@@ -65,13 +65,16 @@ def fifo(clk, rst, din, in_valid, in_ready, dout, out_valid, out_ready, count, d
                 head.next = 0
             else:
                 head.next = head + 1
-        if (in_valid and count < depth) and not (out_ready and count > 0):
+        if (in_valid and count < {full}) and not (out_ready and count > 0):
             count.next = count + 1
-        elif (out_ready and count > 0) and not (in_valid and count < depth):
+        elif (out_ready and count > 0) and not (in_valid and count < {full}):
             count.next = count - 1
 
     return flags, store, pointers
 '''
+# A FIFO full at its depth, and one full at a run-time `limit` (at most its depth): the search builds of min_depths
+FIFO_SOURCE = _FIFO_TEMPLATE.format(name="fifo", limit="", full="depth")
+LIMITED_FIFO_SOURCE = _FIFO_TEMPLATE.format(name="limited_fifo", limit="limit, ", full="limit")
 
 
 class _Port:
@@ -93,8 +96,18 @@ class ProcessDesign:
     streams: dict[str, str]  # its stream parameter -> the FIFO (or top port) it uses
 
 
-def lower_region(kernel: Kernel, params: dict[str, Any], depths: dict[str, int] | None, options: dict[str, Any]):
-    """Lower the region `kernel` with dims and scalar parameters `params`; returns a RegionDesign."""
+def lower_region(
+    kernel: Kernel,
+    params: dict[str, Any],
+    depths: dict[str, int] | None,
+    options: dict[str, Any],
+    fifo_limits: bool = False,
+):  # -> RegionDesign (NOTE: lower() returns it as a Design)
+    """Lower the region `kernel` with dims and scalar parameters `params`; returns a RegionDesign.
+
+    fifo_limits: each FIFO also gets an input port `lim_<fifo>`, the depth at which it is full in a run (at most
+    its depth): one build serves a search over depths (`simulate_*(..., limits=)`).
+    """
     from hls.compiler import lower
 
     values: dict[str, Any] = {}
@@ -156,14 +169,17 @@ def lower_region(kernel: Kernel, params: dict[str, Any], depths: dict[str, int] 
                 )
         design = lower(proc.kernel, **options, **bind)
         procs.append(ProcessDesign(proc.name, clean(proc.name.replace(".", "_")), design, arrays, scalars, streams))
-    return RegionDesign(kernel, dict(params), net, procs)
+    return RegionDesign(kernel, dict(params), net, procs, fifo_limits)
 
 
 class RegionDesign:
     """A lowered dataflow region: the top MyHDL block, its Verilog, and its simulation (MyHDL or Verilator)."""
 
-    def __init__(self, kernel: Kernel, params: dict[str, Any], net: Network, procs: list[ProcessDesign]) -> None:
+    def __init__(
+        self, kernel: Kernel, params: dict[str, Any], net: Network, procs: list[ProcessDesign], fifo_limits: bool
+    ) -> None:
         self.kernel = kernel
+        self.fifo_limits = fifo_limits
         self.params = params
         self.net = net
         self.procs = procs
@@ -226,6 +242,8 @@ class RegionDesign:
             sig[f"{streamports.prefix(name)}_ready"] = Signal(bool(0))
         for name, f in self.fifos.items():
             sig[f"mon_{self.fifo_sig[name]}_count"] = Signal(intbv(0, min=0, max=(f.depth or 0) + 1))
+            if self.fifo_limits:
+                sig[f"lim_{self.fifo_sig[name]}"] = Signal(intbv(0, min=0, max=(f.depth or 0) + 1))
         for pd in self.procs:
             dirs = pd.design.hw.stream_dirs()
             if dirs:
@@ -249,7 +267,7 @@ class RegionDesign:
             "",
             "from myhdl import Signal, always, always_comb, always_seq, block, intbv",
             "",
-            FIFO_SOURCE,
+            LIMITED_FIFO_SOURCE if self.fifo_limits else FIFO_SOURCE,
             "",
             "@block",
             f"def {self.top}({', '.join(ports)}):",
@@ -263,9 +281,10 @@ class RegionDesign:
                 body.append(f"f_{s}_{x} = Signal(intbv(0, min={lo}, max={hi}))")
             for x in ("in_valid", "in_ready", "out_valid", "out_ready"):
                 body.append(f"f_{s}_{x} = Signal(bool(0))")
+            block, limit = ("limited_fifo", f"lim_{s}, ") if self.fifo_limits else ("fifo", "")
             body.append(
-                f"u_{s} = fifo(clk, rst, f_{s}_din, f_{s}_in_valid, f_{s}_in_ready, f_{s}_dout, f_{s}_out_valid, "
-                f"f_{s}_out_ready, mon_{s}_count, {f.depth}, {lo}, {hi})"
+                f"u_{s} = {block}(clk, rst, f_{s}_din, f_{s}_in_valid, f_{s}_in_ready, f_{s}_dout, f_{s}_out_valid, "
+                f"f_{s}_out_ready, mon_{s}_count, {limit}{f.depth}, {lo}, {hi})"
             )
             insts.append(f"u_{s}")
         for k, pd in enumerate(self.procs):
@@ -360,10 +379,29 @@ class RegionDesign:
         self.report.synthesis = result
         return result
 
-    def arguments(self, values: dict[str, Any]) -> tuple[dict[str, int], dict[str, np.ndarray]]:
-        """Scalar port values, every process's bank images (the same array for every process using it) and the
-        stream ports' arrays (hls/hw/streamports.py)."""
+    def depth_limits(self, limits: dict[str, int] | None) -> dict[str, int]:
+        """Each FIFO's depth in a run: its depth, or (a build with fifo_limits) the limit given, 1..its depth."""
+        limits = dict(limits or {})
+        if limits and not self.fifo_limits:
+            raise ValueError(f"{self.top}: limits= needs a build with fifo_limits=True")
+        unknown = set(limits) - set(self.fifos)
+        if unknown:
+            raise ValueError(f"{self.top}: no FIFO {sorted(unknown)}; its FIFOs are {list(self.fifos)}")
+        out = {}
+        for n, f in self.fifos.items():
+            out[n] = limits.get(n, f.depth or 0)
+            if not 1 <= out[n] <= (f.depth or 0):
+                raise ValueError(f"{self.top}: FIFO `{n}` holds {f.depth} values; its limit must be 1..{f.depth}")
+        return out
+
+    def arguments(
+        self, values: dict[str, Any], limits: dict[str, int] | None = None
+    ) -> tuple[dict[str, int], dict[str, np.ndarray]]:
+        """Scalar port values (the FIFO limits too, in a build with them), every process's bank images (the same
+        array for every process using it) and the stream ports' arrays (hls/hw/streamports.py)."""
         scalars = {name: int(values[p.name]) for name, p in self.scalar_ports().items()}
+        if self.fifo_limits:
+            scalars.update({f"lim_{self.fifo_sig[n]}": d for n, d in self.depth_limits(limits).items()})
         images: dict[str, np.ndarray] = streamports.images(self.stream_ports(), values)
         for pd in self.procs:
             for m in pd.design.memories.values():
@@ -389,21 +427,32 @@ class RegionDesign:
         for name, p in self.scalar_ports().items():
             it = int_type(p.type)
             scalars.append(Port(name, it.width, it.signed))
+        sig = self.signals()
+        if self.fifo_limits:
+            scalars += [Port(f"lim_{self.fifo_sig[n]}", len(sig[f"lim_{self.fifo_sig[n]}"]), False) for n in self.fifos]
         banks = []
         for pd, b in self.ext_banks():
             mem, it = pd.design.memories[b.array], int_type(b.elem)
             banks.append(Bank(b.prefix, b.depth, it.width, it.signed, b.ports, mem.reads, mem.writes))
-        sig = self.signals()
         monitors = tuple(Monitor(Port(n, max(1, len(sig[n])), False), full) for n, full in self.monitors())
         streams = streamports.interface_ports(self.stream_ports())
         return Interface(self.top, tuple(scalars), None, tuple(banks), monitors, "mon_deadlock", streams)
 
-    def _stats(self, watched: dict[str, tuple[int, int, int, int]], cycles: int, halted: bool, backend: str) -> None:
-        """FIFO statistics from the harness's monitors; DeadlockError when the run halted on a deadlock."""
+    def _stats(
+        self,
+        watched: dict[str, tuple[int, int, int, int]],
+        cycles: int,
+        halted: bool,
+        backend: str,
+        limits: dict[str, int],
+    ) -> None:
+        """FIFO statistics from the harness's monitors (at each FIFO's depth `limits` in this run); DeadlockError
+        when the run halted on a deadlock."""
         self.last_fifos = {}
         for n, f in self.fifos.items():
             peak, empty, full, _ = watched[f"mon_{self.fifo_sig[n]}_count"]
-            self.last_fifos[n] = FifoStats(f.depth, peak, full, empty)
+            # NOTE: the harness counts the cycles at the built depth; below it, the cycles full are not known
+            self.last_fifos[n] = FifoStats(limits[n], peak, full if limits[n] == f.depth else None, empty)
         if not halted:
             return
         blocked = []
@@ -415,33 +464,46 @@ class RegionDesign:
             if code:
                 sname, d = dirs[code - 1]
                 blocked.append((pd.name, d, pd.streams[sname]))
-        full_fifos = [n for n, f in self.fifos.items() if watched[f"mon_{self.fifo_sig[n]}_count"][3] == f.depth]
+        full_fifos = [n for n in self.fifos if watched[f"mon_{self.fifo_sig[n]}_count"][3] == limits[n]]
         raise DeadlockError(self.kernel.__name__, backend, blocked, full_fifos, cycles)
 
-    def simulate_myhdl(self, values: dict[str, Any], max_cycles: int = 10_000_000, vcd: Any = None) -> tuple[Any, int]:
+    def simulate_myhdl(
+        self,
+        values: dict[str, Any],
+        max_cycles: int = 10_000_000,
+        vcd: Any = None,
+        limits: dict[str, int] | None = None,
+    ) -> tuple[Any, int]:
+        """Simulate with MyHDL on the arguments (by parameter name): (None, cycles); `limits`: FIFO depths in this
+        run (a build with fifo_limits)."""
         from hls.hw.sim import run_myhdl
 
-        scalars, images = self.arguments(values)
+        scalars, images = self.arguments(values, limits)
         watched: dict[str, tuple[int, int, int, int]] = {}
         out_images, _, cycles = run_myhdl(
             self, scalars, images, max_cycles, vcd, watch=(self.monitors(), watched), halt="mon_deadlock"
         )
         halted = bool(watched["mon_deadlock"][3])
-        self._stats(watched, cycles, halted, "myhdl")
+        self._stats(watched, cycles, halted, "myhdl", self.depth_limits(limits))
         self.results(out_images, values, streamports.counts(self.stream_ports(), out_images))
         return None, cycles
 
     def simulate_verilator(
-        self, values: dict[str, Any], max_cycles: int = 10_000_000, vcd: Any = None
+        self,
+        values: dict[str, Any],
+        max_cycles: int = 10_000_000,
+        vcd: Any = None,
+        limits: dict[str, int] | None = None,
     ) -> tuple[Any, int]:
+        """Simulate the Verilog with Verilator, as simulate_myhdl does."""
         from hls.tools import verilator
 
         trace = vcd is not None
         if self._models.get(trace) is None:  # a tracing build is built and cached apart
             self._models[trace] = verilator.build(self.verilog, self.interface(), trace=trace)
-        scalars, images = self.arguments(values)
+        scalars, images = self.arguments(values, limits)
         result = self._models[trace].run(scalars, images, max_cycles, vcd=vcd)
-        self._stats(result.monitors, result.cycles, result.halted, "verilator")
+        self._stats(result.monitors, result.cycles, result.halted, "verilator", self.depth_limits(limits))
         self.results(result.memories, values, result.streams)
         return None, result.cycles
 
