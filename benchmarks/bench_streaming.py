@@ -1,14 +1,15 @@
 """Streaming SDPA on generated hardware: the naive order (O(N) FIFOs) against the reordered one (O(1) FIFOs).
 
-    .venv/bin/python -m benchmarks.bench_streaming [--sizes 16 32 64] [--d 16] [--search-up-to 32] [--synth]
+    .venv/bin/python -m benchmarks.bench_streaming [--sizes 16 32 64] [--d 16] [--search-up-to 32] [--synth [N ...]]
                                                    [--out benchmarks/out/streaming]
 
 For each N and each region of `algorithms/streaming.py` (one head, int8 inputs, D = DV = --d): the smallest
-FIFO depths by `hls.min_depths` on Verilator (for N up to --search-up-to; larger N run at the declared depths,
-which the smaller N's search justifies), the total FIFO bits at those depths, the cycles of a Verilator run,
-cycles / N^2, each FIFO's peak occupancy, whether the output equals the reference (`sdpa_fixed` bit for bit for
-the reordered region; within one Q8.8 step for the naive one), the smallest depth of the naive region's row
-buffers at which it runs at all, and (--synth) Yosys synth_xilinx LUT/FF/DSP/BRAM of the region.
+FIFO depths by `hls.min_depths` on Verilator (for N up to --search-up-to; larger N run at the declared depths),
+the total FIFO bits at those depths, the cycles of a Verilator run at them, cycles / N^2 and cycles - N^2, the
+clock the region is scheduled for and the time (cycles x clock), each FIFO's peak occupancy, whether the output
+equals the reference (`sdpa_fixed` bit for bit for the reordered region; the naive one within a few Q8.8 steps),
+the smallest depth of the naive region's row buffers at which it runs at all (below it: DeadlockError), and
+(--synth) Yosys synth_xilinx LUT/FF/DSP/BRAM of the region at the depths found.
 Writes `<out>/bench_streaming.json`, a table (stdout and `<out>/bench_streaming.md`) and `<out>/bench_streaming.png`.
 """
 
@@ -36,8 +37,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--sizes", type=int, nargs="+", default=[16, 32, 64, 128, 256, 512, 1024])
     p.add_argument("--d", type=int, default=16)
-    p.add_argument("--search-up-to", type=int, default=64, help="run min_depths for N up to this")
-    p.add_argument("--synth", action="store_true", help="Yosys synth_xilinx figures")
+    p.add_argument("--search-up-to", type=int, default=1024, help="run min_depths for N up to this")
+    p.add_argument(
+        "--synth",
+        type=int,
+        nargs="*",
+        default=None,
+        help="Yosys synth_xilinx figures at these N (all sizes when none is named; Yosys as WebAssembly takes "
+        "minutes per design: the reordered region's DV dividers dominate)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "out" / "streaming")
     return p.parse_args(argv)
@@ -50,13 +58,17 @@ def inputs(n: int, d: int, rng: np.random.Generator) -> tuple[np.ndarray, np.nda
     return q, k, v, fixed.score_multiplier(1 / 32, 1 / 32, 1 / np.sqrt(d))
 
 
-def smallest_buffer(n: int, d: int, args: tuple) -> int | None:
-    """The smallest depth of the naive region's row buffers (both) at which it runs at all."""
+def smallest_buffer(n: int, d: int, args: tuple) -> int:
+    """The smallest depth of the naive region's row buffers (both) at which it runs at all: one build with
+    run-time FIFO limits, binary-searched."""
+    q, k, v, mult = args
+    design = lower(streaming.sdpa_naive, N=n, D=d, DV=d, fifo_limits=True)
+    values = {"q": q, "k": k, "v": v, "score_mult": mult}
     lo, hi = 1, n + streaming.BUFFER_SLACK
     while lo < hi:
         mid = (lo + hi) // 2
         try:
-            streaming.run_head(streaming.sdpa_naive, *args, backend="verilator", depths={"z_buf": mid, "e_buf": mid})
+            design.simulate_verilator({**values, "o": np.zeros((n, d), np.int16)}, limits={"z_buf": mid, "e_buf": mid})
         except DeadlockError:
             lo = mid + 1
         else:
@@ -87,6 +99,9 @@ def measure(name: str, n: int, d: int, search: bool, synth: bool, rng: np.random
     row["peaks"] = {f: s.peak for f, s in r.fifos.items()}
     row["cycles"] = r.cycles
     row["cycles_per_n2"] = r.cycles / n**2
+    row["cycles_over_n2"] = r.cycles - n**2
+    row["clock_ns"] = design.report.processes[0][1].clock_ns
+    row["time_us"] = r.cycles * row["clock_ns"] / 1000
     row["max_error_lsb"] = int(np.abs(o.astype(np.int64) - ref).max())
     row["equal_to_sdpa_fixed"] = bool((o == ref).all())
     row["pipelines"] = {pd.name: [(p.ii, p.depth) for p in pd.design.report.pipelines] for pd in design.procs}
@@ -97,13 +112,19 @@ def measure(name: str, n: int, d: int, search: bool, synth: bool, rng: np.random
 
 def table(rows: list[dict[str, Any]]) -> str:
     head = (
-        "| design | N | min depths (largest) | FIFO bits | cycles | cycles/N² | equal to sdpa_fixed | max err (LSB) |"
+        "| design | N | depths (largest) | runs from (row buffers) | FIFO bits | cycles | cycles - N² | cycles/N² "
+        "| clock ns | time µs | = sdpa_fixed | max err (LSB) | LUT | FF | DSP | BRAM | LUTRAM |"
     )
-    lines = [head, "|" + "---|" * 8]
+    lines = [head, "|" + "---|" * 17]
     for r in rows:
+        syn = r.get("synthesis") or {}
+        cells = [syn.get(x, "") for x in ("LUT", "FF", "DSP", "BRAM", "LUTRAM")]
         lines.append(
-            f"| {r['design']} | {r['N']} | {r['max_depth']} | {r['fifo_bits']} | {r['cycles']} | "
-            f"{r['cycles_per_n2']:.2f} | {r['equal_to_sdpa_fixed']} | {r['max_error_lsb']} |"
+            f"| {r['design']} | {r['N']} | {r['max_depth']} | {r.get('smallest_row_buffer', '')} | {r['fifo_bits']} "
+            f"| {r['cycles']} | {r['cycles_over_n2']} | {r['cycles_per_n2']:.3f} | {r['clock_ns']:g} "
+            f"| {r['time_us']:.1f} | {r['equal_to_sdpa_fixed']} | {r['max_error_lsb']} | "
+            + " | ".join(map(str, cells))
+            + " |"
         )
     return "\n".join(lines)
 
@@ -140,7 +161,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     }
     for n in args.sizes:
         for name in ("naive", "reordered"):
-            row = measure(name, n, args.d, n <= args.search_up_to, args.synth, rng)
+            synth = args.synth is not None and (not args.synth or n in args.synth)
+            row = measure(name, n, args.d, n <= args.search_up_to, synth, rng)
             report["rows"].append(row)
             print(json.dumps({k: row[k] for k in ("design", "N", "max_depth", "cycles", "cycles_per_n2")}), flush=True)
     args.out.mkdir(parents=True, exist_ok=True)

@@ -102,6 +102,31 @@ def test_min_depths_of_the_pipeline():
     assert min_depths(pipeline3, x, np.zeros(16, np.int32), backend="verilator") == {"a": 2, "b": 2}
 
 
+@pytest.mark.parametrize("backend", HDL)
+def test_run_time_fifo_limits_equal_a_build_at_that_depth(backend: str) -> None:
+    """One build with FIFO limits (what min_depths searches with) runs like a build at each depth: the same cycles,
+    output and peaks, and the same deadlock where the fork-join's buffer is too shallow."""
+    x = np.arange(-4, 5, dtype=np.int16)
+    design = lower(pipeline3, N=9, depths={"a": 4, "b": 4}, fifo_limits=True)
+    simulate = getattr(design, f"simulate_{backend}")
+    for depth in (1, 2, 4):
+        y = np.zeros(9, np.int32)
+        _, cycles = simulate({"x": x, "y": y}, limits={"a": depth, "b": depth})
+        y2 = np.zeros(9, np.int32)
+        r = run(pipeline3, x, y2, backend=backend, depths={"a": depth, "b": depth})
+        assert (cycles, y.tolist()) == (r.cycles, y2.tolist())
+        assert {n: (f.depth, f.peak) for n, f in design.last_fifos.items()} == {
+            n: (f.depth, f.peak) for n, f in r.fifos.items()
+        }
+    rows = np.arange(2 * ROW, dtype=np.int16).reshape(2, ROW)
+    join = lower(fork_join, R=2, depths={"buf": ROW + 2}, fifo_limits=True)
+    with pytest.raises(DeadlockError) as err:
+        getattr(join, f"simulate_{backend}")({"x": rows, "y": np.zeros((2, ROW), np.int32)}, limits={"buf": ROW - 1})
+    assert err.value.full == ["buf"]
+    with pytest.raises(ValueError, match="limit must be 1..4"):
+        simulate({"x": x, "y": np.zeros(9, np.int32)}, limits={"a": 5})
+
+
 def test_lower_overrides_depths_and_checks_names():
     d = lower(pipeline3, N=8, depths={"a": 5})
     assert "FIFOs: a (depth 5), b (depth 10)" in d.myhdl_source
