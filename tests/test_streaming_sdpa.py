@@ -252,3 +252,22 @@ def test_regions_on_rtl(backend: str) -> None:
     with pytest.raises(DeadlockError) as err:
         hls.run(streaming.sdpa_naive, q, k, v, 1 << 16, o, backend=backend, depths={"z_buf": n - 2})
     assert ("tee", "write", "z_buf") in err.value.blocked and ("exp_shifted", "read", "m") in err.value.blocked
+
+
+@st.composite
+def one_shape(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, np.ndarray]:
+    """Arguments of a region at N = 5, D = DV = 2 (one shape: one hardware build per region), values drawn."""
+    q, k = (draw(hnp.arrays(np.int8, (5, 2))) for _ in range(2))
+    v = draw(hnp.arrays(np.int8, (5, 2)))
+    return q, k, v, draw(MULTS), np.zeros((5, 2), np.int16)
+
+
+@pytest.mark.parametrize("backend", ["numba-cpu", "numba-cuda", "myhdl", "verilator"])
+@pytest.mark.parametrize("method", sorted(REGIONS))
+def test_regions_agree_with_python_on_every_backend(method: str, backend: str) -> None:
+    """hls.check: each backend equals the python backend bit for bit on drawn heads (numba-cuda on Numba's CUDA
+    simulator without a GPU); a backend that cannot run here is skipped with its reason."""
+    report = hls.check(REGIONS[method], [backend], examples=8, strategy=one_shape())
+    if backend in report.skipped:
+        pytest.skip(f"{backend}: {report.skipped[backend]}")
+    assert report.agreed == [backend], report
