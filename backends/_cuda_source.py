@@ -2,8 +2,9 @@
 
 The top level of the root kernel is cut into segments: each top-level
 `prange` loop whose bounds the host can evaluate becomes a grid launch (one
-iteration per thread, the body runs per thread); every run of other
-statements becomes a one-thread launch. Top-level scalar locals live in a small
+iteration per thread, the body runs per thread; a nest of loops whose
+iterations are independent, `backends._cuda_grid`, one thread per point of its
+iteration space); every run of other statements becomes a one-thread launch. Top-level scalar locals live in a small
 device state array between launches; top-level local arrays are allocated by
 the host. Called kernels become device functions, and a `prange` anywhere
 else runs serially inside its thread. Integer expressions follow the numba
@@ -21,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import cast
 
+from backends._cuda_grid import grid_levels
 from backends._source import (
     META,
     OVERFLOW,
@@ -100,6 +102,7 @@ def cuda_module_source(root: Kernel) -> str:
         "import numpy as _np",
         "from numba import cuda as _cuda",
         _HELPERS,
+        "GRIDS = []  # the host drivers append (launch, loop variables, sizes) for each grid launch",
     ]
     kernels = reachable(root)
     if any(uses_streams(k) for k in kernels):
@@ -231,9 +234,16 @@ class _CudaGen(_FunctionGen):
         return f"_cuda.to_device(_np.zeros(({dims},), dtype=_np.{numpy_dtype(s.type.elem).name}))"
 
     def grid_launch(self, s: ir.For, args: list[str], kernels: list[str], driver: list[str]) -> None:
-        """One thread per iteration; local arrays of non-constant size get a slice of a host-allocated scratch."""
+        """One thread per iteration (of the nest's grid levels); local arrays of non-constant size get a slice of
+        a host-allocated scratch. The driver records each launch in `GRIDS` (name, loop variables, sizes)."""
         name = f"p{len(kernels)}_{self.func.name}"
-        driver.append(f"    _n = {self.count(s)}")
+        levels = grid_levels(s, self.host_evaluable)
+        for k, level in enumerate(levels):
+            driver.append(f"    _n{k} = {self.count(level)}")
+        driver.append(f"    _n = {' * '.join(f'_n{k}' for k in range(len(levels)))}")
+        names = ", ".join(repr(level.var) for level in levels)
+        sizes = ", ".join(f"int(_n{k})" for k in range(len(levels)))
+        driver.append(f"    GRIDS.append(({name!r}, ({names},), ({sizes},)))")
         driver.append("    if _n > 0:")
         scratch = []
         for a in statements(s.body):
@@ -247,8 +257,8 @@ class _CudaGen(_FunctionGen):
                 driver.append(f"        _scr_{a.name} = {self.device_zeros(a, ('_n',))}")
                 scratch.append(a.name)
                 self.scratch.add(a.name)
-        launch_args = args + [f"_scr_{a}" for a in scratch] + ["_n"]
-        kernels.append(self.grid_kernel(name, launch_args, s))
+        launch_args = args + [f"_scr_{a}" for a in scratch] + [f"_n{k}" for k in range(1, len(levels))] + ["_n"]
+        kernels.append(self.grid_kernel(name, launch_args, levels))
         driver.append(
             f"        {name}[(_n + {THREADS - 1}) // {THREADS}, min(_n, {THREADS})]({', '.join(launch_args)})"
         )
@@ -308,15 +318,26 @@ class _CudaGen(_FunctionGen):
         self.store_state(1)
         return "\n".join(self.lines)
 
-    def grid_kernel(self, name: str, args: list[str], s: ir.For) -> str:
+    def grid_kernel(self, name: str, args: list[str], levels: list[ir.For]) -> str:
+        """Thread `_t` runs one point of the nest `levels` (the last loop fastest)."""
         self.kernel_head(name, args)
+        where = ", ".join(f"`{level.var}` (line {level.loc.line})" for level in levels)
+        self.line(1, f"# grid: one thread per iteration of {where}")
         self.line(1, "_t = _cuda.grid(1)")
         self.line(1, "if _t < _n:")
         self.load_state(2)
-        offset = "_np.int64(_t)" if int(s.step.value) == 1 else f"_np.int64(_t) * {int(s.step.value)}"
-        self.line(2, f"v_{s.var} = {self.int_expr(s.start)} + {offset}")
-        self.init_locals(f"{s.var}@{s.loc.line}", 2)
-        self.block(s.body, 2)
+        self.line(2, "_r = _np.int64(_t)")
+        for k in range(len(levels) - 1, -1, -1):
+            s = levels[k]
+            index = "_r" if k == 0 else f"_r % _n{k}"
+            offset = index if int(s.step.value) == 1 else f"({index}) * {int(s.step.value)}"
+            self.line(2, f"v_{s.var} = {self.int_expr(s.start)} + {offset}")
+            if k > 0:
+                self.line(2, f"_r = _r // _n{k}")
+        for s in levels:
+            if s.kind == "prange":
+                self.init_locals(f"{s.var}@{s.loc.line}", 2)
+        self.block(levels[-1].body, 2)
         return "\n".join(self.lines)
 
     # ---- statements that differ from the CPU flavor ---------------------------

@@ -1,7 +1,9 @@
 """`numba-cuda`: kernels on an NVIDIA GPU, or on Numba's CUDA simulator.
 
-Top-level `prange` loops become grid launches (one iteration per thread);
-see `backends._cuda_source`. Where there is no GPU, set
+Top-level `prange` loops become grid launches (one iteration per thread, or
+one per point of a nest whose inner loops have independent iterations:
+`backends._cuda_grid`); `RunResult.grid` lists the launches. See
+`backends._cuda_source`. Where there is no GPU, set
 `NUMBA_ENABLE_CUDASIM=1` before the first import of `numba.cuda` to run on
 the simulator (the test suite does this by itself when `nvidia-smi` is absent).
 
@@ -143,6 +145,8 @@ class NumbaCudaBackend(Backend):
                 args.append(device[p.name])
             else:
                 args.append(self.scalar(v, p.type))
+        grids = self.module(kernel).GRIDS
+        grids.clear()
         with np.errstate(over="ignore"):  # NOTE: the simulator runs numpy scalars, which warn as they wrap
             t0 = time.perf_counter()
             raw = fn(*args)
@@ -151,4 +155,4 @@ class NumbaCudaBackend(Backend):
         for p, v in zip(params, bound.values):
             if p.name in written:
                 v[...] = device[p.name].copy_to_host()
-        return RunResult(self.name, decode_value(raw, kernel.ir.ret), seconds=seconds)
+        return RunResult(self.name, decode_value(raw, kernel.ir.ret), seconds=seconds, grid=list(grids))

@@ -45,6 +45,8 @@ class RunResult:
     cycles: int | None = None
     seconds: float | None = None
     fifos: dict[str, Any] | None = None  # a region's FIFOs by name: hls.dataflow.FifoStats
+    # numba-cuda: each grid launch as (launch, the loop variables its threads cover, their trip counts)
+    grid: list[tuple[str, tuple[str, ...], tuple[int, ...]]] | None = None
 
 
 class BackendUnavailable(RuntimeError):
