@@ -27,7 +27,7 @@ the max is known only after the whole row, so the scores wait in `z_buf`;
 likewise `normalise` needs the row sum, so the exponentials wait in `e_buf`.
 With either FIFO much shallower than N the region deadlocks (DeadlockError).
 
-`sdpa_reordered` (the order of `sdpa_fixed`, bit for bit; every FIFO depth 2):
+`sdpa_reordered` (the order of `sdpa_fixed`, bit for bit; FIFOs of depth 2, and ACC_DEPTH = 3 to weigh_v_online):
 
     qk_scores --z--> online_exp --dl_sum, e_sum--> running_sum --l--> weigh_v_online
                           \\---------------- dl_acc, e_acc ---------------->/
@@ -68,6 +68,7 @@ from hls import Array, Int, Stream, UInt, i8, i16, i32, kernel, pipeline, stream
 
 __all__ = [
     "BUFFER_SLACK",
+    "ACC_DEPTH",
     "METHODS",
     "REORDERED_CLOCK_NS",
     "run_head",
@@ -83,7 +84,11 @@ I48 = Int(48)
 # The reordered region's rescaling recurrences (l * dl + e: a 45 x 17 multiply and a 62-bit add, 6.9 ns in the
 # scheduler's delay model) fit one cycle at 8 ns: one score a cycle (8 ns a score), where 5 ns would take two (10 ns).
 REORDERED_CLOCK_NS = 8.0
-BUFFER_SLACK = 8  # the naive's row buffers hold N + 8 values: a row, plus the latency until its reduction ends
+BUFFER_SLACK = 8
+# The reordered's FIFOs to weigh_v_online hold 3: it reads each row's sum at the row's last score, a few cycles
+# after the scores, and a full FIFO takes no value in the cycle one leaves it, so at 2 each row costs a bubble
+# (N^2 + 141 cycles at N = 128 against N^2 + 14).
+ACC_DEPTH = 3  # the naive's row buffers hold N + 8 values: a row, plus the latency until its reduction ends
 # The naive's normalisation: r = round(2**56 / l) is 1/l in Q.40 (l in Q.16 is at least 1.0, so r < 2**41), and
 # p = round(e * r / 2**24) is e / l in Q0.32. Its N roundings add up to N * 2**-33 of the output: a Q0.16 weight
 # would lose up to N/2 LSB of a Q8.8 output (two LSB at N = 8 with v = 127); Q0.32 keeps it under one at N = 2**16.
@@ -283,12 +288,12 @@ def weigh_v_online(
 def sdpa_reordered(
     q: Array[i8, "N", "D"], k: Array[i8, "N", "D"], v: Array[i8, "N", "DV"], score_mult: i32, o: Array[i16, "N", "DV"]
 ):
-    """One head of SDPA in the reordered order of `sdpa_fixed` (bit for bit): every FIFO holds two values."""
+    """One head of SDPA in the reordered order of `sdpa_fixed` (bit for bit): every FIFO holds two or three values."""
     z = stream(i32, depth=2)
     dl_sum = stream(U17, depth=2)
     e_sum = stream(U17, depth=2)
-    dl_acc = stream(U17, depth=2)
-    e_acc = stream(U17, depth=2)
+    dl_acc = stream(U17, depth=ACC_DEPTH)
+    e_acc = stream(U17, depth=ACC_DEPTH)
     l_row = stream(U45, depth=2)
     qk_scores(q, k, score_mult, z)
     online_exp(z, dl_sum, e_sum, dl_acc, e_acc, k.shape[0])
