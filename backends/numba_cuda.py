@@ -3,7 +3,11 @@
 Top-level `prange` loops become grid launches (one iteration per thread, or
 one per point of a nest whose inner loops have independent iterations:
 `backends._cuda_grid`); `RunResult.grid` lists the launches. See
-`backends._cuda_source`. Where there is no GPU, set
+`backends._cuda_source`. Arrays are copied to the device and the written ones
+back, unless the caller passes device arrays (numba's, or anything with
+`__cuda_array_interface__` such as torch tensors): those stay on the device
+and are written in place, so a timed loop copies nothing (their shapes and
+dtypes are checked, their values are not). Where there is no GPU, set
 `NUMBA_ENABLE_CUDASIM=1` before the first import of `numba.cuda` to run on
 the simulator (the test suite does this by itself when `nvidia-smi` is absent).
 
@@ -28,7 +32,9 @@ import numpy as np
 from backends._cuda_source import CudaUnsupported, cuda_module_source, driver_name
 from backends._dataflow import Memory, cycle, is_dataflow, run_sequential
 from backends._source import META, function_name
+from hls.args import is_device_array
 from hls.cache import load_source
+from hls.errors import ArgumentError
 from hls.lang import Kernel
 from hls.runtime import Backend, Bound, RunResult
 from hls.types import ArrayType, FloatType, ScalarType, decode_value
@@ -38,6 +44,7 @@ class NumbaCudaBackend(Backend):
     """Run kernels through `numba.cuda.jit`; arrays are copied to the device and written ones back."""
 
     name = "numba-cuda"
+    device_arrays = True  # numba device arrays, or anything with __cuda_array_interface__ (torch tensors)
 
     def __init__(self) -> None:
         self._compiled: dict[Kernel, Callable[..., Any]] = {}
@@ -134,13 +141,18 @@ class NumbaCudaBackend(Backend):
 
         kernel = bound.kernel
         if is_dataflow(kernel):
+            if any(is_device_array(v) for v in bound.values):
+                raise ArgumentError(f"{kernel.__name__}(): a dataflow region takes numpy arrays, not device arrays")
             return self.run_dataflow(bound)
         fn = self.compile(kernel)
         written = kernel.written_arrays
         params = kernel.ir.params
         args, device = [], {}
         for p, v in zip(params, bound.values):
-            if isinstance(p.type, ArrayType):
+            if isinstance(p.type, ArrayType) and is_device_array(v):
+                # stays on the device, written in place (numba's own arrays go as they are)
+                args.append(v if hasattr(v, "copy_to_host") else cuda.as_cuda_array(v))
+            elif isinstance(p.type, ArrayType):
                 device[p.name] = cuda.to_device(np.ascontiguousarray(v))
                 args.append(device[p.name])
             else:
@@ -153,6 +165,6 @@ class NumbaCudaBackend(Backend):
             cuda.synchronize()
             seconds = time.perf_counter() - t0
         for p, v in zip(params, bound.values):
-            if p.name in written:
+            if p.name in written and p.name in device:
                 v[...] = device[p.name].copy_to_host()
         return RunResult(self.name, decode_value(raw, kernel.ir.ret), seconds=seconds, grid=list(grids))

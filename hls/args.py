@@ -67,23 +67,19 @@ def _check(kname: str, p: ir.Param, value: Any, dims: dict[str, int]) -> Any:
             )
         return value
     if isinstance(t, ArrayType):
-        if not isinstance(value, np.ndarray):
+        device = None if isinstance(value, np.ndarray) else _device_layout(value)
+        if not isinstance(value, np.ndarray) and device is None:
             raise ArgumentError(f"{where} must be a numpy array of {t.name}, got {type(value).__name__}")
+        shape, dtype, strides = (tuple(value.shape), value.dtype, None) if device is None else device
         want = numpy_dtype(t.elem)
-        if value.dtype != want:
-            raise ArgumentError(f"{where} must have dtype {want} ({t.elem.name}), got {value.dtype}")
-        if value.ndim != t.rank:
-            raise ArgumentError(f"{where} must have {t.rank} dimension(s) {t.dims}, got shape {value.shape}")
-        for axis, (d, n) in enumerate(zip(t.dims, value.shape)):
-            if isinstance(d, int):
-                if n != d:
-                    raise ArgumentError(f"{where}: axis {axis} must have length {d}, got shape {value.shape}")
-            elif dims.setdefault(d, n) != n:
-                raise ArgumentError(
-                    f"{where}: axis {axis} is dim {d} = {dims[d]} elsewhere, but has length {n} (shape {value.shape})"
-                )
-            if n > MAX_DIM:
-                raise ArgumentError(f"{where}: axis {axis} is longer than {MAX_DIM}")
+        if dtype != want:
+            raise ArgumentError(f"{where} must have dtype {want} ({t.elem.name}), got {dtype}")
+        _check_shape(where, t, shape, dims)
+        if device is not None:
+            # NOTE: a device array's values stay on the device: checking them would copy them to the host
+            if strides is not None and strides != _c_strides(shape, dtype.itemsize):
+                raise ArgumentError(f"{where} is a device array that is not C-contiguous; pass a contiguous copy")
+            return value
         if isinstance(t.elem, IntType) and t.elem.width not in (8, 16, 32, 64) and value.size:
             lo, hi = int(value.min()), int(value.max())
             if lo < t.elem.lo or hi > t.elem.hi:
@@ -106,3 +102,44 @@ def _check(kname: str, p: ir.Param, value: Any, dims: dict[str, int]) -> Any:
     if not t.lo <= int(value) <= t.hi:
         raise ArgumentError(f"{where} = {int(value)} is outside {t.name} ({t.lo}..{t.hi})")
     return int(value)
+
+
+def is_device_array(value: Any) -> bool:
+    """True for a CUDA device array: anything with `__cuda_array_interface__` (torch tensors), or numba's (the CUDA
+    simulator's included)."""
+    return not isinstance(value, np.ndarray) and _device_layout(value) is not None
+
+
+def _device_layout(value: Any) -> tuple[tuple[int, ...], np.dtype, tuple[int, ...] | None] | None:
+    """(shape, dtype, strides in bytes or None for C order) of a device array, or None for anything else."""
+    iface = getattr(value, "__cuda_array_interface__", None)
+    if iface is not None:
+        strides = iface.get("strides")
+        return tuple(iface["shape"]), np.dtype(iface["typestr"]), tuple(strides) if strides is not None else None
+    if hasattr(value, "copy_to_host") and hasattr(value, "shape") and hasattr(value, "dtype"):  # numba's
+        return tuple(value.shape), np.dtype(value.dtype), None
+    return None
+
+
+def _check_shape(where: str, t: ArrayType, shape: tuple[int, ...], dims: dict[str, int]) -> None:
+    """The rank and each axis of an array argument against its annotation, binding dim symbols in `dims`."""
+    if len(shape) != t.rank:
+        raise ArgumentError(f"{where} must have {t.rank} dimension(s) {t.dims}, got shape {shape}")
+    for axis, (d, n) in enumerate(zip(t.dims, shape)):
+        if isinstance(d, int):
+            if n != d:
+                raise ArgumentError(f"{where}: axis {axis} must have length {d}, got shape {shape}")
+        elif dims.setdefault(d, n) != n:
+            raise ArgumentError(
+                f"{where}: axis {axis} is dim {d} = {dims[d]} elsewhere, but has length {n} (shape {shape})"
+            )
+        if n > MAX_DIM:
+            raise ArgumentError(f"{where}: axis {axis} is longer than {MAX_DIM}")
+
+
+def _c_strides(shape: tuple[int, ...], itemsize: int) -> tuple[int, ...]:
+    out, step = [], itemsize
+    for n in reversed(shape):
+        out.append(step)
+        step *= n
+    return tuple(reversed(out))

@@ -21,7 +21,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
-from hls.args import Bound, bind
+from hls.args import Bound, bind, is_device_array
 from hls.coverage import Site
 from hls.errors import ArgumentError, KernelError
 from hls.lang import Kernel
@@ -65,6 +65,7 @@ class Backend(abc.ABC):
 
     name: str = ""
     waveforms: bool = False  # True when `run_traced` writes a VCD (the hardware backends)
+    device_arrays: bool = False  # True when it takes CUDA device arrays (`__cuda_array_interface__`) as arrays
 
     def unavailable(self) -> str | None:
         """Why this backend cannot run on this machine (what to install), or None when it can."""
@@ -193,7 +194,14 @@ def run(
     except KernelError as err:
         raise err.with_traceback(None) from None
     names_ = [p.name for p in kernel.ir.params]
-    originals = {n: v for n, v in zip(names_, bound.values) if n in written}
+    on_device = [n for n, v in zip(names_, bound.values) if is_device_array(v)]
+    if on_device and not impl.device_arrays:
+        raise ArgumentError(
+            f"{kernel.__name__}(): argument `{on_device[0]}` is a CUDA device array; backend {backend!r} takes "
+            "numpy arrays (numba-cuda takes device arrays)"
+        )
+    # NOTE: device arrays are written in place, not through a copy: a GPU kernel cannot stop part-way with an error
+    originals = {n: v for n, v in zip(names_, bound.values) if n in written and n not in on_device}
     for n, v in originals.items():
         if not v.flags.writeable:
             raise ArgumentError(f"{kernel.__name__}(): argument `{n}` is read-only, but the kernel writes it")

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pytest
 
 import backends
 from algorithms import qk
 from backends._cuda_grid import grid_levels
 from hls import Array, check, i8, i32, kernel, prange, run, unroll, zeros
+from hls.errors import ArgumentError
 from hls.ir import nodes as ir
 from hls.strategies import random_arguments
 
@@ -148,3 +150,27 @@ def test_grid_launch_agrees_with_python(k: Any, want: tuple[str, ...], backend: 
     result = run(k, *args, backend=backend)
     assert result.grid is not None and [g[1] for g in result.grid] == [want], result.grid
     assert all(len(sizes) == len(want) for _, _, sizes in result.grid)
+
+
+# ---- device-resident arguments ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("backend", ["numba-cuda"])
+def test_device_arrays_stay_on_the_device(backend: str) -> None:
+    """Device arrays go in as they are and the written one is written in place (read back here to compare);
+    their shape and dtype are checked like numpy arrays'; other backends refuse them by name."""
+    why = backends.available(backend)
+    if why:
+        pytest.skip(why)
+    from numba import cuda
+
+    q, k, s = random_arguments(qk.qk_dense, {"M": 3, "N": 5, "D": 4}, seed=2)
+    dq, dk, ds = (cuda.to_device(a) for a in (q, k, s))
+    run(qk.qk_dense, dq, dk, ds, backend=backend)
+    assert (ds.copy_to_host() == q.astype(np.int32) @ k.astype(np.int32).T).all()
+    with pytest.raises(ArgumentError, match="argument `s` must have dtype int32"):
+        run(qk.qk_dense, dq, dk, cuda.to_device(s.astype(np.int64)), backend=backend)
+    with pytest.raises(ArgumentError, match="axis 1 is dim N = 5 elsewhere"):
+        run(qk.qk_dense, dq, dk, cuda.to_device(s[:, :4].copy()), backend=backend)
+    with pytest.raises(ArgumentError, match="`q` is a CUDA device array; backend 'numba-cpu' takes numpy arrays"):
+        run(qk.qk_dense, dq, dk, ds, backend="numba-cpu")
