@@ -12,6 +12,11 @@ scheduler while the FIFO `s` is empty or full. In the numba flavor a stream is
 an int64 array, `META` (head, tail, flags, unused) and then the values, which
 the writer appends and the reader pops from the front (`_sread`, `_swrite`,
 below). A region itself becomes a stub that only documents its network.
+
+Fast math (numba flavor): a function is compiled with LLVM's `contract` flag alone
+(`fastmath={'contract'}`: a float multiply and add may fuse into one FMA) when the root
+kernel or that kernel itself says `@kernel(fastmath="contract")` and the function computes
+with floats; integer-only functions and the python flavor never carry it.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from typing import cast
 from hls import ir
 from hls.coverage import Site
 from hls.ir.printer import format_function
-from hls.ir.walk import expr_children, statements, stmt_exprs
+from hls.ir.walk import expr_children, statements, stmt_exprs, subexpressions
 from hls.lang import Kernel
 from hls.types import ArrayType, BoolType, FloatType, IntType, ScalarType, StreamType, int_or_bool, numpy_dtype
 
@@ -158,7 +163,8 @@ def module_source(root: Kernel, flavor: str, coverage: tuple[Site, ...] = ()) ->
         if k.is_region:
             bodies.append(region_stub(k))
             continue
-        gen = _FunctionGen(k.ir, numba, probes=probes)
+        contract = numba and "contract" in (root.fastmath, k.fastmath) and uses_floats(k.ir)
+        gen = _FunctionGen(k.ir, numba, probes=probes, contract=contract)
         bodies.append(gen.emit())
         head.extend(gen.table_lines)
     return "\n".join(head) + "\n\n" + "\n\n".join(bodies) + "\n"
@@ -166,6 +172,16 @@ def module_source(root: Kernel, flavor: str, coverage: tuple[Site, ...] = ()) ->
 
 def function_name(k: Kernel) -> str:
     return f"k_{k.ir_name}"
+
+
+def uses_floats(func: ir.Function) -> bool:
+    """True when some expression of `func` has a float type (a float kernel: fast-math flags may matter)."""
+    return any(
+        isinstance(e.type, FloatType)
+        for s in statements(func.body)
+        for top in stmt_exprs(s)
+        for e in subexpressions(top)
+    )
 
 
 def uses_streams(k: Kernel) -> bool:
@@ -196,6 +212,7 @@ class _FunctionGen:
     tmp: int = 0
     deferred: frozenset[str] = frozenset()  # locals kept unwrapped (modulo 2**64); numba flavor only
     probes: dict[tuple[str, ir.Loc, str], int] = field(default_factory=dict)  # coverage site key -> `_cov` index
+    contract: bool = False  # numba flavor: compile with fastmath={'contract'} (float multiply-adds may fuse)
     truncating_stores = True  # compiled array stores truncate int64 to the element's width
 
     def __post_init__(self) -> None:
@@ -215,7 +232,8 @@ class _FunctionGen:
             # NOTE: a kernel that returns a scalar (an intrinsic like exp2 or a table lookup) is inlined into its
             # callers by Numba, so that loops calling it still vectorize; LLVM's own inliner did not always do it.
             inline = ", inline='always'" if f.ret is not None and not has_prange else ""
-            self.lines.append(f"@_njit(cache=True{', parallel=True' if has_prange else ''}{inline})")
+            fastmath = ", fastmath={'contract'}" if self.contract else ""
+            self.lines.append(f"@_njit(cache=True{', parallel=True' if has_prange else ''}{fastmath}{inline})")
         self.lines.append(f"def k_{f.name}({params}):")
         self.init_locals("", 1)
         self.block(f.body, 1)

@@ -145,7 +145,7 @@ class Kernel:
             raise TypeError(f"@kernel decorates a function, got {fn!r}")
         if fastmath is not None and (not isinstance(fastmath, str) or fastmath not in FASTMATH):
             raise ValueError(
-                f"@kernel(fastmath={fastmath!r}) is not supported; use fastmath=\"contract\" (fuse float "
+                f'@kernel(fastmath={fastmath!r}) is not supported; use fastmath="contract" (fuse float '
                 "multiply-adds on numba-cpu) or leave it out: other fast-math flags (reassociation, no-inf, "
                 "no-NaN) would change what the kernel computes"
             )
@@ -212,12 +212,14 @@ class Kernel:
         return frozenset(out)
 
     def with_options(self, **options: Any) -> Kernel:
-        """A kernel of the same function with some `@kernel` options replaced: `flash.with_options(fastmath="contract")`."""
+        """A kernel of the same function with some `@kernel` options replaced: `k.with_options(fastmath="contract")`."""
         current = {"strategy": self.strategy, "dims": self.dims, "values": self.values, "fastmath": self.fastmath}
         current["clock_ns"] = self.clock_ns
         unknown = set(options) - set(current)
         if unknown:
-            raise TypeError(f"with_options() got unknown option(s) {sorted(unknown)}; the options are {sorted(current)}")
+            raise TypeError(
+                f"with_options() got unknown option(s) {sorted(unknown)}; the options are {sorted(current)}"
+            )
         return Kernel(self.fn, **{**current, **options})
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:

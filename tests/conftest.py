@@ -53,6 +53,7 @@ TEST_TIER = {
     "test_checker.py::test_reference_failure_is_reported": "cpu",
     "test_checker.py::test_all_means_every_registered_backend": "hdl",  # every registered backend
     "test_benchmarks_smoke.py::test_bench_hls_quick": "hdl",
+    "test_benchmarks_smoke.py::test_bench_streaming_tiny": "hdl",
     "test_examples.py::test_the_tutorial_runs_end_to_end": "hdl",  # simulates the tutorial's unit on myhdl
     "test_cli.py::test_check_runs_numba_cuda_on_the_simulator_and_says_so": "cuda",
     "test_cli.py::test_run_on_numba_cuda_without_a_gpu_runs_on_the_simulator": "cuda",

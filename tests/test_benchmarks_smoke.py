@@ -177,3 +177,61 @@ def test_plot_series_by_groups_sorts_and_skips_missing(tmp_path) -> None:
     panel = _plot.Panel("t", "x", "y", [*series, ideal], logx=True, logy=True, xticks={1: "one", 2: "two"})
     empty = _plot.Panel("nothing measured", "x", "y", [])
     assert_png(_plot.write_png(tmp_path / "p.png", [panel, empty], "title", "note"), panels=2)
+
+
+@pytest.mark.skipif(backends.available("numba-cpu") is not None, reason="numba-cpu backend not available")
+def test_bench_backends_every_catalog_kernel_tiny(tmp_path, capsys) -> None:
+    """`python -m benchmarks.bench_backends` at a tiny scale on numba-cpu: a row per catalog kernel, JSON and table."""
+    from benchmarks import bench_backends
+    from tests.catalog import CASES
+
+    assert set(bench_backends.SPECS) == {c.name for c in CASES}, "every catalog kernel has a size, and only they"
+    argv = ["--scale", "0.002", "--repeats", "1", "--backends", "numba-cpu", "--out", str(tmp_path)]
+    assert bench_backends.main(argv) == 0
+
+    data = json.loads((tmp_path / "bench_backends.json").read_text())
+    assert [r["kernel"] for r in data["rows"]] == [c.name for c in CASES]
+    assert all(r["cells"]["numba-cpu"]["seconds"] > 0 for r in data["rows"])
+    assert data["columns"]["numba-cpu"] is None and data["columns"]["python"] == "not asked for"
+    table = capsys.readouterr().out
+    assert "flash_sparse_f64" in table and "numba-cpu" in table and "python: not run (not asked for)" in table
+
+
+@pytest.mark.skipif(backends.available("numba-cpu") is not None, reason="numba-cpu backend not available")
+def test_bench_backends_columns_side_by_side(tmp_path, capsys) -> None:
+    """python (stopped past its budget), numba-cpu, the contract opt-in and torch where present, checked, compared."""
+    from benchmarks import bench_backends
+
+    kernels = "qk_dense,flash_f32,exp_neg_f32,topk_select"
+    argv = ["--scale", "0.01", "--repeats", "1", "--only", kernels, "--python-budget", "0.05", "--out", str(tmp_path)]
+    assert bench_backends.main(argv) == 0
+
+    data = json.loads((tmp_path / "bench_backends.json").read_text())
+    rows = {r["kernel"]: r["cells"] for r in data["rows"]}
+    assert set(rows) == set(kernels.split(","))  # in catalog order
+    assert rows["qk_dense"]["python"] == {"seconds": None, "skipped": "skipped: > 0.05 s"}  # ~0.2 s at 41x41x64
+    assert rows["exp_neg_f32"]["python"]["check"] <= 1.0 and rows["exp_neg_f32"]["python"]["ratio"] > 0
+    contract = rows["flash_f32"]["numba-cpu contract"]
+    assert contract["check"] <= 1.0 and contract["ratio"] > 0
+    assert rows["qk_dense"]["numba-cpu contract"]["skipped"] == "integer kernel"
+    assert rows["topk_select"]["torch"]["seconds"] is None  # no equivalent (or no torch)
+    if data["columns"]["torch"] is None:
+        assert rows["flash_f32"]["torch"]["seconds"] > 0 and "SDPA" in rows["flash_f32"]["torch"]["what"]
+    assert data["columns"]["numba-cuda"] is not None or backends.get("numba-cuda").simulated() is False
+    table = capsys.readouterr().out
+    assert "numba-cpu contract" in table and "skipped: > 0.05 s" in table
+
+
+def test_bench_streaming_tiny(tmp_path, capsys) -> None:
+    """Both regions at N = 8 on Verilator: depths found, the naive one's row buffers needed, the reordered one
+    equal to sdpa_fixed at one score a cycle (the issue's N^2 + 64 bound), and the JSON, table and PNG written."""
+    from benchmarks import bench_streaming
+
+    report = bench_streaming.main(["--sizes", "8", "--d", "4", "--out", str(tmp_path)])
+    rows = {r["design"]: r for r in report["rows"]}
+    assert rows["reordered"]["equal_to_sdpa_fixed"] and rows["reordered"]["max_depth"] <= 4
+    assert rows["reordered"]["cycles"] <= 8 * 8 + 64
+    assert rows["naive"]["max_error_lsb"] <= 4 and rows["naive"]["smallest_row_buffer"] >= 8 // 2
+    assert json.loads((tmp_path / "bench_streaming.json").read_text()) == json.loads(json.dumps(report, default=str))
+    assert "| reordered | 8 |" in (tmp_path / "bench_streaming.md").read_text()
+    assert_png(tmp_path / "bench_streaming.png", 2)
