@@ -3,14 +3,15 @@
     .venv/bin/python -m benchmarks.bench_streaming [--sizes 16 32 64] [--d 16] [--search-up-to 32] [--synth [N ...]]
                                                    [--out benchmarks/out/streaming]
 
-For each N and each region of `algorithms/streaming.py` (one head, int8 inputs, D = DV = --d): the smallest
-FIFO depths by `hls.min_depths` on Verilator (for N up to --search-up-to; larger N run at the declared depths),
-the total FIFO bits at those depths, the cycles of a Verilator run at them (and at the declared depths), cycles / N^2
-and cycles - N^2, the
-clock the region is scheduled for and the time (cycles x clock), each FIFO's peak occupancy, whether the output
-equals the reference (`sdpa_fixed` bit for bit for the reordered region; the naive one within a few Q8.8 steps),
-the smallest depth of the naive region's row buffers at which it runs at all (below it: DeadlockError), and
-(--synth) Yosys synth_xilinx LUT/FF/DSP/BRAM of the region at the depths found.
+For each N and each region of `algorithms/streaming.py` (one head, int8 inputs, D = DV = --d, the same inputs for
+both regions at one N): the smallest FIFO depths by `hls.min_depths` on Verilator (for N up to --search-up-to;
+larger N run at the declared depths), the total FIFO bits at those depths, the cycles of a Verilator run at them
+(and at the declared depths), cycles / N^2 and cycles - N^2, the clock the region is scheduled for and the time
+(cycles x clock), each FIFO's peak occupancy, whether the output equals `sdpa_fixed` (bit for bit for the
+reordered region), the largest error against it and against float64 softmax of the same integer scores (in Q8.8
+steps: the Q0.16 exponentials lose about N / 4 steps at large N), the smallest depth of the naive region's row
+buffers at which it runs at all (below it: DeadlockError), and (--synth) Yosys synth_xilinx LUT/FF/DSP/BRAM of
+the region at the depths found.
 Writes `<out>/bench_streaming.json`, a table (stdout and `<out>/bench_streaming.md`) and `<out>/bench_streaming.png`.
 """
 
@@ -77,9 +78,16 @@ def smallest_buffer(n: int, d: int, args: tuple) -> int:
     return hi
 
 
-def measure(name: str, n: int, d: int, search: bool, synth: bool, rng: np.random.Generator) -> dict[str, Any]:
+def float_reference(q: np.ndarray, k: np.ndarray, v: np.ndarray, mult: int) -> np.ndarray:
+    """The output in Q8.8 units as float64 softmax would give it from the same integer scores (z in Q.12 log2)."""
+    z = ((q.astype(np.int64) @ k.astype(np.int64).T * mult) >> fixed.MULT_SHIFT) / 2**12
+    p = 2.0 ** (z - z.max(axis=1, keepdims=True))
+    return (p / p.sum(axis=1, keepdims=True)) @ v.astype(np.float64) * 2**fixed.FO
+
+
+def measure(name: str, n: int, d: int, search: bool, synth: bool, seed: int) -> dict[str, Any]:
     region = streaming.METHODS[name]
-    q, k, v, mult = inputs(n, d, rng)
+    q, k, v, mult = inputs(n, d, np.random.default_rng([seed, n]))  # both designs at one N: the same inputs
     ref = fixed.sdpa_fixed_int(q[None, None], k[None, None], v[None, None], mult, backend="numba-cpu")[0, 0]
     row: dict[str, Any] = {"design": name, "N": n, "D": d}
     t0 = time.perf_counter()
@@ -107,6 +115,7 @@ def measure(name: str, n: int, d: int, search: bool, synth: bool, rng: np.random
     row["clock_ns"] = design.report.processes[0][1].clock_ns
     row["time_us"] = r.cycles * row["clock_ns"] / 1000
     row["max_error_lsb"] = int(np.abs(o.astype(np.int64) - ref).max())
+    row["max_error_vs_float64_lsb"] = float(np.abs(o - float_reference(q, k, v, mult)).max())
     row["equal_to_sdpa_fixed"] = bool((o == ref).all())
     row["pipelines"] = {pd.name: [(p.ii, p.depth) for p in pd.design.report.pipelines] for pd in design.procs}
     if synth:
@@ -118,9 +127,10 @@ def table(rows: list[dict[str, Any]]) -> str:
     head = (
         "| design | N | depths (largest) | runs from (row buffers) | FIFO bits | cycles | cycles - N² "
         "| cycles - N² (declared depths) | cycles/N² "
-        "| clock ns | time µs | = sdpa_fixed | max err (LSB) | LUT | FF | DSP | BRAM | LUTRAM |"
+        "| clock ns | time µs | = sdpa_fixed | err vs sdpa_fixed (LSB) | err vs float64 (LSB) | LUT | FF | DSP | BRAM "
+        "| LUTRAM |"
     )
-    lines = [head, "|" + "---|" * 18]
+    lines = [head, "|" + "---|" * 19]
     for r in rows:
         syn = r.get("synthesis") or {}
         cells = [syn.get(x, "") for x in ("LUT", "FF", "DSP", "BRAM", "LUTRAM")]
@@ -129,9 +139,8 @@ def table(rows: list[dict[str, Any]]) -> str:
             f"| {r['design']} | {r['N']} | {r['max_depth']} | {r.get('smallest_row_buffer', '')} | {r['fifo_bits']} "
             f"| {r['cycles']} | {r['cycles_over_n2']} | {declared} "
             f"| {r['cycles_per_n2']:.3f} | {r['clock_ns']:g} "
-            f"| {r['time_us']:.1f} | {r['equal_to_sdpa_fixed']} | {r['max_error_lsb']} | "
-            + " | ".join(map(str, cells))
-            + " |"
+            f"| {r['time_us']:.1f} | {r['equal_to_sdpa_fixed']} | {r['max_error_lsb']} "
+            f"| {r['max_error_vs_float64_lsb']:.1f} | " + " | ".join(map(str, cells)) + " |"
         )
     return "\n".join(lines)
 
@@ -157,7 +166,6 @@ def plot(report: dict[str, Any], path: Path) -> Path:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
-    rng = np.random.default_rng(args.seed)
     command = "python -m benchmarks.bench_streaming " + " ".join(sys.argv[1:] if argv is None else argv)
     report: dict[str, Any] = {
         "benchmark": "bench_streaming",
@@ -169,7 +177,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     for n in args.sizes:
         for name in ("naive", "reordered"):
             synth = args.synth is not None and (not args.synth or n in args.synth)
-            row = measure(name, n, args.d, n <= args.search_up_to, synth, rng)
+            row = measure(name, n, args.d, n <= args.search_up_to, synth, args.seed)
             report["rows"].append(row)
             print(json.dumps({k: row[k] for k in ("design", "N", "max_depth", "cycles", "cycles_per_n2")}), flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
