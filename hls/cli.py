@@ -188,6 +188,8 @@ def cmd_lower(args: argparse.Namespace) -> int:
     print(f"lowered in {time.perf_counter() - t0:.2f} s")
     if args.synth:  # before saving: the report files carry Yosys's figures
         design.synthesize()
+    if args.timing:  # Yosys synth_ecp5 + nextpnr-ecp5: the report prints the achieved clock beside the assumed one
+        design.timing()
     if args.out:
         with warnings.catch_warnings(record=True) as notes:
             warnings.simplefilter("always", NoExampleWarning)
@@ -200,6 +202,54 @@ def cmd_lower(args: argparse.Namespace) -> int:
         for note in notes:
             print(f"attnhls: {note.message}", file=sys.stderr)
     print(design.report)
+    return 0
+
+
+def _parse_grid(items: list[str]) -> dict[str, list[int | float]]:
+    grid: dict[str, list[int | float]] = {}
+    for item in items:
+        name, _, values = item.partition("=")
+        try:
+            grid[name.strip()] = [float(v) if "." in v or "e" in v else int(v) for v in values.split(",") if v]
+        except ValueError:
+            raise CliError(f"--grid takes KEY=V1,V2,... with numbers, e.g. clock_ns=4,5,8 (got {item!r})") from None
+        if not grid[name.strip()]:
+            raise CliError(f"--grid {item!r} gives no values: KEY=V1,V2,...")
+    return grid
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from hls.sweep import SweepError, sweep
+
+    kernel = load_kernel(args.target)
+    if not args.grid:
+        raise CliError("give at least one --grid KEY=V1,V2,..., e.g. --grid clock_ns=4,5,8")
+
+    def progress(done: int, total: int) -> None:
+        print(f"\r  {kernel.__name__}: point {done}/{total}", end="", file=sys.stderr, flush=True)
+
+    dims: dict[str, Any] = _parse_dims(args.dims)  # Any: sweep()'s **dims, as in cmd_lower
+    try:
+        result = sweep(
+            kernel,
+            _parse_grid(args.grid),
+            seed=args.seed,
+            workers=args.workers,
+            scheduler=args.scheduler,
+            simulator=args.simulator,
+            progress=progress,
+            **dims,
+        )
+    except SweepError as err:  # a point's hardware disagrees with the reference: one line, like check's failures
+        raise CliError(str(err)) from None
+    finally:
+        print(file=sys.stderr)
+    print(result.table())
+    cached = len(result.rows) - result.tool_runs
+    print(f"{len(result.rows)} points in {result.seconds:.1f} s: {result.tool_runs} placed and routed, {cached} cached")
+    if args.out:
+        for path in result.write(args.out):
+            print(f"wrote {path}")
     return 0
 
 
@@ -310,7 +360,35 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--multipliers", type=int, default=None, help="at most this many multipliers per cycle")
     p.add_argument("--strict-ii", action="store_true", help="a pipelined loop that misses its ii is an error")
+    p.add_argument(
+        "--timing",
+        action="store_true",
+        help="also place and route (Yosys synth_ecp5, nextpnr-ecp5 on LFE5U-85F CABGA381): Fmax against the "
+        "assumed clock, the critical path, placed LUT/FF/DSP/BRAM",
+    )
     p.set_defaults(func=cmd_lower)
+    p = _add(
+        sub,
+        "sweep",
+        "lower, simulate, and place and route a kernel at every point of a grid; the table and its Pareto front",
+        "attnhls sweep algorithms.qk:qk_dense --dims M=8,N=8,D=16 --grid clock_ns=4,5,8 --grid multipliers=4,8,16 "
+        "--out sweep/",
+    )
+    p.add_argument("target", help=target)
+    p.add_argument("--dims", default="", help="fixed dims and scalar parameters, e.g. M=8,N=8,D=16")
+    p.add_argument(
+        "--grid",
+        action="append",
+        default=[],
+        metavar="KEY=V1,V2,...",
+        help="a key to sweep (a lower() option: clock_ns, multipliers; or a dim or scalar parameter), repeatable",
+    )
+    p.add_argument("--out", help="folder for sweep.json and sweep.png (none: print the table only)")
+    p.add_argument("--workers", type=int, default=None, help="local worker processes (default: one per core)")
+    p.add_argument("--scheduler", default=None, help="a Dask scheduler's address (tcp://host:8786): run there")
+    p.add_argument("--simulator", default="myhdl", choices=["myhdl", "verilator"], help="what simulates each point")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random input every point simulates")
+    p.set_defaults(func=cmd_sweep)
     p = _add(sub, "backends", "list the backends and whether they can run here", "attnhls backends")
     p.set_defaults(func=cmd_backends)
     for ep in entry_points(group="attnhls.commands"):

@@ -150,6 +150,7 @@ class Report:
     memories: list[MemoryReport]
     synthesis: dict[str, Any] | None = field(default=None)
     flattening: list[FlattenNote] = field(default_factory=list)  # each loop around a pipelined loop, and why
+    timing: Any = field(default=None)  # hls.timing.TimingReport, when Design.timing() ran
 
     def __str__(self) -> str:
         bound = ", ".join(f"{k}={v}" for k, v in self.params.items())
@@ -176,6 +177,8 @@ class Report:
         if self.synthesis:
             s = self.synthesis
             lines.append(f"  yosys synth_xilinx: LUT {s['LUT']}, FF {s['FF']}, DSP {s['DSP']}, BRAM {s['BRAM']}")
+        if self.timing is not None:
+            lines += ["  " + line for line in str(self.timing).split("\n")]
         return "\n".join(lines)
 
 
@@ -383,6 +386,19 @@ class Design:
 
         result = yosys.synth_xilinx(self.verilog, self.top)
         self.report.synthesis = result
+        return result
+
+    def timing(self, device: str = "LFE5U-85F", package: str = "CABGA381") -> Any:
+        """Place and route on an ECP5 (Yosys synth_ecp5, nextpnr-ecp5, out of context; cached): a
+        `hls.timing.TimingReport` of Fmax against `clock_ns`, the critical path, placed LUT/FF/DSP/BRAM; also
+        stored in `report.timing`."""
+        from hls import timing
+        from hls.tools import nextpnr
+
+        summary = nextpnr.place_and_route(self.verilog, self.top, self.hw.timing.clock_ns, device, package)
+        names = [name for name, _ in self.registers]
+        result = timing.analyze(summary, self.kernel.__name__, self.hw.timing.clock_ns, self.verilog, names)
+        self.report.timing = result
         return result
 
     # ---- simulation -----------------------------------------------------------------------------------------

@@ -34,6 +34,8 @@ WHOLE_FILES = {
     "test_random_kernels.py": ("hdl", "slow"),
     "test_streams_hdl.py": ("hdl",),
     "test_recurrences.py": ("hdl",),
+    "test_timing.py": ("hdl",),  # Yosys and nextpnr-ecp5
+    "test_sweep.py": ("hdl",),
 }
 # Files whose tests run kernels through Numba (or the GPU) inside the test, not through a `backend` parameter.
 FILE_TIER = {
