@@ -8,7 +8,7 @@ from hypothesis.extra import numpy as hnp
 
 from algorithms.csr import BlockCSR, RowCSR
 from backends import run
-from hls import Array, i8, i32, kernel, pipeline, prange, unroll
+from hls import Array, Kernel, i8, i32, kernel, pipeline, prange, unroll
 
 
 @kernel
@@ -264,3 +264,109 @@ def qk_csr_reference(q: np.ndarray, k: np.ndarray, indptr: np.ndarray, indices: 
     rows = np.repeat(np.arange(q.shape[0]), np.diff(np.asarray(indptr, dtype=np.int64)))
     s[rows, np.asarray(indices, dtype=np.int64)] = qk_csr_values_reference(q, k, indptr, indices)
     return s
+
+
+# ---- throughput lanes: P scores per cycle ------------------------------------------------------------
+# The same units with the pipelined loop stepping by P and an unrolled loop of P lanes: in hardware P scores
+# per cycle, the score (and key) arrays partitioned cyclically by P so that each lane has its own bank
+# (hls/hw/memory.py). P (`lanes`) is a compile-time constant of the kernel (one kernel per P, cached); any P >= 1 works
+# for any size, the lanes past the end of a row masked off. P = 1 computes exactly what the one-score units do.
+
+
+def _lanes(lanes: int) -> None:
+    if not isinstance(lanes, int) or isinstance(lanes, bool) or lanes < 1:
+        raise ValueError(f"P (scores per cycle) must be an int >= 1, got {lanes!r}")
+
+
+_LANE_KERNELS: dict[str, Kernel] = {}  # one kernel per unit and P, built on first use
+
+
+def _named(kern: Kernel, name: str) -> Kernel:
+    kern.__name__ = kern.__qualname__ = name
+    return _LANE_KERNELS.setdefault(name, kern)
+
+
+def qk_dense_lanes(lanes: int) -> Kernel:
+    """Return qk_dense computing P scores per cycle: P lanes over consecutive keys j .. j + P - 1."""
+    _lanes(lanes)
+    if f"qk_dense_lanes{lanes}" in _LANE_KERNELS:
+        return _LANE_KERNELS[f"qk_dense_lanes{lanes}"]
+
+    @kernel
+    def qk_dense_lanes(q: Array[i8, "M", "D"], k: Array[i8, "N", "D"], s: Array[i32, "M", "N"]):
+        for i in prange(q.shape[0]):
+            for j in pipeline(range(0, k.shape[0], lanes), ii=1):
+                for p in unroll(range(lanes)):
+                    acc = i32(0)  # NOTE: set in every lane, masked or not: no value carried to the next iteration
+                    if j + p < k.shape[0]:
+                        for d in unroll(range(q.shape[1])):
+                            acc += q[i, d] * k[j + p, d]
+                        s[i, j + p] = acc
+
+    return _named(qk_dense_lanes, f"qk_dense_lanes{lanes}")
+
+
+def qk_coo_values_lanes(lanes: int) -> Kernel:
+    """Return qk_coo_values computing P kept scores per cycle (entries e .. e + P - 1).
+
+    The lanes gather rows of q and k at data-dependent indices: P reads of a bank per cycle, so II = 1 needs
+    `ports=` of at least P on q and k (up to 4), else the report gives the II the ports allow.
+    """
+    _lanes(lanes)
+    if f"qk_coo_values_lanes{lanes}" in _LANE_KERNELS:
+        return _LANE_KERNELS[f"qk_coo_values_lanes{lanes}"]
+
+    @kernel(strategy=_coo_args())
+    def qk_coo_values_lanes(
+        q: Array[i8, "M", "D"],
+        k: Array[i8, "N", "D"],
+        rows: Array[i32, "E"],
+        cols: Array[i32, "E"],
+        values: Array[i32, "E"],
+    ):
+        for e in pipeline(range(0, rows.shape[0], lanes), ii=1):
+            for p in unroll(range(lanes)):
+                i = i32(0)  # NOTE: set in every lane, masked or not: nothing carried across iterations
+                j = i32(0)
+                acc = i32(0)
+                if e + p < rows.shape[0]:
+                    i = rows[e + p]
+                    j = cols[e + p]
+                    for d in unroll(range(q.shape[1])):
+                        acc += q[i, d] * k[j, d]
+                    values[e + p] = acc
+
+    return _named(qk_coo_values_lanes, f"qk_coo_values_lanes{lanes}")
+
+
+def qk_csr_values_lanes(lanes: int) -> Kernel:
+    """Return qk_csr_values computing P kept scores of a row per cycle.
+
+    Row i runs from its first entry rounded down to a multiple of P, so that lane p always writes bank
+    (e + p) % P; lanes outside the row are masked off: at most nnz / P + M iterations. The keys are gathered
+    (P reads of each k bank per cycle): II = 1 needs `ports={"k": P}` (up to 4).
+    """
+    _lanes(lanes)
+    if f"qk_csr_values_lanes{lanes}" in _LANE_KERNELS:
+        return _LANE_KERNELS[f"qk_csr_values_lanes{lanes}"]
+
+    @kernel(strategy=_csr_args(values=True))
+    def qk_csr_values_lanes(
+        q: Array[i8, "M", "D"],
+        k: Array[i8, "N", "D"],
+        indptr: Array[i32, "R"],
+        indices: Array[i32, "E"],
+        values: Array[i32, "E"],
+    ):
+        for i in prange(q.shape[0]):
+            for e in pipeline(range((indptr[i] // lanes) * lanes, indptr[i + 1], lanes), ii=1):
+                for p in unroll(range(lanes)):
+                    j = i32(0)  # NOTE: set in every lane, masked or not: nothing carried across iterations
+                    acc = i32(0)
+                    if e + p >= indptr[i] and e + p < indptr[i + 1]:
+                        j = indices[e + p]
+                        for d in unroll(range(q.shape[1])):
+                            acc += q[i, d] * k[j, d]
+                        values[e + p] = acc
+
+    return _named(qk_csr_values_lanes, f"qk_csr_values_lanes{lanes}")

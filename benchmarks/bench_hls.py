@@ -330,6 +330,39 @@ def synthesize(cases: list[Case], timeout: float) -> list[dict[str, Any]]:
     return out
 
 
+def lanes(size: tuple[int, int, int], ps: list[int], synth: list[int], seed: int) -> list[dict[str, Any]]:
+    """The dense QK unit with P lanes (qk_dense_lanes): cycles on Verilator against M * N / P, checked against
+    numpy, and Yosys synth_xilinx LUT/FF/DSP for the P in `synth` (issue #14, part 2)."""
+    from hls.tools import yosys
+
+    m, n, d = size
+    rng = np.random.default_rng(seed)
+    rows = []
+    for p in ps:
+        design = hls_lower(qk.qk_dense_lanes(p), M=m, N=n, D=d)
+        q = rng.integers(-128, 128, (m, d)).astype(np.int8)
+        k = rng.integers(-128, 128, (n, d)).astype(np.int8)
+        s = np.zeros((m, n), np.int32)
+        _, cycles = design.simulate_verilator({"q": q, "k": k, "s": s})
+        rep = design.report
+        row: dict[str, Any] = {
+            "P": p,
+            "size": f"{m}x{n}x{d}",
+            "cycles": int(cycles),
+            "ideal": m * n // p,
+            "over_ideal": int(cycles) - m * n // p,
+            "ii": [pp.ii for pp in rep.pipelines],
+            "banks": {mem.name: mem.banks for mem in rep.memories},
+            "verified": bool(np.array_equal(s, qk.qk_reference(q, k))),
+        }
+        if p in synth:
+            res = yosys.synth_xilinx(design.verilog, design.top)
+            row.update({key: res[key] for key in ("LUT", "FF", "DSP")})
+        print(f"lanes P={p}: {row}", file=sys.stderr)
+        rows.append(row)
+    return rows
+
+
 def machine_info() -> dict[str, Any]:
     model = "unknown"
     try:
@@ -377,12 +410,24 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--no-synth", action="store_true", help="skip Yosys")
     p.add_argument("--synth-timeout", type=float, default=600.0, help="seconds per Yosys run (default 600)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--lanes",
+        metavar="MxNxD",
+        help="only the dense unit with P = 1, 2, 4, 8 lanes at this size (cycles; Yosys for --lanes-synth P's)",
+    )
+    p.add_argument("--lanes-synth", default="", help="comma-separated P's to synthesize with --lanes (slow)")
     return p.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     started = time.perf_counter()
+    if args.lanes:
+        m, n, d = (int(x) for x in args.lanes.split("x"))
+        synth = [int(x) for x in args.lanes_synth.split(",") if x]
+        rows = lanes((m, n, d), [1, 2, 4, 8], synth, args.seed)
+        print(json.dumps(rows, indent=1))
+        return {"benchmark": "bench_hls", "lanes": rows}
     rng = np.random.default_rng(args.seed)
     sizes, targets = (QUICK_SIZES, QUICK_DENSITIES) if args.quick else (SIZES, DENSITIES)
     cases = [c for size in sizes for c in qk_cases(size, targets, rng)]

@@ -33,7 +33,7 @@ from hls.hw.dfg import Timing, int_type
 from hls.hw.emit import Emitter, clean, port_range
 from hls.hw.fsm import FlattenNote, Hardware, PipelineReport
 from hls.hw.latency import Lat
-from hls.hw.memory import Memory, map_memories
+from hls.hw.memory import Memory, PartitionSpec, map_memories
 from hls.hw.ops import ARITHMETIC, OpKind
 from hls.hw.schedule import Limits
 from hls.hw.verify import verify_schedule
@@ -48,7 +48,7 @@ def lower(
     *,
     clock_ns: float | None = None,
     multipliers: int | None = None,
-    partition: dict[str, int | None] | None = None,
+    partition: dict[str, PartitionSpec] | None = None,
     ports: dict[str, int] | None = None,
     strict_ii: bool = False,
     depths: dict[str, int] | None = None,
@@ -60,7 +60,8 @@ def lower(
     clock_ns: the clock period the scheduler chains operators under (default: the kernel's
         `@kernel(clock_ns=...)`, else DEFAULT_CLOCK_NS; a region's processes take the region's).
     multipliers: at most this many multipliers per cycle (None: as many as the schedule wants).
-    partition: {array: axis or None} overrides the automatic partitioning of arrays into banks.
+    partition: {array: axis or None} overrides the automatic partitioning of arrays into banks; an entry may
+        also be (axis, "cyclic" or "block", banks) or a list of axes and such tuples (hls/hw/memory.py).
     ports: {array: 1..4} ports per bank (default 2, true dual-port RAM).
     strict_ii: a pipelined loop that misses its `ii` is an error instead of a note in the report.
     depths: {FIFO name: depth} overrides the declared depths of a dataflow region's streams.

@@ -81,6 +81,11 @@ CASES: list[Case] = [
     Case(qk.qk_csr_values, examples=50, reference=_qk_csr_values_ref, tags=("qk", "sparse")),
     Case(qk.qk_coo_values, examples=50, reference=_qk_coo_values_ref, tags=("qk", "sparse")),
     Case(qk.qk_block_csr_dense_out, examples=50, tags=("qk", "sparse")),
+    # throughput lanes (P scores per cycle), masked at the end of a row the lanes overrun (P = 3: test_lanes.py)
+    Case(qk.qk_dense_lanes(2), reference=_qk_dense_ref, tags=("qk", "lanes")),
+    Case(qk.qk_dense_lanes(4), reference=_qk_dense_ref, tags=("qk", "lanes")),
+    Case(qk.qk_coo_values_lanes(2), examples=50, reference=_qk_coo_values_ref, tags=("qk", "sparse", "lanes")),
+    Case(qk.qk_csr_values_lanes(2), examples=50, reference=_qk_csr_values_ref, tags=("qk", "sparse", "lanes")),
     Case(detect.detect_vs_accumulate, reference=_detect_vs_ref, tags=("detector",)),
     Case(detect.topk_select, reference=_topk_ref, tags=("detector",)),
     Case(detect.vs_sample_softmax, tags=("detector", "float")),

@@ -36,6 +36,7 @@ WHOLE_FILES = {
     "test_recurrences.py": ("hdl",),
     "test_timing.py": ("hdl",),  # Yosys and nextpnr-ecp5
     "test_sweep.py": ("hdl",),
+    "test_lanes.py": ("hdl",),  # simulates the lane units on myhdl and verilator
 }
 # Files whose tests run kernels through Numba (or the GPU) inside the test, not through a `backend` parameter.
 FILE_TIER = {

@@ -379,10 +379,10 @@ class Builder:
         if mem is None:
             raise KernelError(f"array `{array}` has no memory", loc, "this is a compiler bug")
         idx = [self.expr(i) for i in indices]
-        bank = mem.bank_for(idx, loc)
+        bank, local = mem.locate(idx, loc)
         addr: Op | None = None
         for axis, stride in mem.strides():
-            ix = idx[axis]
+            ix = self._bank_index(*local[axis], loc) if axis in local else idx[axis]
             term = (
                 ix
                 if stride == 1
@@ -400,6 +400,22 @@ class Builder:
                 at, tt = addr.value_type, term.value_type
                 addr = self.op(OpKind.BIN, (addr, term), exact(at.lo + tt.lo, at.hi + tt.hi), BinaryOp.ADD, loc)
         return bank, addr if addr is not None else self.const(0)
+
+    def _bank_index(self, ix: Op, offset: int, divisor: int, loc: ir.Loc) -> Op:
+        """(ix - offset) // divisor: the index inside a bank of a cyclic (divisor) or block (offset) axis."""
+        if offset:
+            t = ix.value_type
+            ix = self.op(OpKind.BIN, (ix, self.const(offset)), exact(t.lo - offset, t.hi - offset), BinaryOp.SUB, loc)
+        if divisor > 1:
+            if ix.kind == OpKind.CONST:
+                return self.const(int(ix.value) // divisor)
+            t = ix.value_type
+            rt = exact(t.lo // divisor, t.hi // divisor)
+            if divisor & (divisor - 1) == 0:
+                k = divisor.bit_length() - 1
+                return self.op(OpKind.SHIFT_CONST, (ix, self.const(k)), rt, BinaryOp.SHR, loc)
+            return self.op(OpKind.BIN, (ix, self.const(divisor)), rt, BinaryOp.FLOORDIV, loc)
+        return ix
 
     def _order_memory(self, prefix: str, o: Op, store: bool) -> None:
         for prev in self.mem_ops.get(prefix, []):

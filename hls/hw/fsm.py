@@ -300,17 +300,9 @@ class Hardware:
         def const(v: int) -> ir.Const:
             return ir.Const(v, exact(v, v), s.loc)
 
-        strides = dict(mem.strides())
-        first = min(strides, default=None)  # the slowest axis needs no modulo
         stores = []
         for bank in mem.banks:
-            idx: list[ir.Expr] = []
-            for axis, size in enumerate(mem.shape):
-                if axis == mem.axis:
-                    idx.append(const(bank.number))
-                    continue
-                x = flat if strides[axis] == 1 else ir.BinOp("//", flat, const(strides[axis]), exact(0, depth), s.loc)
-                idx.append(x if axis == first else ir.BinOp("%", x, const(size), exact(0, size), s.loc))
+            idx = mem.indices_of(bank, flat, depth, s.loc)
             stores.append(ir.Store(s.name, tuple(reduce(x) for x in idx), const(0), s.loc))
         return [ir.For(var, const(0), const(depth), const(1), "pipeline", tuple(stores), s.loc, ii=1)]
 
