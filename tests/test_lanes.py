@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from algorithms import csr, masks, qk
-from hls import Array, KernelError, check, i32, kernel, pipeline, unroll
+from hls import Array, KernelError, check, i32, kernel, pipeline, run, unroll
 from hls.compiler import lower
 from hls.hw.memory import Bank, Memory, Part
 from hls.tools import verilator
@@ -142,3 +142,22 @@ def test_odd_lanes_agree_on_the_hdl_backends() -> None:
     chosen = ["numba-cpu", "myhdl", "verilator"]
     report = check(qk.qk_dense_lanes(3), backends=chosen, examples=3, seed=0, dims={"M": 2, "N": 7, "D": 3})
     assert report.agreed == chosen
+
+
+@pytest.mark.xfail(strict=True, reason="a miscompile at II = 2 (found with the lanes unit, not caused by lanes; open)")
+def test_csr_lanes_at_ii_2_known_miscompile() -> None:
+    """qk_csr_values_lanes(1) forced to II = 2 (8 multiplies, 4 multipliers) stores entry 4's score at entry 0 on
+    myhdl; qk_csr_values under the same options is right. Pinned here until the scheduler bug is found."""
+    rng = np.random.default_rng(0)
+    q = rng.integers(-100, 100, (4, 8)).astype(np.int8)
+    k = rng.integers(-100, 100, (6, 8)).astype(np.int8)
+    indptr = np.array([0, 2, 3, 5, 7], np.int32)
+    indices = np.array([0, 3, 1, 2, 5, 4, 0], np.int32)
+    unit = qk.qk_csr_values_lanes(1)
+    want = np.zeros(7, np.int32)
+    run(unit, q, k, indptr, indices, want, backend="python")
+    design = lower(unit, M=4, N=6, D=8, R=5, E=7, multipliers=4)
+    assert [p.ii for p in design.report.pipelines] == [2]
+    got = np.zeros(7, np.int32)
+    design.simulate_myhdl({"q": q, "k": k, "indptr": indptr, "indices": indices, "values": got})
+    np.testing.assert_array_equal(got, want)
