@@ -186,6 +186,10 @@ SPECS: dict[str, Spec] = {
     "qk_csr_dense_out": Spec(_qk_dims, arrays=_csr, size="M=N={M} D={D}, 10%"),
     "qk_csr_values": Spec(_qk_dims, arrays=_csr, size="M=N={M} D={D}, 10%"),
     "qk_coo_values": Spec(_qk_dims, arrays=_coo, size="M=N={M} D={D}, 10%"),
+    "qk_dense_lanes2": Spec(_qk_dims, torch="qk", size="M=N={M} D={D}"),
+    "qk_dense_lanes4": Spec(_qk_dims, torch="qk", size="M=N={M} D={D}"),
+    "qk_csr_values_lanes2": Spec(_qk_dims, arrays=_csr, size="M=N={M} D={D}, 10%"),
+    "qk_coo_values_lanes2": Spec(_qk_dims, arrays=_coo, size="M=N={M} D={D}, 10%"),
     "qk_block_csr_dense_out": Spec(_qk_dims, arrays=_block_csr, size="M=N={M} D={D}, A-shape"),
     "detect_vs_accumulate": Spec(
         lambda s: {"L": 64, "N": _n(8192, s)},

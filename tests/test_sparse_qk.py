@@ -331,13 +331,34 @@ def test_tile_lists_partition_the_touched_tiles(mask: np.ndarray, bm: int, bn: i
 
 
 @pytest.mark.parametrize("backend", ["myhdl", "verilator"])
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="known hardware bug: the first column strip writes its masked-off first row",
-)
 def test_block_csr_column_strip_mask_in_hardware(backend: str) -> None:
-    # NOTE: shrunk by `make demo` (2026-12-07); python keeps only row 1 of row block 0 and row 6 of row block 3.
+    """The first column strip's masked-off first row stays zero in hardware.
+
+    Shrunk by `make demo` (2026-12-07): python keeps only row 1 of row block 0 and row 6 of row block 3. The RTL
+    wrote the masked row under the schedule of the time; since the modulo scheduler delays recurrence readers
+    (hls/hw/schedule.py, RETIME_TRIES) the default schedule is right, and the old one still shows the bug
+    (`test_block_csr_column_strip_mask_under_the_old_schedule`).
+    """
+    _column_strip_case(backend)
+
+
+@pytest.mark.parametrize("backend", ["myhdl"])
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason="open: a schedule-dependent RTL bug (see above)")
+def test_block_csr_column_strip_mask_under_the_old_schedule(backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same case scheduled without delaying recurrence readers: the RTL writes the masked-off row. The bug is
+    in the RTL for that schedule (python and numba agree with each other), not fixed, only no longer reached."""
+    from hls.hw import schedule
+
+    monkeypatch.setattr(schedule, "RETIME_TRIES", 0)
+    designs = backends.get(backend)._designs  # type: ignore[attr-defined]
+    designs.clear()  # lowered anew under the old schedule, and forgotten after
+    try:
+        _column_strip_case(backend)
+    finally:
+        designs.clear()
+
+
+def _column_strip_case(backend: str) -> None:
     why = backends.available(backend)
     if why:
         pytest.skip(f"backend {backend} not run: {why}")
