@@ -93,7 +93,7 @@ def list_schedule(
         while placed_any:
             placed_any = False
             for o in list(todo):
-                if o.pinned is not None and o.pinned != cycle or cycle < earliest.get(o.id, 0):
+                if (o.pinned is not None and o.pinned != cycle) or cycle < earliest.get(o.id, 0):
                     continue
                 ok, start = _fits(o, cycle, preds[o.id], timing)
                 if not ok:
