@@ -335,18 +335,17 @@ def test_block_csr_column_strip_mask_in_hardware(backend: str) -> None:
     """The first column strip's masked-off first row stays zero in hardware.
 
     Shrunk by `make demo` (2026-12-07): python keeps only row 1 of row block 0 and row 6 of row block 3. The RTL
-    wrote the masked row under the schedule of the time; since the modulo scheduler delays recurrence readers
-    (hls/hw/schedule.py, RETIME_TRIES) the default schedule is right, and the old one still shows the bug
-    (`test_block_csr_column_strip_mask_under_the_old_schedule`).
+    wrote the masked row: on entering a pipeline again, a store enable derived from `valid` still held the
+    previous visit's last iteration (hls/hw/emit.py now clears them all). Since the modulo scheduler delays
+    recurrence readers the default schedule no longer reached it; the old schedule is checked below.
     """
     _column_strip_case(backend)
 
 
 @pytest.mark.parametrize("backend", ["myhdl"])
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="open: a schedule-dependent RTL bug (see above)")
 def test_block_csr_column_strip_mask_under_the_old_schedule(backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The same case scheduled without delaying recurrence readers: the RTL writes the masked-off row. The bug is
-    in the RTL for that schedule (python and numba agree with each other), not fixed, only no longer reached."""
+    """The same case scheduled without delaying recurrence readers (RETIME_TRIES = 0), the schedule that showed
+    the bug: right too since the fix."""
     from hls.hw import schedule
 
     monkeypatch.setattr(schedule, "RETIME_TRIES", 0)

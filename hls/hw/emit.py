@@ -377,8 +377,12 @@ class Emitter:
         if st.pipe is not None:  # entering a pipeline: phase 0, no valid iteration in flight
             p = st.pipe
             code += [f"nx_{p.name}_ph.next = 0", f"nx_{p.name}_drn.next = 0", f"nx_{p.name}_dcnt.next = 0"]
-            valid = next(o for o in p.graph.ops if o.kind == OpKind.VALID)
-            code += [f"nx_c{valid.id}_{k}.next = 0" for k in range(self.chains.get(valid.id, 0))]
+            # NOTE: every value derived from `valid` (a store's or a stream op's enable) is cleared, not only valid's
+            # own chain: at II > 1 a chain of an op of a later phase last moved half a stage before the previous
+            # visit's exit, and would enable a store of that visit's last iteration again on entry.
+            code += [
+                f"nx_c{o.id}_{k}.next = 0" for o in _valid_cone(p.graph.ops) for k in range(self.chains.get(o.id, 0))
+            ]
             if p.rows is not None:
                 code.append(f"nx_{self.regs[p.rows.adv]}.next = 0")
         return code
@@ -751,3 +755,14 @@ def _divmod(o: Op, v: str, a: list[str], em: Emitter) -> list[str]:
 
 
 __all__ = ["Emitter", "clean", "internal", "port_range"]
+
+
+def _valid_cone(ops: list[Op]) -> list[Op]:
+    """The ops of a pipeline body whose value depends on its `valid`."""
+    cone = {o.id for o in ops if o.kind == OpKind.VALID}
+    grown = True
+    while grown:
+        more = {o.id for o in ops if o.id not in cone and any(a.id in cone for a in o.args)}
+        cone |= more
+        grown = bool(more)
+    return [o for o in ops if o.id in cone]
