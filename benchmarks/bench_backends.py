@@ -126,7 +126,7 @@ def _coo(rng: np.random.Generator, d: dict[str, int]) -> dict[str, Any]:
 
 def _block_csr(rng: np.random.Generator, d: dict[str, int]) -> dict[str, Any]:
     bc = BlockCSR.from_mask(a_shape_mask(d["M"], d["N"]), 64, 64)
-    names = ("full_indptr", "full_indices", "partial_indptr", "partial_indices", "partial_masks")
+    names: tuple[str, ...] = ("full_indptr", "full_indices", "partial_indptr", "partial_indices", "partial_masks")
     names += ("col_indptr", "col_indices", "col_masks")
     out: dict[str, Any] = dict(zip(names, block_csr_arrays(bc)))
     masks = out["partial_masks"]
