@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
 import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -273,24 +276,26 @@ def qk_csr_reference(q: np.ndarray, k: np.ndarray, indptr: np.ndarray, indices: 
 # for any size, the lanes past the end of a row masked off. P = 1 computes exactly what the one-score units do.
 
 
-def _lanes(lanes: int) -> None:
-    if not isinstance(lanes, int) or isinstance(lanes, bool) or lanes < 1:
-        raise ValueError(f"P (scores per cycle) must be an int >= 1, got {lanes!r}")
+def _one_kernel_per_p(factory: Callable[[int], Kernel]) -> Callable[[int], Kernel]:
+    """`factory(P)` checked (an int >= 1), built once per P and named `<factory>P` (qk_dense_lanes4)."""
+    built: dict[int, Kernel] = {}
+
+    @functools.wraps(factory)
+    def get(lanes: int) -> Kernel:
+        if not isinstance(lanes, int) or isinstance(lanes, bool) or lanes < 1:
+            raise ValueError(f"P (scores per cycle) must be an int >= 1, got {lanes!r}")
+        if lanes not in built:
+            kern = factory(lanes)
+            kern.__name__ = kern.__qualname__ = f"{factory.__name__}{lanes}"
+            built[lanes] = kern
+        return built[lanes]
+
+    return get
 
 
-_LANE_KERNELS: dict[str, Kernel] = {}  # one kernel per unit and P, built on first use
-
-
-def _named(kern: Kernel, name: str) -> Kernel:
-    kern.__name__ = kern.__qualname__ = name
-    return _LANE_KERNELS.setdefault(name, kern)
-
-
+@_one_kernel_per_p
 def qk_dense_lanes(lanes: int) -> Kernel:
     """Return qk_dense computing P scores per cycle: P lanes over consecutive keys j .. j + P - 1."""
-    _lanes(lanes)
-    if f"qk_dense_lanes{lanes}" in _LANE_KERNELS:
-        return _LANE_KERNELS[f"qk_dense_lanes{lanes}"]
 
     @kernel
     def qk_dense_lanes(q: Array[i8, "M", "D"], k: Array[i8, "N", "D"], s: Array[i32, "M", "N"]):
@@ -303,18 +308,16 @@ def qk_dense_lanes(lanes: int) -> Kernel:
                             acc += q[i, d] * k[j + p, d]
                         s[i, j + p] = acc
 
-    return _named(qk_dense_lanes, f"qk_dense_lanes{lanes}")
+    return qk_dense_lanes
 
 
+@_one_kernel_per_p
 def qk_coo_values_lanes(lanes: int) -> Kernel:
     """Return qk_coo_values computing P kept scores per cycle (entries e .. e + P - 1).
 
     The lanes gather rows of q and k at data-dependent indices: P reads of a bank per cycle, so II = 1 needs
     `ports=` of at least P on q and k (up to 4), else the report gives the II the ports allow.
     """
-    _lanes(lanes)
-    if f"qk_coo_values_lanes{lanes}" in _LANE_KERNELS:
-        return _LANE_KERNELS[f"qk_coo_values_lanes{lanes}"]
 
     @kernel(strategy=_coo_args())
     def qk_coo_values_lanes(
@@ -336,9 +339,10 @@ def qk_coo_values_lanes(lanes: int) -> Kernel:
                         acc += q[i, d] * k[j, d]
                     values[e + p] = acc
 
-    return _named(qk_coo_values_lanes, f"qk_coo_values_lanes{lanes}")
+    return qk_coo_values_lanes
 
 
+@_one_kernel_per_p
 def qk_csr_values_lanes(lanes: int) -> Kernel:
     """Return qk_csr_values computing P kept scores of a row per cycle.
 
@@ -346,9 +350,6 @@ def qk_csr_values_lanes(lanes: int) -> Kernel:
     (e + p) % P; lanes outside the row are masked off: at most nnz / P + M iterations. The keys are gathered
     (P reads of each k bank per cycle): II = 1 needs `ports={"k": P}` (up to 4).
     """
-    _lanes(lanes)
-    if f"qk_csr_values_lanes{lanes}" in _LANE_KERNELS:
-        return _LANE_KERNELS[f"qk_csr_values_lanes{lanes}"]
 
     @kernel(strategy=_csr_args(values=True))
     def qk_csr_values_lanes(
@@ -369,4 +370,4 @@ def qk_csr_values_lanes(lanes: int) -> Kernel:
                             acc += q[i, d] * k[j, d]
                         values[e + p] = acc
 
-    return _named(qk_csr_values_lanes, f"qk_csr_values_lanes{lanes}")
+    return qk_csr_values_lanes
