@@ -43,6 +43,7 @@ from backends._source import META, OVERFLOW, UNDERFLOW
 from hls.args import Bound
 from hls.dataflow import Fifo, FifoStats, Network, Process, network
 from hls.errors import ArgumentError, DeadlockError, UnsupportedKernel
+from hls.hw.streamports import too_many
 from hls.ir import nodes as ir
 from hls.lang import Kernel
 from hls.runtime import RunResult
@@ -93,10 +94,7 @@ def _ports(net: Network, values: dict[str, Any]) -> tuple[dict[str, np.ndarray],
 
 
 def _too_many(net: Network, fifo: str, count: int, size: int) -> ArgumentError:
-    return ArgumentError(
-        f"{net.region.__name__}(): output stream `{fifo}` received {count} values, but its array holds {size}; "
-        f"pass an array of at least {count}"
-    )
+    return too_many(net.region.__name__, fifo, count, size)
 
 
 # ---- python: the exact model ---------------------------------------------------------------------------------

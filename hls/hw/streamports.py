@@ -46,6 +46,14 @@ def counts(ports: dict[str, tuple[str, ScalarType]], got: dict[str, Any]) -> dic
     return {prefix(name): len(got[prefix(name)]) for name, (direction, _) in ports.items() if direction == "write"}
 
 
+def too_many(kernel: str, name: str, count: int, size: int) -> ArgumentError:
+    """The error of an output stream port given more values than its array holds (every backend raises it)."""
+    return ArgumentError(
+        f"{kernel}(): output stream `{name}` received {count} values, but its array holds {size}; "
+        f"pass an array of at least {count}"
+    )
+
+
 def write_back(
     kernel: str,
     ports: dict[str, tuple[str, ScalarType]],
@@ -59,10 +67,7 @@ def write_back(
     for name in written:
         count, size = counts[prefix(name)], np.size(values[name])
         if count > size:
-            raise ArgumentError(
-                f"{kernel}(): output stream `{name}` received {count} values, but its array holds {size}; "
-                f"pass an array of at least {count}"
-            )
+            raise too_many(kernel, name, count, size)
     for name in written:
         count = counts[prefix(name)]
         out = values[name]
